@@ -1,0 +1,94 @@
+"""A private Azurite for a test session: free ports, memory only, no telemetry."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.support.polling import wait_until
+
+REPO = Path(__file__).resolve().parents[2]
+ACCOUNT = "devstoreaccount1"
+# Azurite's published development key: not a secret.
+KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@dataclass
+class Azurite:
+    blob_port: int
+    queue_port: int
+    table_port: int
+    process: subprocess.Popen[bytes]
+    workdir: Path
+
+    @property
+    def connection_string(self) -> str:
+        base = "http://127.0.0.1"
+        return (
+            f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={KEY};"
+            f"BlobEndpoint={base}:{self.blob_port}/{ACCOUNT};"
+            f"QueueEndpoint={base}:{self.queue_port}/{ACCOUNT};"
+            f"TableEndpoint={base}:{self.table_port}/{ACCOUNT};"
+        )
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def start_azurite() -> Azurite:
+    binary = REPO / "node_modules" / ".bin" / "azurite"
+    if not binary.exists():
+        raise RuntimeError("Azurite is not installed: run scripts/test, which installs it")
+    ports = free_port(), free_port(), free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="azurite-"))
+    log = (workdir / "azurite.log").open("wb")
+    process = subprocess.Popen(
+        [
+            str(binary),
+            "--silent",
+            "--disableTelemetry",
+            "--inMemoryPersistence",
+            "--skipApiVersionCheck",
+            "--location", str(workdir),
+            "--blobHost", "127.0.0.1", "--blobPort", str(ports[0]),
+            "--queueHost", "127.0.0.1", "--queuePort", str(ports[1]),
+            "--tableHost", "127.0.0.1", "--tablePort", str(ports[2]),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    azurite = Azurite(*ports, process=process, workdir=workdir)
+    try:
+        wait_until(
+            lambda: process.poll() is not None or all(_listening(p) for p in ports),
+            timeout=60,
+            message="Azurite to listen",
+        )
+        if process.poll() is not None:
+            raise RuntimeError((workdir / "azurite.log").read_text())
+    except BaseException:
+        azurite.stop()
+        raise
+    return azurite
