@@ -1,0 +1,93 @@
+"""Storage clients for a named connection, resolved the way the Functions host resolves a
+binding's ``connection``: a connection string in ``NAME`` (or ``AzureWebJobsNAME``), or an
+identity through ``NAME__accountName`` / ``NAME__{blob,queue,table}ServiceUri`` with
+``NAME__credential=managedidentity`` and ``NAME__clientId`` for a user-assigned identity."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from azure.data.tables import TableServiceClient
+from azure.storage.blob import BlobServiceClient
+from azure.storage.queue import QueueServiceClient
+
+from jobs.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+
+SERVICES = ("blob", "queue", "table")
+
+
+@dataclass(frozen=True)
+class StorageConnection:
+    name: str
+    connection_string: str | None = None
+    blob_url: str | None = None
+    queue_url: str | None = None
+    table_url: str | None = None
+    client_id: str | None = None
+
+    @classmethod
+    def from_env(cls, name: str, env: Mapping[str, str] | None = None) -> StorageConnection:
+        env = os.environ if env is None else env
+        for key in (name, f"AzureWebJobs{name}"):
+            if env.get(key):
+                return cls(name=name, connection_string=env[key])
+        prefix = f"{name}__"
+        account = env.get(f"{prefix}accountName")
+        urls = {
+            service: env.get(f"{prefix}{service}ServiceUri")
+            or (f"https://{account}.{service}.core.windows.net" if account else None)
+            for service in SERVICES
+        }
+        if not any(urls.values()):
+            raise ConfigurationError(
+                f"storage connection {name!r} is not configured: set {name} to a connection "
+                f"string, or {prefix}accountName (or {prefix}<service>ServiceUri) for an identity"
+            )
+        return cls(
+            name=name,
+            blob_url=urls["blob"],
+            queue_url=urls["queue"],
+            table_url=urls["table"],
+            client_id=env.get(f"{prefix}clientId"),
+        )
+
+    @property
+    def uses_identity(self) -> bool:
+        return self.connection_string is None
+
+    def credential(self) -> TokenCredential:
+        from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
+
+        if self.client_id:
+            return ManagedIdentityCredential(client_id=self.client_id)
+        return DefaultAzureCredential()
+
+    def table_service(self) -> TableServiceClient:
+        if self.connection_string:
+            return TableServiceClient.from_connection_string(self.connection_string)
+        return TableServiceClient(self._url("table"), credential=self.credential())
+
+    def queue_service(self) -> QueueServiceClient:
+        if self.connection_string:
+            return QueueServiceClient.from_connection_string(self.connection_string)
+        return QueueServiceClient(self._url("queue"), credential=self.credential())
+
+    def blob_service(self) -> BlobServiceClient:
+        if self.connection_string:
+            return BlobServiceClient.from_connection_string(self.connection_string)
+        return BlobServiceClient(self._url("blob"), credential=self.credential())
+
+    def _url(self, service: str) -> str:
+        url: str | None = getattr(self, f"{service}_url")
+        if not url:
+            raise ConfigurationError(
+                f"storage connection {self.name!r} has no {service} endpoint: "
+                f"set {self.name}__accountName or {self.name}__{service}ServiceUri"
+            )
+        return url

@@ -1,0 +1,27 @@
+"""Names of every storage resource the app uses. Provisioning (locally) and infra/ (in Azure)
+create exactly these; the app never creates them on a hot path."""
+
+from __future__ import annotations
+
+# One table: a task's partition holds its task row, its counter shards and its job rows.
+JOBS_TABLE = "jobs"
+
+# Job queues, each with a queue-triggered function in function_app.py. The first is the default;
+# a kind or a submit may pick another (long-running kinds keep out of short ones' way).
+DEFAULT_QUEUE = "jobs"
+JOB_QUEUES: tuple[str, ...] = (DEFAULT_QUEUE, "jobs-long")
+POISON_SUFFIX = "-poison"
+
+# Blob containers: submitted batches and values too large for a table property; kinds' outputs.
+PAYLOADS_CONTAINER = "job-payloads"
+OUTPUTS_CONTAINER = "job-outputs"
+CONTAINERS: tuple[str, ...] = (PAYLOADS_CONTAINER, OUTPUTS_CONTAINER)
+
+
+def poison_queue(queue: str) -> str:
+    return f"{queue}{POISON_SUFFIX}"
+
+
+def all_queues() -> tuple[str, ...]:
+    """Job queues and their poison queues."""
+    return JOB_QUEUES + tuple(poison_queue(q) for q in JOB_QUEUES)

@@ -1,0 +1,85 @@
+"""The one reader of app settings. Read when first needed, never at import, so the host can
+index the functions even where a setting is missing."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from jobs.errors import ConfigurationError
+
+# The connection name the app's bindings and its own clients use (see jobs.connection):
+# `JobsStorage` holds a connection string, or `JobsStorage__accountName` etc. an identity.
+STORAGE_CONNECTION = "JobsStorage"
+
+SWEEP_SCHEDULE = "JOBS_SWEEP_SCHEDULE"  # NCRONTAB, read by the host through %JOBS_SWEEP_SCHEDULE%
+TEST_KINDS = "JOBS_TEST_KINDS"
+MAX_ITEMS = "JOBS_MAX_ITEMS"
+MAX_BODY_BYTES = "JOBS_MAX_BODY_BYTES"
+MAX_ITEM_BYTES = "JOBS_MAX_ITEM_BYTES"
+DISPATCH_WINDOW = "JOBS_DISPATCH_WINDOW"
+
+# Every plain setting the app reads (connection settings aside), for infra's drift check.
+APP_SETTINGS: tuple[str, ...] = (
+    SWEEP_SCHEDULE,
+    TEST_KINDS,
+    MAX_ITEMS,
+    MAX_BODY_BYTES,
+    MAX_ITEM_BYTES,
+    DISPATCH_WINDOW,
+)
+
+# Counter shards per task (see jobs.counters). The dispatch window must be a multiple of it.
+COUNTER_SHARDS = 32
+
+
+@dataclass(frozen=True)
+class Settings:
+    test_kinds: bool = False
+    max_items: int = 100_000
+    max_body_bytes: int = 32 * 1024 * 1024
+    max_item_bytes: int = 256 * 1024
+    dispatch_window: int = 128
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        default = cls()
+        settings = cls(
+            test_kinds=_flag(env, TEST_KINDS, default.test_kinds),
+            max_items=_positive_int(env, MAX_ITEMS, default.max_items),
+            max_body_bytes=_positive_int(env, MAX_BODY_BYTES, default.max_body_bytes),
+            max_item_bytes=_positive_int(env, MAX_ITEM_BYTES, default.max_item_bytes),
+            dispatch_window=_positive_int(env, DISPATCH_WINDOW, default.dispatch_window),
+        )
+        if settings.dispatch_window % COUNTER_SHARDS:
+            raise ConfigurationError(
+                f"{DISPATCH_WINDOW} must be a multiple of {COUNTER_SHARDS}, "
+                f"got {settings.dispatch_window}"
+            )
+        return settings
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes"):
+        return True
+    if raw in ("0", "false", "no"):
+        return False
+    raise ConfigurationError(f"{name} must be true or false, got {raw!r}")
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a whole number, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigurationError(f"{name} must be positive, got {value}")
+    return value
