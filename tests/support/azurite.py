@@ -71,14 +71,15 @@ def start_azurite() -> Azurite:
             "--disableTelemetry",
             "--inMemoryPersistence",
             "--skipApiVersionCheck",
-            "--location", str(workdir),
             "--blobHost", "127.0.0.1", "--blobPort", str(ports[0]),
             "--queueHost", "127.0.0.1", "--queuePort", str(ports[1]),
             "--tableHost", "127.0.0.1", "--tablePort", str(ports[2]),
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
+        cwd=workdir,  # --location cannot go with --inMemoryPersistence; keep strays here
     )  # fmt: skip
+    log.close()  # the child holds its own descriptor; ours would leak (ResourceWarning)
     azurite = Azurite(*ports, process=process, workdir=workdir)
     try:
         wait_until(

@@ -1,0 +1,24 @@
+"""A local stand-in for the Azure Functions host (Core Tools ``func start``).
+
+Core Tools cannot be installed here, so ``python -m devhost`` reproduces what an app can
+observe of the real host: settings from ``local.settings.json`` and ``host.json`` (with
+``AzureFunctionsJobHost__*`` overrides), indexing through the ``azure.functions`` library,
+a host process (asyncio: HTTP, listeners, storage calls) and a separate worker process that
+imports the app and runs invocations, HTTP, queue and timer triggers with the semantics in
+``docs/host-semantics.md``.
+
+Run it from the app's folder::
+
+    python -m devhost [--port 7071] [--app function_app.py] [--check-keys]
+                      [--grace-period 30]
+
+Keys. Like Core Tools, keys are not checked unless ``--check-keys`` is given. Then:
+
+* ``DEVHOST_MASTER_KEY`` (setting or environment variable) is the master key: it passes
+  every auth level, and is the only key that passes ``admin``. When unset, a random one is
+  generated and printed at start.
+* ``DEVHOST_FUNCTION_KEY`` is a host-level function key valid for every ``function``-level
+  function; ``DEVHOST_FUNCTION_KEY__<function name>`` is a key valid for that function only.
+* A key comes in the ``x-functions-key`` header (wins) or the ``code`` query parameter.
+  A missing or wrong key answers 401. ``/admin/host/status`` needs no key.
+"""

@@ -1,0 +1,144 @@
+"""The host process: start the worker, index, serve HTTP, run listeners, shut down cleanly.
+
+``/admin/host/status`` says Running only once every listener has started. SIGINT/SIGTERM stop
+the listeners from receiving, give running invocations the grace period, then exit 0;
+anything still running after that is abandoned (its queue messages come back).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from aiohttp import web
+
+from devhost import logs
+from devhost.config import ConfigError, HostConfig, cpu_count, load_host_json
+from devhost.http_server import HttpHost, HttpRoute, Keys
+from devhost.indexing import FunctionSpec, index_functions
+from devhost.invoker import Invoker
+from devhost.queue_listener import QueueListener
+
+
+class Listener(Protocol):
+    def start(self) -> None: ...
+    def stop_receiving(self) -> None: ...
+    async def wait_idle(self) -> None: ...
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class HostOptions:
+    app_dir: Path
+    app_path: Path
+    port: int
+    check_keys: bool
+    grace_period: float
+
+
+class Host:
+    def __init__(self, options: HostOptions) -> None:
+        self.options = options
+        self.state = "Initializing"
+
+    def _listeners(
+        self, specs: list[FunctionSpec], config: HostConfig, invoker: Invoker
+    ) -> list[Listener]:
+        listeners: list[Listener] = []
+        timers = [s for s in specs if s.trigger_type == "timerTrigger"]
+        if timers:
+            from devhost.timers import timer_listeners
+
+            listeners.extend(timer_listeners(timers, invoker, self.options.app_dir, os.environ))
+        for spec in specs:
+            if spec.trigger_type == "queueTrigger":
+                listeners.append(QueueListener(spec, config.queues, invoker))
+        return listeners
+
+    def _print_functions(self, http: HttpHost, specs: list[FunctionSpec]) -> None:
+        lines = ["Functions:"]
+        routes = {r.function.name: r for r in http.routes}
+        for spec in specs:
+            route: HttpRoute | None = routes.get(spec.name)
+            if route is None:
+                lines.append(f"\t{spec.name}: {spec.trigger_type}")
+                continue
+            methods = ",".join(sorted(route.methods)) if route.methods else "ALL"
+            prefix = f"/{http.prefix}" if http.prefix else ""
+            url = f"http://127.0.0.1:{self.options.port}{prefix}/{route.template.template}"
+            lines.append(f"\t{spec.name}: [{methods}] {url}")
+        logs.HOST.info("%s", "\n".join(lines))
+
+    async def run(self) -> int:
+        try:
+            host_json = load_host_json(self.options.app_dir, os.environ)
+            config = HostConfig.load(host_json, os.environ, cpu_count())
+        except ConfigError as exc:
+            logs.HOST.error("%s", exc)
+            return 1
+        invoker = Invoker(self.options.app_path, config.function_timeout)
+        try:
+            specs = index_functions(await invoker.start(), os.environ)
+            listeners = self._listeners(specs, config, invoker)
+        except ConfigError as exc:
+            logs.HOST.error("%s", exc)
+            await invoker.close()
+            return 1
+        keys = None
+        if self.options.check_keys:
+            master = os.environ.get("DEVHOST_MASTER_KEY") or secrets.token_urlsafe(24)
+            if not os.environ.get("DEVHOST_MASTER_KEY"):
+                logs.HOST.info(
+                    "Master key (generated, set DEVHOST_MASTER_KEY to fix it): %s", master
+                )
+            keys = Keys.from_environ(os.environ, master)
+        http = HttpHost(config.route_prefix, specs, invoker, keys, lambda: self.state)
+        runner = web.AppRunner(http.application(), access_log=None, handle_signals=False)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, "127.0.0.1", self.options.port).start()
+        except OSError as exc:
+            logs.HOST.error("Cannot listen on 127.0.0.1:%s: %s", self.options.port, exc)
+            await runner.cleanup()
+            await invoker.close()
+            return 1
+        self._print_functions(http, specs)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        for listener in listeners:
+            listener.start()
+        self.state = "Running"
+        logs.HOST.info("Host started; listening on http://127.0.0.1:%s", self.options.port)
+        await stop.wait()
+        await self._shutdown(listeners, invoker, runner)
+        return 0
+
+    async def _shutdown(
+        self, listeners: list[Listener], invoker: Invoker, runner: web.AppRunner
+    ) -> None:
+        self.state = "Stopping"
+        logs.HOST.info("Stopping the host; running invocations get %ss", self.options.grace_period)
+        deadline = time.monotonic() + self.options.grace_period
+        for listener in listeners:
+            listener.stop_receiving()
+        waits = [asyncio.ensure_future(listener.wait_idle()) for listener in listeners]
+        if waits:
+            await asyncio.wait(waits, timeout=max(0.0, deadline - time.monotonic()))
+        for waiter in waits:
+            waiter.cancel()
+        await invoker.wait_idle(max(0.0, deadline - time.monotonic()))
+        for listener in listeners:
+            with contextlib.suppress(Exception):
+                await listener.close()
+        await runner.cleanup()
+        await invoker.close()
+        logs.HOST.info("Host stopped")
