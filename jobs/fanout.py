@@ -1,0 +1,77 @@
+"""Turning a stored batch into job rows and its first window of messages.
+
+Runs from the task's queue, so the HTTP answer never waits on the batch's size. Every step
+can run again after a crash: chunks are inserted atomically and a chunk found already there
+is skipped; the first window's messages may go out twice, which the runner tolerates."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from jobs import logs
+from jobs.models import CancelMessage, Job, RunMessage, TaskState, utcnow
+from jobs.service import Service
+from jobs.store import INLINE_LIMIT, AlreadyExists
+from jobs.submit import items_path
+
+PARALLEL_WRITES = 8
+CHUNK_ROWS = 100  # a table transaction's limit
+CHUNK_BYTES = 1_500_000  # well inside a transaction's 4 MiB, even with escaping
+
+
+def fan_out(service: Service, queue: str, task_id: str) -> None:
+    table = service.table
+    task = table.get_task(task_id)
+    if task is None or task.state is not TaskState.ACCEPTED:
+        return  # unknown (never acknowledged to a caller) or already done
+    items: list[Any] = json.loads(service.blobs.get_payload(items_path(task_id)))
+    total = len(items)
+    jobs = [
+        Job(
+            task_id,
+            index,
+            task.kind,
+            item=item,
+            next_index=index + task.window if index + task.window < total else None,
+        )
+        for index, item in enumerate(items)
+    ]
+    with ThreadPoolExecutor(PARALLEL_WRITES) as pool:
+        for _ in pool.map(lambda chunk: _create(service, task_id, chunk), _chunks(jobs)):
+            pass
+        current = table.get_task(task_id)
+        if current is not None and current.cancelled:
+            # Cancelled while the rows were being written: the cancel pass may have run before
+            # they existed, so run it again instead of starting any job.
+            service.queues.send(queue, CancelMessage(task_id))
+        else:
+            first = [RunMessage(task_id, index) for index in range(min(task.window, total))]
+            for _ in pool.map(lambda message: service.queues.send(queue, message), first):
+                pass
+    table.update_task(task_id, state=TaskState.DISPATCHED, updated_at=utcnow())
+    logs.event("task_dispatched", task_id=task_id, kind=task.kind, queue=queue, total=total)
+
+
+def _create(service: Service, task_id: str, chunk: Sequence[Job]) -> None:
+    with contextlib.suppress(AlreadyExists):  # written by an earlier run of this fan-out
+        service.table.create_jobs(task_id, chunk)
+
+
+def _chunks(jobs: Sequence[Job]) -> Iterator[list[Job]]:
+    chunk: list[Job] = []
+    size = 0
+    for job in jobs:
+        item_size = len(json.dumps(job.item, separators=(",", ":")))
+        if item_size > INLINE_LIMIT:
+            item_size = 200  # stored in a blob; the row keeps only its path
+        if chunk and (len(chunk) == CHUNK_ROWS or size + item_size > CHUNK_BYTES):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(job)
+        size += item_size
+    if chunk:
+        yield chunk

@@ -1,0 +1,39 @@
+"""What a kind is, and what its handler is given besides the item."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter
+
+from jobs.blobs import Blobs
+from jobs.models import JsonValue
+from jobs.resources import DEFAULT_QUEUE
+
+
+@dataclass(frozen=True)
+class JobContext:
+    task_id: str
+    job_id: str
+    attempt: int  # 1 on the first run; the queue message's dequeue count
+    blobs: Blobs
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    input: type[BaseModel]
+    # Called with an instance of ``input``. Raise PermanentJobError when retrying cannot help;
+    # any other exception is retried by the host.
+    handler: Callable[[Any, JobContext], JsonValue]
+    queue: str = DEFAULT_QUEUE
+    test_only: bool = False
+    description: str = ""
+
+    @cached_property
+    def items(self) -> TypeAdapter[list[Any]]:
+        """Validates a whole batch in one call; errors carry each bad item's index."""
+        return TypeAdapter(list[self.input])  # type: ignore[name-defined]

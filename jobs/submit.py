@@ -1,0 +1,194 @@
+"""Accepting a batch: validate everything, then store it once and hand it to the fan-out.
+
+The answer never waits on the batch's size in storage round trips: the items go to one blob,
+the task to one row, and one message asks a queue function to write the job rows. With an
+Idempotency-Key the task id is derived from the key, so a repeat finds the same task."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from jobs import logs
+from jobs.errors import Conflict, InvalidRequest
+from jobs.kinds import Kind
+from jobs.models import FanOutMessage, Task, TaskState, utcnow
+from jobs.resources import JOB_QUEUES
+from jobs.service import Service
+from jobs.store import AlreadyExists
+
+# Derives task ids from idempotency keys; fixed forever, or repeats would stop matching.
+_IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1d4c2e-8b0a-4f4e-9a53-2c1f7f0d9e11")
+MAX_KEY_LENGTH = 200
+MAX_DETAILS = 100  # item errors listed in one answer
+
+
+class SubmitRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str
+    items: list[Any]
+    queue: str | None = None
+
+
+@dataclass(frozen=True)
+class Submitted:
+    task: Task
+    created: bool  # False: an earlier request with the same Idempotency-Key made it
+
+
+def items_path(task_id: str) -> str:
+    return f"{task_id}/items.json"
+
+
+def submit(service: Service, body: bytes, idempotency_key: str | None = None) -> Submitted:
+    request, kind, queue = _validate(service, body)
+    if idempotency_key is not None and not 0 < len(idempotency_key) <= MAX_KEY_LENGTH:
+        raise InvalidRequest(
+            400,
+            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters",
+            [{"field": "Idempotency-Key", "message": "bad length"}],
+        )
+    canonical = json.dumps(
+        {"kind": request.kind, "queue": request.queue, "items": request.items},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    request_hash = hashlib.sha256(canonical.encode()).hexdigest()
+    if idempotency_key is None:
+        task_id = str(uuid.uuid4())
+    else:
+        task_id = str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, idempotency_key))
+        earlier = _earlier(service, task_id, request_hash, queue)
+        if earlier is not None:
+            return earlier
+
+    now = utcnow()
+    task = Task(
+        task_id=task_id,
+        kind=kind.name,
+        queue=queue,
+        total=len(request.items),
+        window=service.settings.dispatch_window,
+        created_at=now,
+        updated_at=now,
+        request_hash=request_hash,
+    )
+    items = json.dumps(request.items, separators=(",", ":")).encode()
+    service.blobs.put_payload(items_path(task_id), items)
+    try:
+        service.table.create_task(task)
+    except AlreadyExists:
+        # The same key raced us here; whoever created the row, the answer is the same task.
+        earlier = _earlier(service, task_id, request_hash, queue)
+        if earlier is None:
+            raise
+        return earlier
+    service.queues.send(queue, FanOutMessage(task_id))
+    logs.event("task_submitted", task_id=task_id, kind=kind.name, queue=queue, total=task.total)
+    return Submitted(task, created=True)
+
+
+def _earlier(service: Service, task_id: str, request_hash: str, queue: str) -> Submitted | None:
+    task = service.table.get_task(task_id)
+    if task is None:
+        return None
+    if task.request_hash != request_hash:
+        raise Conflict("this Idempotency-Key was used with a different request body")
+    if task.state is TaskState.ACCEPTED:
+        # The first request may have died before its fan-out message went out; a duplicate
+        # is harmless (fan-out is idempotent), a missing one would strand the task.
+        service.queues.send(queue, FanOutMessage(task_id))
+    return Submitted(task, created=False)
+
+
+def _validate(service: Service, body: bytes) -> tuple[SubmitRequest, Kind, str]:
+    settings = service.settings
+    if len(body) > settings.max_body_bytes:
+        raise InvalidRequest(
+            413, f"request body is {len(body)} bytes; the limit is {settings.max_body_bytes}"
+        )
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InvalidRequest(400, f"request body is not valid JSON: {error}") from None
+    try:
+        request = SubmitRequest.model_validate(data)
+    except ValidationError as error:
+        raise InvalidRequest(
+            422, "request body does not match the schema", _details(error)
+        ) from None
+
+    kind = service.kinds.get(request.kind)
+    if kind is None:
+        known = ", ".join(sorted(service.kinds))
+        raise InvalidRequest(
+            422,
+            f"unknown kind {request.kind!r}",
+            [{"field": "kind", "message": f"unknown kind; known kinds: {known}"}],
+        )
+    queue = request.queue or kind.queue
+    if queue not in JOB_QUEUES:
+        raise InvalidRequest(
+            422,
+            f"unknown queue {queue!r}",
+            [
+                {
+                    "field": "queue",
+                    "message": f"unknown queue; known queues: {', '.join(JOB_QUEUES)}",
+                }
+            ],
+        )
+    count = len(request.items)
+    if not count:
+        raise InvalidRequest(422, "items is empty", [{"field": "items", "message": "no items"}])
+    if count > settings.max_items:
+        raise InvalidRequest(
+            422,
+            f"{count} items; the limit is {settings.max_items}",
+            [{"field": "items", "message": f"at most {settings.max_items} items"}],
+        )
+    if len(body) > settings.max_item_bytes:  # otherwise no item can be over the limit
+        _check_item_sizes(request.items, settings.max_item_bytes)
+    try:
+        kind.items.validate_python(request.items)
+    except ValidationError as error:
+        raise InvalidRequest(
+            422, f"items are not valid for kind {kind.name!r}", _item_details(error)
+        ) from None
+    return request, kind, queue
+
+
+def _check_item_sizes(items: list[Any], limit: int) -> None:
+    details = []
+    for index, item in enumerate(items):
+        size = len(json.dumps(item, separators=(",", ":")).encode())
+        if size > limit:
+            details.append({"index": index, "field": "", "message": f"{size} bytes; limit {limit}"})
+            if len(details) >= MAX_DETAILS:
+                break
+    if details:
+        raise InvalidRequest(413, f"items over the size limit of {limit} bytes", details)
+
+
+def _details(error: ValidationError) -> list[dict[str, Any]]:
+    return [
+        {"field": ".".join(str(part) for part in issue["loc"]), "message": issue["msg"]}
+        for issue in error.errors()[:MAX_DETAILS]
+    ]
+
+
+def _item_details(error: ValidationError) -> list[dict[str, Any]]:
+    """Each issue of a list validation, as the item's index and the field inside it."""
+    details = []
+    for issue in error.errors()[:MAX_DETAILS]:
+        index, *inside = issue["loc"]
+        details.append(
+            {"index": index, "field": ".".join(str(p) for p in inside), "message": issue["msg"]}
+        )
+    return details
