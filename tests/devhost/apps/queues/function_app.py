@@ -5,14 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import sys
 import time
-from pathlib import Path
 
 import azure.functions as func
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from record import record
+from tests.devhost.apps.record import record
 
 app = func.FunctionApp()
 
