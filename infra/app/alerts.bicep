@@ -38,9 +38,10 @@ resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (!empty(a
 
 var rules = [
   {
-    // The storage account's queue metrics cannot tell one queue from another, so this reads
-    // the queue write logs (a PutMessage into a *-poison queue), the host's own "Moving message
-    // to queue" warning and the app's job_poisoned event: any one of them is enough.
+    // The storage account's queue metrics cannot tell one queue from another, and the app's
+    // sweep empties the poison queues every minute, so this alerts on arrivals: the queue write
+    // logs (a PutMessage into a *-poison queue), the host's own "Moving message to queue"
+    // warning and the app's job_poisoned event. Any one of them is enough.
     name: 'poison-messages'
     displayName: 'Messages reached a poison queue'
     description: 'A job message failed every attempt (or could not be decoded) and was moved to <queue>-poison. See the saved query "Messages moved to poison queues", and the queue in the Storage browser.'
@@ -51,7 +52,7 @@ var rules = [
   {
     name: 'job-failures'
     displayName: 'Jobs failed'
-    description: 'The app logged job_failed: a job ended failed. See the saved query "Job failures by kind, with the last error".'
+    description: 'A job ended Failed (job_failed) or a task could not start (task_failed). See the saved query "Job failures by kind, with the last error".'
     severity: 2
     query: loadTextContent('queries/job-failed-events.kql')
     dimension: 'kind'

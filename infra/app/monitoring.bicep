@@ -43,6 +43,20 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' = {
   }
 }
 
+// JobEvents: a workspace function that turns the app's job event lines into columns. The saved
+// queries and the alerts below read it.
+resource jobEvents 'Microsoft.OperationalInsights/workspaces/savedSearches@2020-08-01' = {
+  parent: workspace
+  name: 'job-events-function'
+  properties: {
+    category: 'Batch jobs'
+    displayName: 'JobEvents: job events as columns'
+    functionAlias: 'JobEvents'
+    query: loadTextContent('queries/job-events.kql')
+    version: 2
+  }
+}
+
 // The saved queries, one per question; their text is in queries/ to keep the KQL readable.
 var savedQueries = [
   {
