@@ -1,0 +1,118 @@
+"""The job service as users run it: function_app.py on the local host, on a private Azurite."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import requests
+from azure.data.tables import TableServiceClient
+from azure.storage.blob import BlobServiceClient
+from azure.storage.queue import QueueServiceClient
+
+from jobs.provision import provision
+from jobs.resources import JOBS_TABLE, PAYLOADS_CONTAINER, all_queues
+from tests.support.azurite import REPO, Azurite
+from tests.support.devhost import RunningHost, start_devhost
+from tests.support.polling import wait_until
+
+# Limits small enough to cross in a test, and a sweep every two seconds.
+SETTINGS = {
+    "JOBS_TEST_KINDS": "true",
+    "JOBS_SWEEP_SCHEDULE": "*/2 * * * * *",
+    "JOBS_MAX_ITEMS": "1000",
+    "JOBS_MAX_BODY_BYTES": "200000",
+    "JOBS_MAX_ITEM_BYTES": "20000",
+    "JOBS_DISPATCH_WINDOW": "64",
+    "AzureFunctionsJobHost__extensions__queues__maxPollingInterval": "00:00:00.500",
+}
+
+
+@dataclass
+class Api:
+    """The service's HTTP API, and its storage for looking behind it."""
+
+    host: RunningHost
+    azurite: Azurite
+
+    def url(self, path: str) -> str:
+        return f"{self.host.api}/{path.lstrip('/')}"
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return requests.get(self.url(path), timeout=30, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> requests.Response:
+        return requests.post(self.url(path), timeout=30, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> requests.Response:
+        return requests.delete(self.url(path), timeout=30, **kwargs)
+
+    def submit(self, kind: str, items: list[Any], **extra: Any) -> str:
+        response = self.post("tasks", json={"kind": kind, "items": items, **extra})
+        assert response.status_code == 202, response.text
+        return str(response.json()["task_id"])
+
+    def status(self, task_id: str) -> dict[str, Any]:
+        response = self.get(f"tasks/{task_id}")
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        counts = body["counts"]
+        assert sum(counts.values()) == body["total"], body  # counts always add up
+        return body
+
+    def wait_finished(self, task_id: str, timeout: float = 90) -> dict[str, Any]:
+        return wait_until(
+            lambda: (s := self.status(task_id))["status"] != "running" and s,
+            timeout=timeout,
+            interval=0.2,
+            message=f"task {task_id} to finish",
+        )
+
+    def jobs(self, task_id: str, **params: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        continuation = None
+        while True:
+            query = {**params, **({"continuation": continuation} if continuation else {})}
+            response = self.get(f"tasks/{task_id}/jobs", params=query)
+            assert response.status_code == 200, response.text
+            found += response.json()["jobs"]
+            continuation = response.json()["continuation"]
+            if not continuation:
+                return found
+
+    # -- storage, for what the API does not show -------------------------------------------
+
+    def tables(self) -> TableServiceClient:
+        return TableServiceClient.from_connection_string(self.azurite.connection_string)
+
+    def queues(self) -> QueueServiceClient:
+        return QueueServiceClient.from_connection_string(self.azurite.connection_string)
+
+    def blobs(self) -> BlobServiceClient:
+        return BlobServiceClient.from_connection_string(self.azurite.connection_string)
+
+    def storage_snapshot(self) -> tuple[int, int, dict[str, int]]:
+        """Rows in the jobs table, payload blobs, and messages per queue."""
+        rows = sum(1 for _ in self.tables().get_table_client(JOBS_TABLE).list_entities())
+        payloads = self.blobs().get_container_client(PAYLOADS_CONTAINER).list_blobs()
+        queues = self.queues()
+        depth = {
+            name: queues.get_queue_client(name).get_queue_properties().approximate_message_count
+            or 0
+            for name in all_queues()
+        }
+        return rows, sum(1 for _ in payloads), depth
+
+
+@pytest.fixture(scope="session")
+def api(azurite: Azurite) -> Iterator[Api]:
+    env = {
+        "JobsStorage": azurite.connection_string,
+        "AzureWebJobsStorage": azurite.connection_string,
+    }
+    provision(env)
+    host = start_devhost(REPO, {**env, **SETTINGS})
+    yield Api(host, azurite)
+    host.stop()
