@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 
 from tests.devhost.conftest import APPS, QueueApp
 from tests.support.devhost import start_devhost
@@ -46,3 +47,78 @@ def test_message_failing_twice_then_succeeding_runs_three_times_and_is_deleted(
     assert queue_app.peek_all("FLAKY_QUEUE", "-poison") == []
     assert "flaky succeeded on attempt 3" in host.logs()
     assert host.stop() == 0
+
+
+def test_non_base64_message_goes_to_poison_raw_without_invocation(queue_app: QueueApp) -> None:
+    host = start_devhost(APPS / "queues", queue_app.env)
+    queue_app.hosts.append(host)
+    queue_app.send("FAIL_QUEUE", "not base64 at all!", raw=True)
+
+    poisoned = wait_until(lambda: queue_app.peek_all("FAIL_QUEUE", "-poison"), timeout=20)
+    assert poisoned == ["not base64 at all!"]
+    assert queue_app.client("FAIL_QUEUE").get_queue_properties().approximate_message_count == 0
+    assert queue_app.records.of("always_fails") == []
+    assert "Executing 'Functions.always_fails'" not in host.logs()
+
+
+def test_message_dequeued_too_often_goes_to_poison_without_invocation(
+    queue_app: QueueApp,
+) -> None:
+    queue_app.send("FAIL_QUEUE", "left behind by crashes")
+    client = queue_app.client("FAIL_QUEUE")
+    for _ in range(MAX_DEQUEUE + 1):
+        message = next(iter(client.receive_messages(visibility_timeout=30)))
+        client.update_message(message, pop_receipt=message.pop_receipt, visibility_timeout=0)
+    assert message.dequeue_count == MAX_DEQUEUE + 1
+
+    queue_app.hosts.append(start_devhost(APPS / "queues", queue_app.env))
+    poisoned = wait_until(lambda: queue_app.peek_all("FAIL_QUEUE", "-poison"), timeout=20)
+    assert [base64.b64decode(p) for p in poisoned] == [b"left behind by crashes"]
+    assert queue_app.records.of("always_fails") == []
+
+
+def test_visibility_timeout_delays_the_retry(queue_app: QueueApp) -> None:
+    env = {
+        **queue_app.env,
+        "AzureFunctionsJobHost__extensions__queues__visibilityTimeout": "00:00:02",
+    }
+    queue_app.hosts.append(start_devhost(APPS / "queues", env))
+    queue_app.send("FLAKY_QUEUE", "retry me later")
+
+    runs = wait_until(
+        lambda: len(queue_app.records.of("flaky")) >= 3 and queue_app.records.of("flaky")
+    )
+    gaps = [b["at"] - a["at"] for a, b in itertools.pairwise(runs)]
+    assert all(gap >= 1.9 for gap in gaps), gaps
+
+
+def test_function_timeout_fails_the_invocation_and_kills_what_else_runs(
+    queue_app: QueueApp,
+) -> None:
+    env = {
+        **queue_app.env,
+        "AzureFunctionsJobHost__functionTimeout": "00:00:02",
+        "WORK_SECONDS": "20",
+        "ASYNC_SECONDS": "20",
+    }
+    host = start_devhost(APPS / "queues", env)
+    queue_app.hosts.append(host)
+    # The bystander starts well inside the slow one's 2 s, so the slow one's timeout kills it.
+    queue_app.send("WORK_QUEUE", "too slow")
+    wait_until(lambda: queue_app.records.of("work"), message="slow one running")
+    queue_app.send("ASYNC_QUEUE", "bystander")
+    wait_until(lambda: queue_app.records.of("async_work"), message="bystander running")
+
+    poisoned = wait_until(lambda: queue_app.peek_all("WORK_QUEUE", "-poison"), timeout=40)
+    assert [base64.b64decode(p) for p in poisoned] == [b"too slow"]
+    logs = host.logs()
+    assert "Timeout value of 00:00:02 was exceeded by function: Functions.work" in logs
+    assert "Executed 'Functions.work' (Failed" in logs
+    assert [r["dequeue_count"] for r in queue_app.records.of("work")] == [1, 2, 3]
+    assert queue_app.records.of("work", phase="end") == []
+    # The bystander died with the worker and was not released: still there, invisible.
+    assert queue_app.records.of("async_work", phase="end") == []
+    assert len(queue_app.records.of("async_work")) == 1
+    bystander = queue_app.client("ASYNC_QUEUE")
+    assert bystander.get_queue_properties().approximate_message_count == 1
+    assert bystander.peek_messages() == []
