@@ -1,0 +1,181 @@
+"""Pure-logic pieces of devhost: no processes, no storage."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from devhost.config import (
+    ConfigError,
+    HostConfig,
+    QueueOptions,
+    apply_overrides,
+    load_local_settings,
+    parse_timespan,
+)
+from devhost.connections import resolve_connection
+from devhost.indexing import index_functions, resolve_expression
+from devhost.ncrontab import CronSchedule
+from devhost.queue_listener import Backoff, poison_queue_name
+from devhost.routes import RouteTemplate, sort_key
+from devhost.timers import host_id
+
+UTC = timezone.utc
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("00:00:02", timedelta(seconds=2)),
+        ("00:00:00.500", timedelta(milliseconds=500)),
+        ("01:02", timedelta(hours=1, minutes=2)),
+        ("1.02:03:04", timedelta(days=1, hours=2, minutes=3, seconds=4)),
+        ("5", timedelta(days=5)),  # a bare number means days, as in .NET
+        ("-1", timedelta(days=-1)),
+    ],
+)
+def test_timespan(text: str, expected: timedelta) -> None:
+    assert parse_timespan(text) == expected
+
+
+@pytest.mark.parametrize("text", ["2s", "00:60:00", "abc", ""])
+def test_timespan_rejects(text: str) -> None:
+    with pytest.raises(ConfigError):
+        parse_timespan(text)
+
+
+def test_overrides_match_keys_case_insensitively_and_create_paths() -> None:
+    host = {"extensions": {"queues": {"maxDequeueCount": 5}}}
+    env = {
+        "AzureFunctionsJobHost__Extensions__QUEUES__maxdequeuecount": "3",
+        "AZUREFUNCTIONSJOBHOST__functionTimeout": "00:00:05",
+        "AzureFunctionsJobHost__extensions__http__routePrefix": "",
+        "Unrelated": "x",
+    }
+    result = apply_overrides(host, env)
+    assert result["extensions"]["queues"] == {"maxdequeuecount": "3"}
+    config = HostConfig.load(result, {}, cpu_count=2)
+    assert config.queues.max_dequeue_count == 3
+    assert config.function_timeout == 5
+    assert config.route_prefix == ""
+
+
+def test_queue_defaults_follow_the_environment_and_cpu_count() -> None:
+    development = QueueOptions.from_host_json({}, {"AZURE_FUNCTIONS_ENVIRONMENT": "Development"}, 2)
+    assert development.max_polling_interval == 2.0
+    assert development.new_batch_threshold == 16  # 16 / 2 * 2 cpus
+    assert QueueOptions.from_host_json({}, {}, 4).max_polling_interval == 60.0
+    with pytest.raises(ConfigError):
+        QueueOptions.from_host_json({"extensions": {"queues": {"batchSize": 33}}}, {}, 1)
+
+
+def test_local_settings_do_not_replace_the_environment(tmp_path: Path) -> None:
+    (tmp_path / "local.settings.json").write_text('{"Values": {"A": "file", "B": "file"}}')
+    env = {"A": "env"}
+    load_local_settings(tmp_path, env)
+    assert env == {"A": "env", "B": "file"}
+    assert load_local_settings(tmp_path / "missing", {}) == {}
+
+
+def test_connection_resolution_order() -> None:
+    assert resolve_connection("X", {"X": "a", "AzureWebJobsX": "b"}).connection_string == "a"
+    assert resolve_connection("X", {"AzureWebJobsX": "b"}).connection_string == "b"
+    assert resolve_connection("", {"AzureWebJobsStorage": "c"}).connection_string == "c"
+    identity = resolve_connection("X", {"X__accountName": "acct"})
+    assert identity.connection_string is None
+    assert identity.account == "acct"
+    with pytest.raises(ConfigError, match="AzureWebJobsX"):
+        resolve_connection("X", {})
+
+
+def test_binding_expressions() -> None:
+    assert resolve_expression("%Q%-%R%", {"Q": "a", "R": "b"}, "here") == "a-b"
+    with pytest.raises(ConfigError, match="'%NOPE%' does not resolve"):
+        resolve_expression("%NOPE%", {}, "here")
+
+
+def test_indexing_rejects_output_bindings_and_bad_queue_names() -> None:
+    trigger = {"type": "queueTrigger", "name": "msg", "queueName": "Bad_Name", "connection": ""}
+    item = {"name": "f", "trigger": trigger, "bindings": [trigger], "is_async": False}
+    with pytest.raises(ConfigError, match="not a valid queue name"):
+        index_functions([item], {"AzureWebJobsStorage": "x"})
+    good = {**trigger, "queueName": "good"}
+    output = {"type": "queue", "name": "out", "queueName": "o"}
+    item = {"name": "f", "trigger": good, "bindings": [good, output], "is_async": False}
+    with pytest.raises(ConfigError, match="'queue'"):
+        index_functions([item], {"AzureWebJobsStorage": "x"})
+
+
+def _next(expression: str, after: datetime) -> datetime:
+    return CronSchedule.parse(expression).next_after(after, UTC)
+
+
+def test_ncrontab_next_occurrences() -> None:
+    start = datetime(2024, 1, 31, 23, 59, 59, 500000, tzinfo=UTC)
+    assert _next("* * * * * *", start) == datetime(2024, 2, 1, tzinfo=UTC)
+    assert _next("0 0 9 * * mon-fri", start) == datetime(2024, 2, 1, 9, tzinfo=UTC)
+    assert _next("0 0 9 * * sat", start) == datetime(2024, 2, 3, 9, tzinfo=UTC)
+    assert _next("0 0 0 29 feb *", start) == datetime(2024, 2, 29, tzinfo=UTC)
+    assert _next("*/15 * * * *", start) == datetime(2024, 2, 1, tzinfo=UTC)  # five fields
+    assert _next("10,20 1-3/2 * * * *", start) == datetime(2024, 2, 1, 0, 1, 10, tzinfo=UTC)
+    exact = datetime(2024, 1, 1, 3, 4, 5, tzinfo=UTC)
+    assert _next("5 4 3 * * *", exact) == datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def test_ncrontab_time_zone_and_errors() -> None:
+    zone = ZoneInfo("Europe/Paris")
+    after = datetime(2024, 1, 1, 12, tzinfo=UTC)
+    local = CronSchedule.parse("0 0 9 * * *").next_after(after, zone)
+    assert local.astimezone(UTC) == datetime(2024, 1, 2, 8, tzinfo=UTC)
+    for bad in ("* * *", "61 * * * * *", "* * * * * funday", "*/0 * * * * *"):
+        with pytest.raises(ValueError, match="NCRONTAB"):
+            CronSchedule.parse(bad)
+
+
+def test_route_templates() -> None:
+    guid = RouteTemplate("items/{id:guid}")
+    assert guid.match("items/1b4e28ba-2fa1-11d2-883f-0016d3cca427") is not None
+    assert guid.match("items/42") is None
+    assert RouteTemplate("a/{n:int}").match("A/7") == {"n": "7"}
+    assert RouteTemplate("a/{n:int:range(1,5)}").match("a/7") is None
+    assert RouteTemplate("a/{b:bool}").match("a/True") == {"b": "True"}
+    assert RouteTemplate("a/{x:alpha}").match("a/x1") is None
+    assert RouteTemplate("a/{x?}").match("a") == {}
+    assert RouteTemplate("a/{x=dflt}").match("a") == {"x": "dflt"}
+    assert RouteTemplate("a/{*rest}").match("a/b/c") == {"rest": "b/c"}
+    assert RouteTemplate("f/{name}.{ext}").match("f/report.pdf") == {"name": "report", "ext": "pdf"}
+    assert RouteTemplate("a/{x}").match("a/b/c") is None
+    ordered = sorted(
+        [
+            RouteTemplate("a/{*r}"),
+            RouteTemplate("a/{x}"),
+            RouteTemplate("a/{x:int}"),
+            RouteTemplate("a/b"),
+        ],
+        key=sort_key,
+    )
+    assert [t.template for t in ordered] == ["a/b", "a/{x:int}", "a/{x}", "a/{*r}"]
+
+
+def test_poison_queue_names_and_backoff() -> None:
+    assert poison_queue_name("jobs") == "jobs-poison"
+    assert poison_queue_name("jobs-poison") is None
+    assert poison_queue_name("q" * 57) is None
+    assert poison_queue_name("q" * 56) == "q" * 56 + "-poison"
+    backoff = Backoff(2.0)
+    delays = [backoff.next() for _ in range(8)]
+    assert delays[0] == pytest.approx(0.1)
+    assert 0.16 <= delays[1] <= 0.24
+    assert delays[-1] == 2.0
+    backoff.reset()
+    assert backoff.next() == pytest.approx(0.1)
+
+
+def test_host_id_is_stable_per_app_folder(tmp_path: Path) -> None:
+    assert host_id({}, tmp_path) == host_id({}, tmp_path)
+    assert host_id({}, tmp_path) != host_id({}, tmp_path / "other")
+    assert len(host_id({}, tmp_path)) <= 32
+    assert host_id({"AzureFunctionsWebHost__hostid": "MyHost"}, tmp_path) == "myhost"
