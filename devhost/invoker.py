@@ -102,10 +102,13 @@ class Invoker:
         await process.wait()
         if not self._closing:
             logs.HOST.warning("Worker process exited (code %s); restarting it", process.returncode)
-            try:
-                await self.start()
-            except ConfigError as exc:
-                logs.HOST.error("Worker restart failed: %s", exc)
+            while not self._closing:
+                try:
+                    await self.start()
+                    return
+                except (ConfigError, OSError) as exc:
+                    logs.HOST.error("Worker restart failed, retrying in 5 s: %s", exc)
+                    await asyncio.sleep(5)
 
     def _update_idle(self) -> None:
         if self._pending:

@@ -94,7 +94,7 @@ class QueueListener:
                 messages = await self._receive()
             except ResourceNotFoundError:
                 messages = []
-            except (AzureError, OSError) as exc:
+            except Exception as exc:  # a listener must outlive storage hiccups
                 logs.HOST.warning("Queue '%s': receive failed: %s", self.queue_name, exc)
                 messages = []
             if self._stopping.is_set():
@@ -130,6 +130,12 @@ class QueueListener:
             waiter.cancel()
 
     async def _process(self, message: QueueMessage) -> None:
+        try:
+            await self._handle(message)
+        except Exception as exc:  # the message comes back after its invisibility
+            logs.HOST.error("Queue '%s': handling %s failed: %r", self.queue_name, message.id, exc)
+
+    async def _handle(self, message: QueueMessage) -> None:
         receipt: list[str] = [str(message.pop_receipt)]
         content = str(message.content or "")
         if (

@@ -126,6 +126,9 @@ class TimerListener:
             keeper = asyncio.create_task(self._keep_lease(lost))
             try:
                 await self._schedule(lost)
+            except Exception as exc:  # keep the timer alive through storage hiccups
+                logs.HOST.error("Timer %s: %r; retrying", self.spec.name, exc)
+                await self._pause(5.0)
             finally:
                 keeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
