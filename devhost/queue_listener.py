@@ -98,7 +98,12 @@ class QueueListener:
                 logs.HOST.warning("Queue '%s': receive failed: %s", self.queue_name, exc)
                 messages = []
             if self._stopping.is_set():
-                # Received after the stop: leave them, they come back after the invisibility.
+                # Received as the stop came: hand them back now rather than in 10 minutes.
+                for message in messages:
+                    with contextlib.suppress(Exception):
+                        await self._client.update_message(
+                            message.id, message.pop_receipt, visibility_timeout=0
+                        )
                 return
             if messages:
                 backoff.reset()

@@ -75,3 +75,18 @@ def test_past_due_only_for_the_catch_up_run_when_recorded_next_has_passed(
     assert len([r for r in records.of("tick") if "start" in r]) == 1
     assert datetime.fromisoformat(recorded["Next"]) > datetime.now(timezone.utc)
     assert "Executed 'Functions.tick' (Succeeded" in host.logs()
+
+
+def test_run_on_startup_runs_once_when_the_listener_starts(
+    azurite: Azurite, tmp_path: Path
+) -> None:
+    env = _env(azurite, tmp_path, AzureFunctionsWebHost__hostid=f"t{uuid.uuid4().hex[:20]}")
+    records = Records(tmp_path / "records.jsonl")
+    host = start_devhost(APPS / "timers", env)
+    try:
+        wait_until(lambda: records.of("at_startup"), timeout=20, message="startup run")
+    finally:
+        assert host.stop() == 0
+    assert records.of("at_startup") == [
+        {**records.of("at_startup")[0], "function": "at_startup", "past_due": False}
+    ]

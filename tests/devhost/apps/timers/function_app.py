@@ -17,3 +17,8 @@ def tick(timer: func.TimerRequest) -> None:
     record(function="tick", past_due=timer.past_due, start=time.time())
     time.sleep(float(os.environ.get("TICK_SECONDS", "0")))
     record(function="tick", past_due=timer.past_due, end=time.time())
+
+
+@app.timer_trigger(schedule="0 0 0 1 1 *", arg_name="timer", run_on_startup=True)
+def at_startup(timer: func.TimerRequest) -> None:
+    record(function="at_startup", past_due=timer.past_due)
