@@ -152,7 +152,7 @@ module alerts 'app/alerts.bicep' = {
   }
 }
 
-// azd stores these in .azure/<env>/.env; docs/deploy.md uses them.
+// azd stores these in .azure/<env>/.env; the README's Deploy section uses them.
 output AZURE_LOCATION string = location
 output AZURE_TENANT_ID string = tenant().tenantId
 output AZURE_RESOURCE_GROUP string = rg.name
