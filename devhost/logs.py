@@ -19,7 +19,7 @@ class _UtcFormatter(logging.Formatter):
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         import datetime as dt
 
-        moment = dt.datetime.fromtimestamp(record.created, tz=dt.timezone.utc)
+        moment = dt.datetime.fromtimestamp(record.created, tz=dt.UTC)
         return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 

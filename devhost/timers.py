@@ -16,7 +16,7 @@ import json
 import re
 import socket
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -51,16 +51,16 @@ def host_id(environ: Mapping[str, str], app_dir: Path) -> str:
 def time_zone(environ: Mapping[str, str]) -> tzinfo:
     name = environ.get("WEBSITE_TIME_ZONE")
     if not name:
-        return timezone.utc
+        return UTC
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         logs.HOST.warning("WEBSITE_TIME_ZONE %r is not a known zone: using UTC", name)
-        return timezone.utc
+        return UTC
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return moment.astimezone(timezone.utc).isoformat() if moment else None
+    return moment.astimezone(UTC).isoformat() if moment else None
 
 
 def _parse(text: Any) -> datetime | None:
@@ -70,7 +70,7 @@ def _parse(text: Any) -> datetime | None:
         moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class TimerListener:
@@ -100,7 +100,7 @@ class TimerListener:
 
     def _default_monitor(self) -> bool:
         """On unless the schedule fires more than once a minute."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         first = self.schedule.next_after(now, self.zone)
         second = self.schedule.next_after(first, self.zone)
         return second - first >= timedelta(minutes=1)
@@ -162,7 +162,7 @@ class TimerListener:
         body = {
             "Last": _iso(last),
             "Next": _iso(upcoming),
-            "LastUpdated": _iso(datetime.now(timezone.utc)),
+            "LastUpdated": _iso(datetime.now(UTC)),
         }
         try:
             await self.status_blob.upload_blob(json.dumps(body).encode(), overwrite=True)
@@ -175,11 +175,11 @@ class TimerListener:
             "schedule_status": {
                 "Last": _iso(last),
                 "Next": _iso(upcoming),
-                "LastUpdated": _iso(datetime.now(timezone.utc)),
+                "LastUpdated": _iso(datetime.now(UTC)),
             },
             "schedule": {"AdjustForDST": True},
         }
-        reason = f"Timer fired at {datetime.now(timezone.utc).isoformat()}"
+        reason = f"Timer fired at {datetime.now(UTC).isoformat()}"
         self._running = asyncio.ensure_future(
             self.invoker.invoke(self.spec.name, "timer", payload, reason)
         )
@@ -188,7 +188,7 @@ class TimerListener:
 
     async def _schedule(self, lost: asyncio.Event) -> None:
         status = await self._read_status() if self.use_monitor else None
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         recorded_next = _parse(status.get("Next")) if status else None
         last = _parse(status.get("Last")) if status else None
         past_due = recorded_next is not None and recorded_next < now
@@ -197,16 +197,16 @@ class TimerListener:
             await self._fire(past_due, last, upcoming)
             if past_due:
                 last = recorded_next
-            upcoming = self.schedule.next_after(datetime.now(timezone.utc), self.zone)
+            upcoming = self.schedule.next_after(datetime.now(UTC), self.zone)
         await self._write_status(last, upcoming)
         while not self._stopping.is_set() and not lost.is_set():
-            delay = (upcoming - datetime.now(timezone.utc)).total_seconds()
+            delay = (upcoming - datetime.now(UTC)).total_seconds()
             await self._pause_or_lost(delay, lost)
             if self._stopping.is_set() or lost.is_set():
                 return
             await self._fire(False, last, upcoming)
             last = upcoming
-            upcoming = self.schedule.next_after(datetime.now(timezone.utc), self.zone)
+            upcoming = self.schedule.next_after(datetime.now(UTC), self.zone)
             await self._write_status(last, upcoming)
 
     async def _pause_or_lost(self, seconds: float, lost: asyncio.Event) -> None:

@@ -3,7 +3,7 @@ and short-lived download links that work with an account key (Azurite) or an ide
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import (
@@ -48,7 +48,7 @@ class Blobs:
     def download_link(self, container: str, name: str) -> str:
         """A read-only SAS URL valid for LINK_LIFETIME: signed with the account key where the
         connection has one, else with a user delegation key obtained through the identity."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         start, expiry = now - timedelta(minutes=5), now + LINK_LIFETIME
         credential = self.service.credential
         account_key: str | None = getattr(credential, "account_key", None)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from enum import Enum
+from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 JsonValue = Any  # what json.loads returns; pydantic validates the shapes that matter
 
 
-class JobStatus(str, Enum):
+class JobStatus(StrEnum):
     PENDING = "Pending"
     IN_PROGRESS = "InProgress"
     COMPLETED = "Completed"
@@ -44,7 +44,7 @@ _API_NAMES = {
 }
 
 
-class TaskState(str, Enum):
+class TaskState(StrEnum):
     """How far a task's own setup has got (the jobs' progress lives in the counters)."""
 
     ACCEPTED = "accepted"  # items stored, fan-out message sent
@@ -53,7 +53,7 @@ class TaskState(str, Enum):
 
 
 def utcnow() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def job_id(index: int) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from azure.storage.blob import BlobServiceClient
@@ -52,7 +52,7 @@ def test_past_due_only_for_the_catch_up_run_when_recorded_next_has_passed(
     status = blobs.get_blob_client(
         "azure-webjobs-hosts", f"timers/{host_id}/Host.Functions.tick/status"
     )
-    past = datetime.now(timezone.utc) - timedelta(hours=1)
+    past = datetime.now(UTC) - timedelta(hours=1)
     status.upload_blob(
         json.dumps({"Last": None, "Next": past.isoformat(), "LastUpdated": past.isoformat()}),
         overwrite=True,
@@ -73,7 +73,7 @@ def test_past_due_only_for_the_catch_up_run_when_recorded_next_has_passed(
     finally:
         assert host.stop() == 0
     assert len([r for r in records.of("tick") if "start" in r]) == 1
-    assert datetime.fromisoformat(recorded["Next"]) > datetime.now(timezone.utc)
+    assert datetime.fromisoformat(recorded["Next"]) > datetime.now(UTC)
     assert "Executed 'Functions.tick' (Succeeded" in host.logs()
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -23,7 +23,7 @@ from devhost.queue_listener import Backoff, poison_queue_name
 from devhost.routes import RouteTemplate, sort_key
 from devhost.timers import host_id
 
-UTC = timezone.utc
+UTC = UTC
 
 
 @pytest.mark.parametrize(
