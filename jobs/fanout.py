@@ -16,7 +16,7 @@ from jobs import logs
 from jobs.models import CancelMessage, Job, RunMessage, TaskState, utcnow
 from jobs.service import Service
 from jobs.store import INLINE_LIMIT, AlreadyExists
-from jobs.submit import items_path
+from jobs.submit import request_path
 
 PARALLEL_WRITES = 8
 CHUNK_ROWS = 100  # a table transaction's limit
@@ -28,7 +28,7 @@ def fan_out(service: Service, queue: str, task_id: str) -> None:
     task = table.get_task(task_id)
     if task is None or task.state is not TaskState.ACCEPTED:
         return  # unknown (never acknowledged to a caller) or already done
-    items: list[Any] = json.loads(service.blobs.get_payload(items_path(task_id)))
+    items: list[Any] = json.loads(service.blobs.get_payload(request_path(task_id)))["items"]
     total = len(items)
     jobs = [
         Job(

@@ -42,8 +42,8 @@ class Submitted:
     created: bool  # False: an earlier request with the same Idempotency-Key made it
 
 
-def items_path(task_id: str) -> str:
-    return f"{task_id}/items.json"
+def request_path(task_id: str) -> str:
+    return f"{task_id}/request.json"
 
 
 def submit(service: Service, body: bytes, idempotency_key: str | None = None) -> Submitted:
@@ -54,12 +54,8 @@ def submit(service: Service, body: bytes, idempotency_key: str | None = None) ->
             f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters",
             [{"field": "Idempotency-Key", "message": "bad length"}],
         )
-    canonical = json.dumps(
-        {"kind": request.kind, "queue": request.queue, "items": request.items},
-        sort_keys=True,
-        separators=(",", ":"),
-    )
-    request_hash = hashlib.sha256(canonical.encode()).hexdigest()
+    # The fingerprint of a request is its bytes: a repeat sends the same body.
+    request_hash = hashlib.sha256(body).hexdigest()
     if idempotency_key is None:
         task_id = str(uuid.uuid4())
     else:
@@ -79,8 +75,8 @@ def submit(service: Service, body: bytes, idempotency_key: str | None = None) ->
         updated_at=now,
         request_hash=request_hash,
     )
-    items = json.dumps(request.items, separators=(",", ":")).encode()
-    service.blobs.put_payload(items_path(task_id), items)
+    # Stored as received: the fan-out reads its items back, nothing is serialised twice.
+    service.blobs.put_payload(request_path(task_id), body)
     try:
         service.table.create_task(task)
     except AlreadyExists:
