@@ -26,6 +26,8 @@ from devhost.indexing import FunctionSpec, index_functions
 from devhost.invoker import Invoker
 from devhost.queue_listener import QueueListener
 
+CLOSE_TIMEOUT = 5.0  # seconds for each shutdown step that may talk to storage
+
 
 class Listener(Protocol):
     def start(self) -> None: ...
@@ -136,9 +138,14 @@ class Host:
         for waiter in waits:
             waiter.cancel()
         await invoker.wait_idle(max(0.0, deadline - time.monotonic()))
+        # Closing talks to storage (lease releases, client shutdown). Storage may be gone
+        # already (Ctrl-C reaches Azurite too), and the SDK's retries would hold the exit for
+        # minutes, so every step gets a short bound of its own.
         for listener in listeners:
             with contextlib.suppress(Exception):
-                await listener.close()
-        await runner.cleanup()
-        await invoker.close()
+                await asyncio.wait_for(listener.close(), CLOSE_TIMEOUT)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(runner.cleanup(), CLOSE_TIMEOUT)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(invoker.close(), CLOSE_TIMEOUT)
         logs.HOST.info("Host stopped")

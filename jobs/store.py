@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from azure.core import MatchConditions
@@ -89,13 +89,17 @@ class JobsTable:
             "PartitionKey eq @pk and RowKey ge @lo",
             parameters={"pk": task_id, "lo": SHARD_PREFIX},
         )
-        task, counts = None, Counts()
+        task, counts, updated = None, Counts(), ""
         for entity in rows:
             if entity["RowKey"] == TASK_ROW:
                 task = _task_from(entity)
             elif entity["RowKey"].startswith(SHARD_PREFIX):
                 counts += _shard_from(entity).counts
-        return None if task is None else (task, counts)
+                updated = max(updated, entity.get("Updated") or "")
+        if task is None:
+            return None
+        # Every job's move stamps its shard, so the newest shard says when the task last moved.
+        return replace(task, updated_at=max(task.updated_at, updated)), counts
 
     def cancel_task(self, task_id: str, now: str) -> None:
         """Flag the task and every shard cancelled in one transaction: a worker that read a
