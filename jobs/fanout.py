@@ -1,8 +1,10 @@
 """Turning a stored batch into job rows and its first window of messages.
 
-Runs from the task's queue, so the HTTP answer never waits on the batch's size. Every step
-can run again after a crash: chunks are inserted atomically and a chunk found already there
-is skipped; the first window's messages may go out twice, which the runner tolerates."""
+Large batches are spread from the task's queue, so the HTTP answer never waits on the batch's
+size; a batch that fits one transaction is spread by the submit itself, so its first jobs are
+queued at once. Every step can run again after a crash: chunks are inserted atomically and a
+chunk found already there is skipped; the first window's messages may go out twice, which the
+runner tolerates."""
 
 from __future__ import annotations
 
@@ -13,23 +15,32 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from jobs import logs
-from jobs.models import CancelMessage, Job, RunMessage, TaskState, utcnow
+from jobs.models import CancelMessage, Job, RunMessage, Task, TaskState, utcnow
 from jobs.service import Service
 from jobs.store import INLINE_LIMIT, AlreadyExists
-from jobs.submit import request_path
 
 PARALLEL_WRITES = 8
 CHUNK_ROWS = 100  # a table transaction's limit
 CHUNK_BYTES = 1_500_000  # well inside a transaction's 4 MiB, even with escaping
 
 
+def request_path(task_id: str) -> str:
+    """Where a task's request body is kept, as received."""
+    return f"{task_id}/request.json"
+
+
 def fan_out(service: Service, queue: str, task_id: str) -> None:
-    table = service.table
-    task = table.get_task(task_id)
+    """The queue's side: spread the stored batch unless that was done already."""
+    task = service.table.get_task(task_id)
     if task is None or task.state is not TaskState.ACCEPTED:
         return  # unknown (never acknowledged to a caller) or already done
     items: list[Any] = json.loads(service.blobs.get_payload(request_path(task_id)))["items"]
-    total = len(items)
+    spread(service, queue, task, items)
+
+
+def spread(service: Service, queue: str, task: Task, items: list[Any]) -> None:
+    """Write the task's job rows, queue its first window, and mark it dispatched."""
+    table, task_id, total = service.table, task.task_id, len(items)
     jobs = [
         Job(
             task_id,

@@ -45,7 +45,7 @@ def run_job(service: Service, queue: str, message: RunMessage, attempt: int) -> 
     }
     logs.event("job_started", queue=queue, **dims)
     try:
-        item = kind.input.model_validate(job.item)
+        item = kind.item.validate_python(job.item)
         result = kind.handler(item, JobContext(job.task_id, job.job_id, attempt, service.blobs))
     except (PermanentJobError, ValidationError) as error:
         finish(service, queue, job, shard, JobStatus.FAILED, error=describe(error))

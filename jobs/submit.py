@@ -7,15 +7,16 @@ Idempotency-Key the task id is derived from the key, so a repeat finds the same 
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic_core import to_json
 
 from jobs import logs
 from jobs.errors import Conflict, InvalidRequest
+from jobs.fanout import CHUNK_ROWS, request_path, spread
 from jobs.kinds import Kind
 from jobs.models import FanOutMessage, Task, TaskState, utcnow
 from jobs.resources import JOB_QUEUES
@@ -26,6 +27,7 @@ from jobs.store import AlreadyExists
 _IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1d4c2e-8b0a-4f4e-9a53-2c1f7f0d9e11")
 MAX_KEY_LENGTH = 200
 MAX_DETAILS = 100  # item errors listed in one answer
+INLINE_SPREAD = CHUNK_ROWS  # batches a submit spreads itself; larger ones go to the queue
 
 
 class SubmitRequest(BaseModel):
@@ -40,10 +42,6 @@ class SubmitRequest(BaseModel):
 class Submitted:
     task: Task
     created: bool  # False: an earlier request with the same Idempotency-Key made it
-
-
-def request_path(task_id: str) -> str:
-    return f"{task_id}/request.json"
 
 
 def submit(service: Service, body: bytes, idempotency_key: str | None = None) -> Submitted:
@@ -85,7 +83,13 @@ def submit(service: Service, body: bytes, idempotency_key: str | None = None) ->
         if earlier is None:
             raise
         return earlier
-    service.queues.send(queue, FanOutMessage(task_id))
+    if task.total <= INLINE_SPREAD:
+        # One transaction's worth: spread it here so its first jobs queue with the answer
+        # instead of behind other tasks' windows. Should this fail, no 202 was sent; a retry
+        # with the same Idempotency-Key finds the task and queues its fan-out.
+        spread(service, queue, task, request.items)
+    else:
+        service.queues.send(queue, FanOutMessage(task_id))
     logs.event("task_submitted", task_id=task_id, kind=kind.name, queue=queue, total=task.total)
     return Submitted(task, created=True)
 
@@ -110,12 +114,12 @@ def _validate(service: Service, body: bytes) -> tuple[SubmitRequest, Kind, str]:
             413, f"request body is {len(body)} bytes; the limit is {settings.max_body_bytes}"
         )
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise InvalidRequest(400, f"request body is not valid JSON: {error}") from None
-    try:
-        request = SubmitRequest.model_validate(data)
+        # Parsed and checked in one pass by pydantic-core: the cost of a 50,000-item batch.
+        request = SubmitRequest.model_validate_json(body)
     except ValidationError as error:
+        if any(issue["type"] == "json_invalid" for issue in error.errors()):
+            reason = error.errors()[0]["msg"]
+            raise InvalidRequest(400, f"request body is not valid JSON: {reason}") from None
         raise InvalidRequest(
             422, "request body does not match the schema", _details(error)
         ) from None
@@ -163,7 +167,7 @@ def _validate(service: Service, body: bytes) -> tuple[SubmitRequest, Kind, str]:
 def _check_item_sizes(items: list[Any], limit: int) -> None:
     details = []
     for index, item in enumerate(items):
-        size = len(json.dumps(item, separators=(",", ":")).encode())
+        size = len(to_json(item))
         if size > limit:
             details.append({"index": index, "field": "", "message": f"{size} bytes; limit {limit}"})
             if len(details) >= MAX_DETAILS:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from pydantic import BaseModel, TypeAdapter
+from pydantic import TypeAdapter
 
 from jobs.blobs import Blobs
 from jobs.models import JsonValue
@@ -25,13 +25,18 @@ class JobContext:
 @dataclass(frozen=True)
 class Kind:
     name: str
-    input: type[BaseModel]
-    # Called with an instance of ``input``. Raise PermanentJobError when retrying cannot help;
-    # any other exception is retried by the host.
+    # What an item must be: a pydantic model, or any type pydantic validates.
+    input: Any
+    # Called with the item validated as ``input``. Raise PermanentJobError when retrying
+    # cannot help; any other exception is retried by the host.
     handler: Callable[[Any, JobContext], JsonValue]
     queue: str = DEFAULT_QUEUE
     test_only: bool = False
     description: str = ""
+
+    @cached_property
+    def item(self) -> TypeAdapter[Any]:
+        return TypeAdapter(self.input)
 
     @cached_property
     def items(self) -> TypeAdapter[list[Any]]:
