@@ -1,0 +1,316 @@
+"""Throughput without the service: the same storage operations a job needs, driven the way the
+host drives them, in this process, against the same Azurite.
+
+The driver is the host's queue loop in miniature: receive up to 16 messages (10 minutes
+invisible), hand each to a pool of 32 threads, receive again once no more than 16 are in
+flight (batchSize 16 + newBatchThreshold 16), delete each message after its work. Each run
+seeds one window of messages (the dispatch window, 128) and every job sends its successor's,
+so the queue stays as deep as the service keeps it.
+
+Workloads:
+
+- ``floor``: per job get the job row, get its counter row, one transaction of both (InProgress),
+  send the successor's message, one transaction of both (Completed): the service's storage
+  work with nothing else, and no ETag conditions (so no lost races to retry).
+- ``bare``: per job upsert the job row, send the successor's message, upsert the job row: plain
+  single-entity writes, no counters.
+- ``inproc``: the service's own ``jobs.worker.handle`` in this process (no host, no IPC), with a
+  table that counts lost races.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Any
+
+from azure.data.tables import TableClient, UpdateMode
+from azure.storage.queue import QueueClient, QueueMessage, QueueServiceClient
+
+from bench.meter import metered
+from bench.stack import Deadline
+from jobs.fanout import fan_out
+from jobs.models import JobStatus, Message, RunMessage, parse_message, utcnow
+from jobs.queues import JobQueues
+from jobs.service import Service
+from jobs.settings import COUNTER_SHARDS
+from jobs.store import ConcurrentUpdate, JobsTable, Shard, job_key, shard_key
+from jobs.submit import submit
+from jobs.worker import handle
+
+BATCH = 16
+THRESHOLD = 16
+THREADS = BATCH + THRESHOLD
+WINDOW = 128  # jobs.settings.Settings.dispatch_window's default, which the host runs with
+
+
+@dataclass(frozen=True)
+class Run:
+    jobs: int
+    seconds: float
+    requests: int  # sent from this process, setup excluded
+    connections: int  # new TCP connections opened during the run
+    conflicts: int = 0  # lost ETag races (inproc only)
+    storage_busy: float = 0.0  # Azurite's CPU seconds per second of the run (1.0 = one core)
+    client_busy: float = 0.0  # the same for the process running the jobs
+
+    @property
+    def rate(self) -> float:
+        return self.jobs / self.seconds
+
+    @property
+    def requests_per_job(self) -> float:
+        return self.requests / self.jobs
+
+
+StorageCpu = Callable[[], float]  # Azurite's CPU seconds so far
+
+
+def measured(
+    queue: QueueClient,
+    work: Callable[[QueueMessage], None],
+    expected: int,
+    timeout: float,
+    storage_cpu: StorageCpu,
+) -> tuple[float, int, int, float, float]:
+    """``drive`` with the meter on: seconds, requests, new connections, Azurite's and this
+    process's CPU per second."""
+    storage, client = storage_cpu(), time.process_time()
+    with metered() as meter:
+        seconds = drive(queue, work, expected, timeout)
+    storage_busy = (storage_cpu() - storage) / seconds
+    client_busy = (time.process_time() - client) / seconds
+    return seconds, meter.requests, meter.connections, storage_busy, client_busy
+
+
+def drive(
+    queue: QueueClient, work: Callable[[QueueMessage], None], expected: int, timeout: float
+) -> float:
+    """Run ``work`` on messages as the host would until ``expected`` have been handled; the
+    seconds that took. The first exception from ``work`` aborts the run."""
+    cond = threading.Condition()
+    state = {"in_flight": 0, "done": 0}
+    errors: list[BaseException] = []
+
+    def one(message: QueueMessage) -> None:
+        try:
+            work(message)
+            queue.delete_message(message.id, message.pop_receipt)
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            with cond:
+                state["in_flight"] -= 1
+                state["done"] += 1
+                cond.notify_all()
+
+    started = time.perf_counter()
+    deadline = time.monotonic() + timeout
+    with ThreadPoolExecutor(THREADS, thread_name_prefix="floor") as pool:
+        while True:
+            with cond:
+                if errors:
+                    raise errors[0]
+                if state["done"] >= expected:
+                    break
+            if time.monotonic() > deadline:
+                raise Deadline(f"{state['done']} of {expected} messages after {timeout:.0f}s")
+            pager = queue.receive_messages(
+                messages_per_page=BATCH, max_messages=BATCH, visibility_timeout=600
+            )
+            messages = next((list(page) for page in pager.by_page()), [])
+            if not messages:
+                with cond:  # wake early if a job finishes (the last one, say)
+                    cond.wait(0.05)
+                continue
+            with cond:
+                state["in_flight"] += len(messages)
+            for message in messages:
+                pool.submit(one, message)
+            with cond:
+                cond.wait_for(lambda: state["in_flight"] <= THRESHOLD or bool(errors), 300)
+        elapsed = time.perf_counter() - started
+    if errors:
+        raise errors[0]
+    return elapsed
+
+
+def _decode(message: QueueMessage) -> Message:
+    return parse_message(base64.b64decode(str(message.content)).decode())
+
+
+class PrivateQueue:
+    """A private queue for one run, deleted afterwards."""
+
+    def __init__(self, connection_string: str, prefix: str) -> None:
+        self.name = f"{prefix}-{uuid.uuid4().hex[:12]}"
+        service = QueueServiceClient.from_connection_string(connection_string)
+        self.reader = service.get_queue_client(self.name)
+        self.reader.create_queue()
+        self.service = service
+
+    def delete(self) -> None:
+        self.reader.delete_queue()
+
+
+def storage_floor(
+    connection_string: str, jobs: int, *, bare: bool, timeout: float, storage_cpu: StorageCpu
+) -> Run:
+    """The ``floor`` (or ``bare``) workload over ``jobs`` jobs in a fresh partition of the jobs
+    table; rows and the first window are written before the clock starts."""
+    service = Service.from_env({"JobsStorage": connection_string})  # the service's clients
+    table: TableClient = service.table.table
+    queue = PrivateQueue(connection_string, "bench-bare" if bare else "bench-floor")
+    sender = JobQueues(queue.service)
+    partition = f"bench-{uuid.uuid4()}"
+    try:
+        _seed_rows(table, partition, jobs)
+        for index in range(min(WINDOW, jobs)):
+            sender.send(queue.name, RunMessage(partition, index))
+
+        def job_row(index: int, status: JobStatus, now: str, result: Any = None) -> dict[str, Any]:
+            row = {
+                "PartitionKey": partition,
+                "RowKey": job_key(index),
+                "Status": status.value,
+                "RetryCount": 1,
+                "NextSent": status is JobStatus.COMPLETED,
+                "ErrorMessage": "",
+                "Started": now,
+                "Updated": now,
+            }
+            if result is not None:
+                row["JobResult"] = result
+            return row
+
+        def successor(index: int) -> None:
+            if index + WINDOW < jobs:
+                sender.send(queue.name, RunMessage(partition, index + WINDOW))
+
+        def floor_job(message: QueueMessage) -> None:
+            run = _decode(message)
+            assert isinstance(run, RunMessage)
+            table.get_entity(partition, job_key(run.index))
+            shard = table.get_entity(partition, shard_key(run.index % COUNTER_SHARDS))
+            key = shard_key(run.index % COUNTER_SHARDS)
+            merge = {"mode": UpdateMode.MERGE}
+            now = utcnow()
+            counts = {"PartitionKey": partition, "RowKey": key, "Updated": now}
+            table.submit_transaction(
+                [
+                    ("update", job_row(run.index, JobStatus.IN_PROGRESS, now), merge),
+                    ("update", {**counts, "InProgress": int(shard["InProgress"]) + 1}, merge),
+                ]
+            )
+            successor(run.index)
+            now = utcnow()
+            table.submit_transaction(
+                [
+                    ("update", job_row(run.index, JobStatus.COMPLETED, now, str(run.index)), merge),
+                    ("update", {**counts, "Completed": int(shard["Completed"]) + 1}, merge),
+                ]
+            )
+
+        def bare_job(message: QueueMessage) -> None:
+            run = _decode(message)
+            assert isinstance(run, RunMessage)
+            now = utcnow()
+            table.upsert_entity(job_row(run.index, JobStatus.IN_PROGRESS, now), UpdateMode.MERGE)
+            successor(run.index)
+            now = utcnow()
+            table.upsert_entity(
+                job_row(run.index, JobStatus.COMPLETED, now, str(run.index)), UpdateMode.MERGE
+            )
+
+        seconds, requests, connections, storage, client = measured(
+            queue.reader, bare_job if bare else floor_job, jobs, timeout, storage_cpu
+        )
+        return Run(jobs, seconds, requests, connections, 0, storage, client)
+    finally:
+        queue.delete()
+
+
+def _seed_rows(table: TableClient, partition: str, jobs: int) -> None:
+    rows = [
+        {"PartitionKey": partition, "RowKey": job_key(i), "Index": i, "Status": "Pending",
+         "JobDetail": str(i), "Kind": "echo"}
+        for i in range(jobs)
+    ]  # fmt: skip
+    rows += [
+        {"PartitionKey": partition, "RowKey": shard_key(s), "InProgress": 0, "Completed": 0}
+        for s in range(COUNTER_SHARDS)
+    ]
+    for start in range(0, len(rows), 100):
+        table.submit_transaction([("create", row) for row in rows[start : start + 100]])
+
+
+class RedirectedQueues(JobQueues):
+    """Sends everything to one private queue, so the host never sees this process's work."""
+
+    def __init__(self, queues: JobQueues, target: str) -> None:
+        super().__init__(queues.service)
+        self.target = target
+
+    def send(self, queue: str, message: Message) -> None:
+        super().send(self.target, message)
+
+
+class CountingTable(JobsTable):
+    """The service's table, counting the writes that lost an ETag race."""
+
+    def __init__(self, table: JobsTable) -> None:
+        super().__init__(table.table, table.blobs)
+        self.conflicts = 0
+        self._lock = threading.Lock()
+
+    def write(self, task_id: str, jobs: Any, shard: Shard, now: str) -> list[str]:
+        try:
+            return super().write(task_id, jobs, shard, now)
+        except ConcurrentUpdate:
+            with self._lock:
+                self.conflicts += 1
+            raise
+
+
+def service_in_process(connection_string: str, queue: str) -> Service:
+    """The service as the worker builds it, its messages redirected to ``queue``."""
+    service = Service.from_env({"JobsStorage": connection_string, "JOBS_TEST_KINDS": "true"})
+    return replace(
+        service,
+        queues=RedirectedQueues(service.queues, queue),
+        table=CountingTable(service.table),
+    )
+
+
+def seeded_task(service: Service, queue: str, items: int) -> str:
+    """Submit an echo task and fan it out here: its rows written, its first window queued."""
+    body = f'{{"kind":"echo","items":[{",".join(str(i) for i in range(items))}]}}'
+    task_id = submit(service, body.encode()).task.task_id
+    fan_out(service, queue, task_id)
+    return task_id
+
+
+def in_process(connection_string: str, jobs: int, timeout: float, storage_cpu: StorageCpu) -> Run:
+    """``jobs.worker.handle`` at the host's concurrency, without the host."""
+    queue = PrivateQueue(connection_string, "bench-inproc")
+    try:
+        service = service_in_process(connection_string, queue.name)
+        seeded_task(service, queue.name, jobs)  # its fan-out message is in the queue too
+
+        def work(message: QueueMessage) -> None:
+            body = base64.b64decode(str(message.content)).decode()
+            handle(service, queue.name, body, message.dequeue_count or 1)
+
+        seconds, requests, connections, storage, client = measured(
+            queue.reader, work, jobs + 1, timeout, storage_cpu
+        )
+        assert isinstance(service.table, CountingTable)
+        conflicts = service.table.conflicts
+        return Run(jobs, seconds, requests, connections, conflicts, storage, client)
+    finally:
+        queue.delete()

@@ -1,0 +1,246 @@
+"""The service under measurement: one private Azurite and the local host on it, started and
+stopped by the benchmark, plus the HTTP and storage calls the phases make against them.
+
+Every process started here is remembered and stopped by ``Stack.close``, which the runner calls
+on exit, on Ctrl-C and on SIGTERM."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import requests
+from azure.data.tables import TableClient, TableServiceClient
+from azure.storage.queue import QueueServiceClient
+
+from jobs.provision import provision
+from jobs.resources import DEFAULT_QUEUE, JOBS_TABLE
+from jobs.store import JOB_PREFIX, TASK_ROW
+from tests.support.azurite import REPO, Azurite, start_azurite
+from tests.support.devhost import RunningHost, start_devhost
+
+T = TypeVar("T")
+
+# The host as the brief runs it: test kinds, the language worker's pool at 32 threads (the
+# queue trigger keeps batchSize 16 + newBatchThreshold 16 = 32 invocations in flight), and a
+# sweep that fires once a year, so it never runs during a measurement.
+HOST_SETTINGS = {
+    "JOBS_TEST_KINDS": "true",
+    "PYTHON_THREADPOOL_THREAD_COUNT": "32",
+    "JOBS_SWEEP_SCHEDULE": "0 0 0 1 1 *",
+}
+
+
+class Deadline(RuntimeError):
+    """A poll ran out of time."""
+
+
+def poll(
+    probe: Callable[[], T | None], *, timeout: float, interval: float, what: str
+) -> tuple[T, float]:
+    """Call ``probe`` until it returns something truthy; that value and the monotonic time it
+    was seen. Raises Deadline after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value, time.monotonic()
+        if time.monotonic() > deadline:
+            raise Deadline(f"gave up after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+def parse_time(stamp: str) -> float:
+    """A row's ISO timestamp (``...Z``) as a POSIX time."""
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+@dataclass
+class Stack:
+    azurite: Azurite | None = None
+    host: RunningHost | None = None
+    http: requests.Session = field(default_factory=requests.Session)
+    log_dir: Path | None = None
+
+    # -- processes -----------------------------------------------------------------------
+
+    def start_azurite(self) -> None:
+        self.stop_azurite()
+        try:
+            self.azurite = start_azurite()
+        except (AssertionError, RuntimeError):  # tests.support's Timeout is an AssertionError
+            self.azurite = start_azurite()  # once more: a port taken meanwhile, a slow start
+        provision(self.storage_env)
+
+    @property
+    def connection_string(self) -> str:
+        assert self.azurite is not None, "Azurite is not running"
+        return self.azurite.connection_string
+
+    @property
+    def storage_env(self) -> dict[str, str]:
+        return {
+            "JobsStorage": self.connection_string,
+            "AzureWebJobsStorage": self.connection_string,
+        }
+
+    def start_host(self) -> None:
+        """A fresh host on the current Azurite, warmed up: its service built and its storage
+        connections open, with no write (a refused submit runs the validation path)."""
+        self.stop_host()
+        self.host = start_devhost(REPO, {**self.storage_env, **HOST_SETTINGS}, timeout=120)
+        poll(self._healthy, timeout=60, interval=0.2, what="the host's health check")
+        self.http.post(self.url("tasks"), json={"kind": "no-such-kind", "items": [1]}, timeout=30)
+
+    def _healthy(self) -> bool:
+        try:
+            return self.http.get(self.url("health"), timeout=10).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def stop_host(self) -> None:
+        """Kill the host at once (whatever runs in it is abandoned, as in a crash) and wait for
+        its worker process, which exits when the host's socket closes."""
+        host, self.host = self.host, None
+        if host is None:
+            return
+        workers = _children(host.process.pid)
+        host.kill()
+        for pid in workers:
+            deadline = time.monotonic() + 15
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if _alive(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        self._keep_log(host)
+
+    def _keep_log(self, host: RunningHost) -> None:
+        if self.log_dir is None:
+            with contextlib.suppress(OSError):
+                host.log_path.unlink()
+            return
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):
+            host.log_path.replace(self.log_dir / f"devhost-{host.port}.log")
+
+    def stop_azurite(self) -> None:
+        self.stop_host()
+        azurite, self.azurite = self.azurite, None
+        if azurite is not None:
+            azurite.stop()
+
+    def close(self) -> None:
+        self.stop_azurite()
+        self.http.close()
+
+    def azurite_pids(self) -> list[int]:
+        return [] if self.azurite is None else [self.azurite.process.pid]
+
+    def host_pids(self) -> list[int]:
+        """The host process and its worker."""
+        if self.host is None:
+            return []
+        return [self.host.process.pid, *_children(self.host.process.pid)]
+
+    # -- HTTP ----------------------------------------------------------------------------
+
+    def url(self, path: str) -> str:
+        assert self.host is not None, "the host is not running"
+        return f"{self.host.api}/{path}"
+
+    def submit(self, body: bytes) -> tuple[str, float]:
+        """POST the body; the task id and the seconds until the 202."""
+        headers = {"Content-Type": "application/json"}
+        started = time.perf_counter()
+        response = self.http.post(self.url("tasks"), data=body, headers=headers, timeout=300)
+        elapsed = time.perf_counter() - started
+        if response.status_code != 202:
+            raise RuntimeError(f"submit answered {response.status_code}: {response.text[:300]}")
+        return str(response.json()["task_id"]), elapsed
+
+    def status(self, task_id: str) -> tuple[dict[str, Any], float]:
+        started = time.perf_counter()
+        response = self.http.get(self.url(f"tasks/{task_id}"), timeout=120)
+        elapsed = time.perf_counter() - started
+        if response.status_code != 200:
+            raise RuntimeError(f"status answered {response.status_code}: {response.text[:300]}")
+        body: dict[str, Any] = response.json()
+        if sum(body["counts"].values()) != body["total"]:
+            raise RuntimeError(f"counts do not add up: {body}")
+        return body, elapsed
+
+    def cancel(self, task_id: str) -> None:
+        response = self.http.delete(self.url(f"tasks/{task_id}"), timeout=60)
+        if response.status_code != 202:
+            raise RuntimeError(f"cancel answered {response.status_code}: {response.text[:300]}")
+
+    # -- storage, for what the API does not show -------------------------------------------
+
+    def table(self) -> TableClient:
+        return TableServiceClient.from_connection_string(self.connection_string).get_table_client(
+            JOBS_TABLE
+        )
+
+    def task_state(self, task_id: str) -> str:
+        return str(self.table().get_entity(task_id, TASK_ROW).get("State", ""))
+
+    def wait_dispatched(self, task_id: str, timeout: float) -> float:
+        """Poll the task row until the fan-out is done; the monotonic time it was seen."""
+        table = self.table()
+
+        def dispatched() -> bool:
+            return table.get_entity(task_id, TASK_ROW).get("State") == "dispatched"
+
+        return poll(dispatched, timeout=timeout, interval=0.25, what=f"{task_id} dispatched")[1]
+
+    def first_started(self, task_id: str) -> float | None:
+        """The earliest ``Started`` among the task's job rows (POSIX time), None before any."""
+        rows = self.table().query_entities(
+            "PartitionKey eq @pk and RowKey gt @lo and RowKey lt @hi and Started ne ''",
+            parameters={"pk": task_id, "lo": JOB_PREFIX, "hi": "job."},
+            select=["Started"],
+        )
+        stamps = [parse_time(str(row["Started"])) for row in rows if row.get("Started")]
+        return min(stamps) if stamps else None
+
+    def clear_queue(self, queue: str = DEFAULT_QUEUE) -> None:
+        """Drop every message (visible or not) left by an abandoned run."""
+        service = QueueServiceClient.from_connection_string(self.connection_string)
+        service.get_queue_client(queue).clear_messages()
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds the processes have used so far (0 for any gone)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(p) for p in text.split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
