@@ -1,0 +1,46 @@
+"""The poison sweep against real Azurite: idempotent, concurrent-safe, never stuck."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+from azure.storage.queue import QueueClient, TextBase64EncodePolicy
+
+from jobs.models import JobStatus, RunMessage
+from jobs.provision import provision
+from jobs.service import Service
+from jobs.submit import submit
+from jobs.sweep import sweep
+from jobs.tasks import status
+from tests.support.azurite import Azurite
+
+
+def test_two_sweeps_at_once_and_a_repeat_leave_each_job_failed_once(azurite: Azurite) -> None:
+    env = {"JobsStorage": azurite.connection_string}
+    provision(env)
+    service = Service.from_env(env)
+    task = submit(service, json.dumps({"kind": "echo", "items": list(range(40))}).encode()).task
+    poison = QueueClient.from_connection_string(
+        azurite.connection_string, "jobs-poison", message_encode_policy=TextBase64EncodePolicy()
+    )
+    # Each job's message poisoned twice (a crash-loop can do that), plus two that are not ours.
+    for _ in range(2):
+        for index in range(40):
+            poison.send_message(RunMessage(task.task_id, index).to_json())
+    raw = QueueClient.from_connection_string(azurite.connection_string, "jobs-poison")
+    raw.send_message("not base64, not ours")
+    raw.send_message("eyJub3QiOiAib3VycyJ9")  # base64 of JSON that is not ours
+
+    with ThreadPoolExecutor(2) as pool:
+        reports = list(pool.map(lambda _: sweep(service), range(2)))
+    again = sweep(service)
+
+    assert sum(report.failed for report in reports) == 40
+    assert again.failed == 0
+    assert poison.get_queue_properties().approximate_message_count == 0
+    counts = status(service, task.task_id)["counts"]
+    assert counts == {"pending": 0, "in_progress": 0, "completed": 0, "failed": 40, "cancelled": 0}
+    jobs = list(service.table.jobs(task.task_id))
+    assert {job.status for job in jobs} == {JobStatus.FAILED}
+    assert all(job.error for job in jobs)
