@@ -13,7 +13,7 @@ import azure.functions as func
 
 from jobs import cancel, submit, sweep, tasks, worker
 from jobs.errors import ConfigurationError, Conflict, InvalidRequest, JobsError, NotFound
-from jobs.resources import JOB_QUEUES
+from jobs.resources import LISTENED_QUEUES
 from jobs.service import Service
 from jobs.settings import STORAGE_CONNECTION, SWEEP_SCHEDULE
 
@@ -140,7 +140,7 @@ def _json(
 
 
 def _job_queue_function(queue: str) -> None:
-    """One queue-triggered function per job queue; the host retries and poisons its messages."""
+    """One queue-triggered function per queue; the host retries and poisons its messages."""
 
     @app.function_name(f"run_{queue.replace('-', '_')}")
     @app.queue_trigger(arg_name="msg", queue_name=queue, connection=STORAGE_CONNECTION)
@@ -148,7 +148,7 @@ def _job_queue_function(queue: str) -> None:
         worker.handle(service(), queue, msg.get_body().decode("utf-8"), msg.dequeue_count or 1)
 
 
-for _queue in JOB_QUEUES:
+for _queue in LISTENED_QUEUES:
     _job_queue_function(_queue)
 
 

@@ -35,7 +35,7 @@ from azure.storage.queue import QueueClient, QueueMessage, QueueServiceClient
 
 from bench.meter import metered
 from bench.stack import Deadline
-from jobs.fanout import fan_out
+from jobs.fanout import spread
 from jobs.models import JobStatus, Message, RunMessage, parse_message, utcnow
 from jobs.queues import JobQueues
 from jobs.service import Service
@@ -299,9 +299,10 @@ def service_in_process(connection_string: str, queue: str) -> Service:
 def seeded_task(service: Service, queue: str, items: int) -> str:
     """Submit an echo task and fan it out here: its rows written, its first window queued."""
     body = f'{{"kind":"echo","items":[{",".join(str(i) for i in range(items))}]}}'
-    task_id = submit(service, body.encode()).task.task_id
-    fan_out(service, queue, task_id)
-    return task_id
+    task = submit(service, body.encode()).task
+    # Spread here, onto the bench's private queue, instead of through the control queue.
+    spread(service, replace(task, queue=queue), list(range(items)))
+    return task.task_id
 
 
 def in_process(connection_string: str, jobs: int, timeout: float, storage_cpu: StorageCpu) -> Run:

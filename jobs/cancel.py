@@ -13,6 +13,7 @@ from dataclasses import replace
 from jobs import logs
 from jobs.errors import NotFound
 from jobs.models import CancelMessage, Job, JobStatus, Task, utcnow
+from jobs.resources import CONTROL_QUEUE
 from jobs.service import Service
 from jobs.store import ConcurrentUpdate, shard_of
 
@@ -25,7 +26,7 @@ def request_cancel(service: Service, task_id: str) -> Task:
     if task is None:
         raise NotFound(task_id)
     if not task.cancelled:
-        service.queues.send(task.queue, CancelMessage(task_id))
+        service.queues.send(CONTROL_QUEUE, CancelMessage(task_id))
         service.table.cancel_task(task_id, utcnow())
         logs.event("task_cancelled", task_id=task_id, kind=task.kind)
     return replace(task, cancelled=True)

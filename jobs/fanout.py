@@ -1,10 +1,9 @@
 """Turning a stored batch into job rows and its first window of messages.
 
-Large batches are spread from the task's queue, so the HTTP answer never waits on the batch's
-size; a batch that fits one transaction is spread by the submit itself, so its first jobs are
-queued at once. Every step can run again after a crash: chunks are inserted atomically and a
-chunk found already there is skipped; the first window's messages may go out twice, which the
-runner tolerates."""
+Runs from the control queue, so the HTTP answer never waits on the batch's size and a new
+task's setup never waits behind other tasks' job messages. Every step can run again after a
+crash: chunks are inserted atomically and a chunk found already there is skipped; the first
+window's messages may go out twice, which the runner tolerates."""
 
 from __future__ import annotations
 
@@ -16,6 +15,7 @@ from typing import Any
 
 from jobs import logs
 from jobs.models import CancelMessage, Job, RunMessage, Task, TaskState, utcnow
+from jobs.resources import CONTROL_QUEUE
 from jobs.service import Service
 from jobs.store import INLINE_LIMIT, AlreadyExists
 
@@ -29,18 +29,18 @@ def request_path(task_id: str) -> str:
     return f"{task_id}/request.json"
 
 
-def fan_out(service: Service, queue: str, task_id: str) -> None:
-    """The queue's side: spread the stored batch unless that was done already."""
+def fan_out(service: Service, task_id: str) -> None:
+    """Spread the stored batch onto the task's queue, unless that was done already."""
     task = service.table.get_task(task_id)
     if task is None or task.state is not TaskState.ACCEPTED:
         return  # unknown (never acknowledged to a caller) or already done
     items: list[Any] = json.loads(service.blobs.get_payload(request_path(task_id)))["items"]
-    spread(service, queue, task, items)
+    spread(service, task, items)
 
 
-def spread(service: Service, queue: str, task: Task, items: list[Any]) -> None:
+def spread(service: Service, task: Task, items: list[Any]) -> None:
     """Write the task's job rows, queue its first window, and mark it dispatched."""
-    table, task_id, total = service.table, task.task_id, len(items)
+    table, task_id, total, queue = service.table, task.task_id, len(items), task.queue
     jobs = [
         Job(
             task_id,
@@ -58,7 +58,7 @@ def spread(service: Service, queue: str, task: Task, items: list[Any]) -> None:
         if current is not None and current.cancelled:
             # Cancelled while the rows were being written: the cancel pass may have run before
             # they existed, so run it again instead of starting any job.
-            service.queues.send(queue, CancelMessage(task_id))
+            service.queues.send(CONTROL_QUEUE, CancelMessage(task_id))
         else:
             first = [RunMessage(task_id, index) for index in range(min(task.window, total))]
             for _ in pool.map(lambda message: service.queues.send(queue, message), first):

@@ -10,6 +10,11 @@ JOBS_TABLE = "jobs"
 # a kind or a submit may pick another (long-running kinds keep out of short ones' way).
 DEFAULT_QUEUE = "jobs"
 JOB_QUEUES: tuple[str, ...] = (DEFAULT_QUEUE, "jobs-long")
+# Fan-out and cancel messages: a queue of their own, so a new task's setup never waits behind
+# other tasks' windows of job messages.
+CONTROL_QUEUE = "jobs-control"
+# Every queue with a trigger (and so a poison queue the sweep reads).
+LISTENED_QUEUES: tuple[str, ...] = (*JOB_QUEUES, CONTROL_QUEUE)
 POISON_SUFFIX = "-poison"
 
 # Blob containers: submitted batches and values too large for a table property; kinds' outputs.
@@ -23,5 +28,5 @@ def poison_queue(queue: str) -> str:
 
 
 def all_queues() -> tuple[str, ...]:
-    """Job queues and their poison queues."""
-    return JOB_QUEUES + tuple(poison_queue(q) for q in JOB_QUEUES)
+    """The listened queues and their poison queues."""
+    return LISTENED_QUEUES + tuple(poison_queue(q) for q in LISTENED_QUEUES)

@@ -16,10 +16,10 @@ from pydantic_core import to_json
 
 from jobs import logs
 from jobs.errors import Conflict, InvalidRequest
-from jobs.fanout import CHUNK_ROWS, request_path, spread
+from jobs.fanout import request_path
 from jobs.kinds import Kind
 from jobs.models import FanOutMessage, Task, TaskState, utcnow
-from jobs.resources import JOB_QUEUES
+from jobs.resources import CONTROL_QUEUE, JOB_QUEUES
 from jobs.service import Service
 from jobs.store import AlreadyExists
 
@@ -27,7 +27,6 @@ from jobs.store import AlreadyExists
 _IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1d4c2e-8b0a-4f4e-9a53-2c1f7f0d9e11")
 MAX_KEY_LENGTH = 200
 MAX_DETAILS = 100  # item errors listed in one answer
-INLINE_SPREAD = CHUNK_ROWS  # batches a submit spreads itself; larger ones go to the queue
 
 
 class SubmitRequest(BaseModel):
@@ -83,13 +82,7 @@ def submit(service: Service, body: bytes, idempotency_key: str | None = None) ->
         if earlier is None:
             raise
         return earlier
-    if task.total <= INLINE_SPREAD:
-        # One transaction's worth: spread it here so its first jobs queue with the answer
-        # instead of behind other tasks' windows. Should this fail, no 202 was sent; a retry
-        # with the same Idempotency-Key finds the task and queues its fan-out.
-        spread(service, queue, task, request.items)
-    else:
-        service.queues.send(queue, FanOutMessage(task_id))
+    service.queues.send(CONTROL_QUEUE, FanOutMessage(task_id))
     logs.event("task_submitted", task_id=task_id, kind=kind.name, queue=queue, total=task.total)
     return Submitted(task, created=True)
 
@@ -103,7 +96,7 @@ def _earlier(service: Service, task_id: str, request_hash: str, queue: str) -> S
     if task.state is TaskState.ACCEPTED:
         # The first request may have died before its fan-out message went out; a duplicate
         # is harmless (fan-out is idempotent), a missing one would strand the task.
-        service.queues.send(queue, FanOutMessage(task_id))
+        service.queues.send(CONTROL_QUEUE, FanOutMessage(task_id))
     return Submitted(task, created=False)
 
 

@@ -17,7 +17,7 @@ from jobs import logs
 from jobs.cancel import cancel_pending
 from jobs.models import CancelMessage, FanOutMessage, JobStatus, RunMessage, TaskState, utcnow
 from jobs.queues import PoisonMessage
-from jobs.resources import JOB_QUEUES
+from jobs.resources import LISTENED_QUEUES
 from jobs.runner import finish
 from jobs.service import Service
 
@@ -33,7 +33,7 @@ class SweepReport:
 
 def sweep(service: Service) -> SweepReport:
     report = SweepReport()
-    for queue in JOB_QUEUES:
+    for queue in LISTENED_QUEUES:
         seen = 0
         try:
             for message in service.queues.poison(queue, MAX_PER_QUEUE):

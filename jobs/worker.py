@@ -22,7 +22,7 @@ def handle(service: Service, queue: str, body: str, attempt: int) -> None:
         logs.event("message_unreadable", logging.WARNING, queue=queue, body=body[:200])
         return
     if isinstance(message, FanOutMessage):
-        fan_out(service, queue, message.task_id)
+        fan_out(service, message.task_id)
     elif isinstance(message, CancelMessage):
         cancel_pending(service, message.task_id)
     else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from jobs.resources import JOB_QUEUES
+from jobs.resources import LISTENED_QUEUES
 from tests.e2e.conftest import Api
 from tests.support.polling import wait_until
 
@@ -67,7 +67,7 @@ def test_an_always_failing_job_fails_after_five_attempts_through_poison_and_swee
         lambda: all(
             queues.get_queue_client(f"{q}-poison").get_queue_properties().approximate_message_count
             == 0
-            for q in JOB_QUEUES
+            for q in LISTENED_QUEUES
         ),
         message="poison queues to be empty",
     )

@@ -28,7 +28,7 @@ def test_storage_module_creates_the_jobs_table() -> None:
 def test_storage_module_creates_each_job_queue_and_its_poison_queue() -> None:
     queues = variable(STORAGE_MODULE, "jobQueues")
     suffix = variable(STORAGE_MODULE, "poisonSuffix")
-    assert queues == list(resources.JOB_QUEUES)
+    assert queues == list(resources.LISTENED_QUEUES)
     created = [*queues, *(f"{queue}{suffix}" for queue in queues)]
     assert sorted(created) == sorted(resources.all_queues())
     assert [resources.poison_queue(q) for q in queues] == [f"{q}{suffix}" for q in queues]

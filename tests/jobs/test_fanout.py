@@ -36,7 +36,6 @@ def test_a_fan_out_that_dies_half_way_resumes_without_duplicate_jobs(
         service,
         json.dumps({"kind": "echo", "items": list(range(750)), "queue": "jobs-long"}).encode(),
     ).task
-    queue.clear_messages()  # the fan-out message: this test calls fan_out itself
 
     written = 0
     real_create = fanout._create
@@ -51,14 +50,14 @@ def test_a_fan_out_that_dies_half_way_resumes_without_duplicate_jobs(
     monkeypatch.setattr(fanout, "_create", dies_after_three)
     monkeypatch.setattr(fanout, "PARALLEL_WRITES", 1)
     with pytest.raises(Crash):
-        fanout.fan_out(service, "jobs-long", task.task_id)
+        fanout.fan_out(service, task.task_id)
     assert service.table.get_task(task.task_id).state is TaskState.ACCEPTED  # type: ignore[union-attr]
     assert len(list(service.table.jobs(task.task_id))) == 300
     assert queue.get_queue_properties().approximate_message_count == 0
 
     monkeypatch.setattr(fanout, "_create", real_create)
-    fanout.fan_out(service, "jobs-long", task.task_id)
-    fanout.fan_out(service, "jobs-long", task.task_id)  # a redelivered message: no-op
+    fanout.fan_out(service, task.task_id)
+    fanout.fan_out(service, task.task_id)  # a redelivered message: no-op
 
     jobs = list(service.table.jobs(task.task_id, with_values=True))
     assert [job.index for job in jobs] == list(range(750))
@@ -72,7 +71,7 @@ def test_a_fan_out_that_dies_half_way_resumes_without_duplicate_jobs(
 def test_values_too_large_for_a_table_property_go_to_a_blob(service: Service) -> None:
     big = {"text": "é" * 40_000}
     task = submit(service, json.dumps({"kind": "echo", "items": [big, 1]}).encode()).task
-    fanout.fan_out(service, "jobs", task.task_id)
+    fanout.fan_out(service, task.task_id)
 
     job = service.table.get_job(task.task_id, 0)
     assert job is not None

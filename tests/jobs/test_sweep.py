@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
+from jobs.fanout import fan_out
 from jobs.models import JobStatus, RunMessage
 from jobs.provision import provision
 from jobs.service import Service
@@ -21,6 +22,7 @@ def test_two_sweeps_at_once_and_a_repeat_leave_each_job_failed_once(azurite: Azu
     provision(env)
     service = Service.from_env(env)
     task = submit(service, json.dumps({"kind": "echo", "items": list(range(40))}).encode()).task
+    fan_out(service, task.task_id)  # what the control queue's function does
     poison = QueueClient.from_connection_string(
         azurite.connection_string, "jobs-poison", message_encode_policy=TextBase64EncodePolicy()
     )
