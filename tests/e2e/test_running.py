@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import requests
+
 from jobs.resources import LISTENED_QUEUES
 from tests.e2e.conftest import Api
 from tests.support.polling import wait_until
@@ -115,7 +117,10 @@ def test_retry_reruns_failed_jobs_on_their_queue_with_attempts_starting_over(api
     results = [json.loads(line) for line in api.get(f"tasks/{task_id}/results").text.splitlines()]
     output = api.blobs().get_blob_client("job-outputs", results[1]["result"]["output"]["blob"])
     assert output.download_blob().readall() == b"SECOND\n"
-    assert results[1]["result"]["download_url"].startswith("http")
+    link = requests.get(results[1]["result"]["download_url"], timeout=30)  # a SAS: no key needed
+    assert link.status_code == 200
+    assert link.content == b"SECOND\n"
+    assert requests.get(output.url, timeout=30).status_code in (401, 403, 404)  # not without it
     # Nothing is left to retry.
     assert api.post(f"tasks/{task_id}/retry").json() == {"requeued": 0}
 
