@@ -24,9 +24,10 @@ CHUNK_ROWS = 100  # a table transaction's limit
 CHUNK_BYTES = 1_500_000  # well inside a transaction's 4 MiB, even with escaping
 
 
-def request_path(task_id: str) -> str:
-    """Where a task's request body is kept, as received."""
-    return f"{task_id}/request.json"
+def request_path(task: Task) -> str:
+    """Where a task's request body is kept, as received. Named by its fingerprint too, so a
+    racing submit with the same Idempotency-Key and another body cannot overwrite it."""
+    return f"{task.task_id}/request-{task.request_hash[:16]}.json"
 
 
 def fan_out(service: Service, task_id: str) -> None:
@@ -34,7 +35,7 @@ def fan_out(service: Service, task_id: str) -> None:
     task = service.table.get_task(task_id)
     if task is None or task.state is not TaskState.ACCEPTED:
         return  # unknown (never acknowledged to a caller) or already done
-    items: list[Any] = json.loads(service.blobs.get_payload(request_path(task_id)))["items"]
+    items: list[Any] = json.loads(service.blobs.get_payload(request_path(task)))["items"]
     spread(service, task, items)
 
 

@@ -73,7 +73,7 @@ def submit(service: Service, body: bytes, idempotency_key: str | None = None) ->
         request_hash=request_hash,
     )
     # Stored as received: the fan-out reads its items back, nothing is serialised twice.
-    service.blobs.put_payload(request_path(task_id), body)
+    service.blobs.put_payload(request_path(task), body)
     try:
         service.table.create_task(task)
     except AlreadyExists:
