@@ -73,10 +73,6 @@ class StorageConnection:
             client_id=env.get(f"{prefix}clientId"),
         )
 
-    @property
-    def uses_identity(self) -> bool:
-        return self.connection_string is None
-
     def credential(self) -> TokenCredential:
         from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 

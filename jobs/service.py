@@ -20,7 +20,6 @@ from jobs.store import JobsTable
 @dataclass
 class Service:
     settings: Settings
-    connection: StorageConnection
     table: JobsTable
     queues: JobQueues
     blobs: Blobs
@@ -34,7 +33,6 @@ class Service:
         blobs = Blobs(connection.blob_service())
         return cls(
             settings=settings,
-            connection=connection,
             table=JobsTable(connection.table_service().get_table_client(JOBS_TABLE), blobs),
             queues=JobQueues(connection.queue_service()),
             blobs=blobs,

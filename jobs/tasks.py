@@ -94,13 +94,13 @@ def job_detail(service: Service, task_id: str, job_id: str) -> dict[str, Any]:
         index = job_index(job_id)
     except ValueError:
         raise NotFound(job_id) from None
-    job = service.table.get_job(_checked(task_id), index)
+    task_id = _checked(task_id)
+    job = service.table.get_job(task_id, index)
     if job is None:
         task = service.table.get_task(task_id)
         if task is None or index >= task.total:
             raise NotFound(job_id)
-        # Accepted, but the fan-out has not written its row yet.
-        return {**_job_summary(Job(task_id, index, task.kind)), "item": None, "result": None}
+        job = Job(task_id, index, task.kind)  # accepted; the fan-out has not written its row yet
     return {**_job_summary(job), "kind": job.kind, "item": job.item, "result": job.result}
 
 

@@ -32,7 +32,6 @@ class Kind:
     handler: Callable[[Any, JobContext], JsonValue]
     queue: str = DEFAULT_QUEUE
     test_only: bool = False
-    description: str = ""
 
     @cached_property
     def item(self) -> TypeAdapter[Any]:

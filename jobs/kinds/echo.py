@@ -13,4 +13,4 @@ def echo(item: Any, context: JobContext) -> JsonValue:
 
 
 # Any JSON value is a valid item, and the request was JSON: nothing to check.
-KIND = Kind("echo", Any, echo, description="Returns the item unchanged.")
+KIND = Kind("echo", Any, echo)

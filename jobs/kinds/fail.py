@@ -26,4 +26,4 @@ def fail(item: FailInput, context: JobContext) -> JsonValue:
     raise AlwaysFails(f"{item.message} (attempt {context.attempt})")
 
 
-KIND = Kind("fail", FailInput, fail, test_only=True, description="Raises every time.")
+KIND = Kind("fail", FailInput, fail, test_only=True)

@@ -24,4 +24,4 @@ def flaky(item: FlakyInput, context: JobContext) -> JsonValue:
     return item.model_dump()
 
 
-KIND = Kind("flaky", FlakyInput, flaky, test_only=True, description="Fails n times, then works.")
+KIND = Kind("flaky", FlakyInput, flaky, test_only=True)

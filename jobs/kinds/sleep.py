@@ -21,4 +21,4 @@ def sleep(item: SleepInput, context: JobContext) -> JsonValue:
     return {"slept": item.seconds}
 
 
-KIND = Kind("sleep", SleepInput, sleep, test_only=True, description="Sleeps, then returns.")
+KIND = Kind("sleep", SleepInput, sleep, test_only=True)

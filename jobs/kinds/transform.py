@@ -51,10 +51,4 @@ def transform(item: TransformInput, context: JobContext) -> JsonValue:
     }
 
 
-KIND = Kind(
-    "transform",
-    TransformInput,
-    transform,
-    queue="jobs-long",
-    description="Transforms the text of a blob and stores the output with a download link.",
-)
+KIND = Kind("transform", TransformInput, transform, queue="jobs-long")

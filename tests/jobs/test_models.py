@@ -94,7 +94,7 @@ def test_connections_resolve_like_the_host() -> None:
     assert StorageConnection.from_env("S", {"S": "UseDevelopmentStorage=true"}).connection_string
     assert StorageConnection.from_env("S", {"AzureWebJobsS": "x=y"}).connection_string == "x=y"
     identity = StorageConnection.from_env("S", {"S__accountName": "acct", "S__clientId": "id-1"})
-    assert identity.uses_identity
+    assert identity.connection_string is None
     assert identity.queue_url == "https://acct.queue.core.windows.net"
     assert identity.client_id == "id-1"
     custom = StorageConnection.from_env("S", {"S__tableServiceUri": "https://t.example"})
