@@ -15,7 +15,8 @@ from jobs.errors import NotFound
 from jobs.models import CancelMessage, Job, JobStatus, Task, utcnow
 from jobs.resources import CONTROL_QUEUE
 from jobs.service import Service
-from jobs.store import ConcurrentUpdate, shard_of
+from jobs.store import shard_of
+from jobs.transitions import move
 
 GROUP = 99  # rows per transaction, leaving room for the shard row
 PAGE = 1000
@@ -53,23 +54,11 @@ def cancel_pending(service: Service, task_id: str) -> int:
 
 
 def _cancel_group(service: Service, jobs: list[Job]) -> int:
-    table = service.table
-    task_id, shard_number = jobs[0].task_id, shard_of(jobs[0].index)
-    while jobs:
-        shard = table.get_shard(task_id, shard_number)
-        now = utcnow()
-        done = [
-            replace(job, status=JobStatus.CANCELLED, next_sent=True, updated_at=now) for job in jobs
-        ]
-        counts = shard.counts
-        for job in jobs:
-            counts = counts.moved(job.status, JobStatus.CANCELLED)
-        try:
-            table.write(task_id, done, replace(shard, counts=counts), now)
-        except ConcurrentUpdate:
-            # A worker started one of them, or moved the shard: keep those still Pending.
-            fresh = (table.get_job(task_id, job.index) for job in jobs)
-            jobs = [job for job in fresh if job is not None and job.status is JobStatus.PENDING]
-            continue
-        return len(jobs)
-    return 0
+    def no_successor(job: Job) -> Job:
+        return replace(job, next_sent=True)  # the cancel pass reaches its successor itself
+
+    def still_pending(job: Job) -> bool:
+        return job.status is JobStatus.PENDING  # not started by a worker meanwhile
+
+    cancelled = move(service.table, jobs, JobStatus.CANCELLED, no_successor, still=still_pending)
+    return len(cancelled)

@@ -16,18 +16,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from jobs import logs
-from jobs.errors import JobsError, PermanentJobError
+from jobs.errors import PermanentJobError
 from jobs.kinds import JobContext, Kind
 from jobs.models import Job, JobStatus, RunMessage, utcnow
 from jobs.service import Service
 from jobs.store import ConcurrentUpdate, Shard, shard_of
+from jobs.transitions import MAX_RACES, Contention, move
 
-MAX_RACES = 50
 MAX_ERROR_LENGTH = 4000
-
-
-class Contention(JobsError):
-    """Lost too many races in a row; the host's retry will try again later."""
 
 
 def run_job(service: Service, queue: str, message: RunMessage, attempt: int) -> None:
@@ -71,34 +67,23 @@ def finish(
 ) -> bool:
     """Move ``job`` to the finished ``status`` unless someone else finished it first; True
     when this call did. Dispatches the job's successor first if it has one not yet sent."""
-    table = service.table
     sent = False
-    for _ in range(MAX_RACES):
-        if job.next_index is not None and not job.next_sent and not sent:
-            service.queues.send(queue, RunMessage(job.task_id, job.next_index))
-            sent = True
-        if shard is None:
-            shard = table.get_shard(job.task_id, shard_of(job.index))
-        now = utcnow()
-        done = replace(
-            job,
-            status=status,
+    if job.next_index is not None and not job.next_sent:
+        service.queues.send(queue, RunMessage(job.task_id, job.next_index))
+        sent = True
+
+    def finished(current: Job) -> Job:
+        return replace(
+            current,
             result=result,
             error=None if status is JobStatus.COMPLETED else error,
-            next_sent=job.next_sent or sent,
-            updated_at=now,
+            next_sent=current.next_sent or sent,
         )
-        counts = shard.counts.moved(job.status, status)
-        try:
-            table.write(job.task_id, [done], replace(shard, counts=counts), now)
-        except ConcurrentUpdate:
-            fresh = table.get_job(job.task_id, job.index)
-            if fresh is None or fresh.status.finished or fresh.generation != job.generation:
-                return False
-            job, shard = fresh, None
-            continue
-        return True
-    raise Contention(f"job {job.task_id}/{job.job_id}: could not record {status.value}")
+
+    def still_open(current: Job) -> bool:
+        return not current.status.finished and current.generation == job.generation
+
+    return bool(move(service.table, [job], status, finished, still=still_open, shard=shard))
 
 
 def describe(error: BaseException) -> str:

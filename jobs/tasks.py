@@ -3,6 +3,7 @@ the results, and a retry of the failed ones."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections.abc import Iterator
@@ -11,9 +12,10 @@ from typing import Any
 
 from jobs import logs
 from jobs.errors import Conflict, InvalidRequest, NotFound
-from jobs.models import Counts, Job, JobStatus, RunMessage, Task, TaskState, job_index, utcnow
+from jobs.models import Counts, Job, JobStatus, RunMessage, Task, TaskState, job_index
 from jobs.service import Service
-from jobs.store import ConcurrentUpdate, job_key, shard_of
+from jobs.store import job_key
+from jobs.transitions import Contention, move
 
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
@@ -149,27 +151,15 @@ def retry(service: Service, task_id: str) -> int:
 
 
 def _reset(service: Service, job: Job, generation: int) -> None:
-    table = service.table
-    for _ in range(20):
-        shard = table.get_shard(job.task_id, shard_of(job.index))
-        now = utcnow()
-        pending = replace(
-            job, status=JobStatus.PENDING, attempts=0, error=None, generation=generation,
-            updated_at=now,
-        )  # fmt: skip
-        counts = shard.counts.moved(job.status, JobStatus.PENDING)
-        try:
-            table.write(job.task_id, [pending], replace(shard, counts=counts), now)
-            return
-        except ConcurrentUpdate:
-            fresh = table.get_job(job.task_id, job.index)
-            if (
-                fresh is None
-                or fresh.generation >= generation
-                or fresh.status is not JobStatus.FAILED
-            ):
-                return  # the runner took the message first and did the reset itself
-            job = fresh
+    def reset(current: Job) -> Job:
+        return replace(current, attempts=0, error=None, generation=generation)
+
+    def still_failed(current: Job) -> bool:
+        # Otherwise the runner took the message first and did the reset itself.
+        return current.status is JobStatus.FAILED and current.generation < generation
+
+    with contextlib.suppress(Contention):  # the message is out: the runner will reset it
+        move(service.table, [job], JobStatus.PENDING, reset, still=still_failed)
 
 
 def _job_summary(job: Job) -> dict[str, Any]:
