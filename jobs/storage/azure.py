@@ -1,0 +1,263 @@
+"""The storage contracts over the Azure SDKs (Azure Storage, or Azurite locally)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
+from azure.data.tables import TableClient, TableTransactionError, UpdateMode
+from azure.storage.blob import (
+    BlobSasPermissions,
+    BlobServiceClient,
+    ContentSettings,
+    UserDelegationKey,
+    generate_blob_sas,
+)
+from azure.storage.queue import QueueClient, QueueServiceClient
+
+from jobs.storage.base import (
+    ConcurrentUpdate,
+    Entity,
+    EntityExists,
+    EntityMissing,
+    InvalidWrite,
+    MessageMissing,
+    QueueMissing,
+    Received,
+    Write,
+    check_transaction,
+)
+
+# A probe wants the truth now: no retries, short timeouts.
+PING: dict[str, Any] = {"retry_total": 0, "connection_timeout": 3, "read_timeout": 5}
+KEYS = ("PartitionKey", "RowKey")
+
+_TRANSACTION_ERRORS: dict[str, type[Exception]] = {
+    "EntityAlreadyExists": EntityExists,
+    "UpdateConditionNotSatisfied": ConcurrentUpdate,
+    "ResourceNotFound": EntityMissing,
+    "InvalidDuplicateRow": InvalidWrite,
+    "PropertyValueTooLarge": InvalidWrite,
+    "EntityTooLarge": InvalidWrite,
+    "RequestBodyTooLarge": InvalidWrite,
+}
+
+
+class AzureTableStore:
+    def __init__(self, table: TableClient):
+        self.client = table
+
+    def get(self, partition: str, row: str) -> Entity | None:
+        try:
+            return _entity(self.client.get_entity(partition, row))
+        except ResourceNotFoundError:
+            return None
+
+    def query(
+        self,
+        partition: str,
+        *,
+        start: str = "",
+        after: str | None = None,
+        end: str | None = None,
+        equals: Mapping[str, Any] | None = None,
+        select: Sequence[str] | None = None,
+    ) -> Iterator[Entity]:
+        clauses = ["PartitionKey eq @pk", "RowKey ge @start"]
+        parameters: dict[str, Any] = {"pk": partition, "start": start}
+        if after is not None:
+            clauses.append("RowKey gt @after")
+            parameters["after"] = after
+        if end is not None:
+            clauses.append("RowKey lt @end")
+            parameters["end"] = end
+        for number, (name, value) in enumerate((equals or {}).items()):
+            if not name.isidentifier():
+                raise ValueError(f"not a property name: {name!r}")
+            clauses.append(f"{name} eq @p{number}")
+            parameters[f"p{number}"] = value
+        rows = self.client.query_entities(
+            " and ".join(clauses),
+            parameters=parameters,
+            select=None if select is None else [*KEYS, *select],
+            results_per_page=1000,
+        )
+        for row in rows:
+            yield _entity(row)
+
+    def transact(self, partition: str, writes: Sequence[Write]) -> list[str]:
+        check_transaction(writes)
+        if len(writes) == 1 and writes[0].op != "delete":
+            return [self._single(partition, writes[0])]
+        try:
+            results = self.client.submit_transaction([_operation(partition, w) for w in writes])
+        except TableTransactionError as error:
+            if _code(error) in _TRANSACTION_ERRORS:
+                raise _TRANSACTION_ERRORS[_code(error)](str(error)) from None
+            raise
+        return [str(result.get("etag") or "") for result in results]
+
+    def _single(self, partition: str, write: Write) -> str:
+        """One row: a plain request is cheaper than a one-row batch."""
+        entity = _props(partition, write)
+        try:
+            if write.op == "create":
+                result = self.client.create_entity(entity)
+            elif write.op == "upsert":
+                result = self.client.upsert_entity(entity, mode=UpdateMode.MERGE)
+            else:
+                result = self.client.update_entity(entity, mode=UpdateMode.MERGE, **_guard(write))
+        except ResourceExistsError:
+            raise EntityExists(write.row) from None
+        except ResourceModifiedError:
+            raise ConcurrentUpdate(write.row) from None
+        except ResourceNotFoundError:
+            raise EntityMissing(write.row) from None
+        except HttpResponseError as error:
+            if _code(error) in _TRANSACTION_ERRORS:
+                raise _TRANSACTION_ERRORS[_code(error)](str(error)) from None
+            raise
+        return str(result["etag"])
+
+    def ping(self) -> None:
+        next(iter(self.client.query_entities("PartitionKey eq 'ping'", **PING)), None)
+
+
+class AzureQueueStore:
+    """Message bodies go as they are given: the job queues' base64 is the caller's business."""
+
+    def __init__(self, service: QueueServiceClient, ping_queue: str):
+        self.service = service
+        self.ping_queue = ping_queue
+        self._clients: dict[str, QueueClient] = {}
+
+    def send(self, queue: str, text: str, *, delay: timedelta | None = None) -> None:
+        hidden = None if delay is None else math.ceil(delay.total_seconds())
+        try:
+            self._client(queue).send_message(text, visibility_timeout=hidden)
+        except ResourceNotFoundError:
+            raise QueueMissing(queue) from None
+
+    def receive(self, queue: str, count: int, visibility: timedelta) -> list[Received]:
+        try:
+            messages = self._client(queue).receive_messages(
+                messages_per_page=min(count, 32),
+                visibility_timeout=max(1, math.ceil(visibility.total_seconds())),
+                max_messages=count,
+            )
+            return [
+                Received(m.id, str(m.pop_receipt), str(m.content), int(m.dequeue_count or 1))
+                for m in messages
+            ]
+        except ResourceNotFoundError:
+            raise QueueMissing(queue) from None
+
+    def delete(self, queue: str, message_id: str, receipt: str) -> None:
+        try:
+            self._client(queue).delete_message(message_id, receipt)
+        except ResourceNotFoundError:
+            raise MessageMissing(message_id) from None
+        except HttpResponseError as error:
+            if error.status_code == 400 and "PopReceipt" in _code(error):
+                raise MessageMissing(message_id) from None
+            raise
+
+    def depth(self, queue: str) -> int:
+        try:
+            return self._client(queue).get_queue_properties().approximate_message_count or 0
+        except ResourceNotFoundError:
+            raise QueueMissing(queue) from None
+
+    def ping(self) -> None:
+        self._client(self.ping_queue).get_queue_properties(**PING)
+
+    def _client(self, queue: str) -> QueueClient:
+        if queue not in self._clients:
+            self._clients[queue] = self.service.get_queue_client(queue)
+        return self._clients[queue]
+
+
+class AzureBlobStore:
+    def __init__(self, service: BlobServiceClient, ping_container: str):
+        self.service = service
+        self.ping_container = ping_container
+
+    def put(
+        self, container: str, name: str, data: bytes, *, content_type: str | None = None
+    ) -> None:
+        settings = None if content_type is None else ContentSettings(content_type=content_type)
+        self.service.get_blob_client(container, name).upload_blob(
+            data, overwrite=True, content_settings=settings
+        )
+
+    def get(self, container: str, name: str) -> bytes | None:
+        try:
+            return self.service.get_blob_client(container, name).download_blob().readall()
+        except ResourceNotFoundError:
+            return None
+
+    def link(self, container: str, name: str, lifetime: timedelta) -> str:
+        """A read-only SAS for one blob: signed with the account key where the connection has
+        one (Azurite), else with a user delegation key obtained through the identity."""
+        now = datetime.now(UTC)
+        start, expiry = now - timedelta(minutes=5), now + lifetime
+        account_key: str | None = getattr(self.service.credential, "account_key", None)
+        delegation_key: UserDelegationKey | None = None
+        if account_key is None:
+            delegation_key = self.service.get_user_delegation_key(start, expiry)
+        token = generate_blob_sas(
+            account_name=str(self.service.account_name),
+            container_name=container,
+            blob_name=name,
+            account_key=account_key,
+            user_delegation_key=delegation_key,
+            permission=BlobSasPermissions(read=True),
+            start=start,
+            expiry=expiry,
+        )
+        return f"{self.service.get_blob_client(container, name).url}?{token}"
+
+    def ping(self) -> None:
+        self.service.get_container_client(self.ping_container).get_container_properties(**PING)
+
+
+def _code(error: HttpResponseError) -> str:
+    """The storage error code (``EntityAlreadyExists``, ...), whatever enum wraps it."""
+    code = getattr(error, "error_code", None)
+    return str(getattr(code, "value", code) or "")
+
+
+def _entity(row: Any) -> Entity:
+    props = {k: v for k, v in row.items() if k not in KEYS and v is not None}
+    return Entity(row["PartitionKey"], row["RowKey"], props, str(row.metadata["etag"]))
+
+
+def _props(partition: str, write: Write) -> dict[str, Any]:
+    props = {name: value for name, value in write.props.items() if value is not None}
+    return {"PartitionKey": partition, "RowKey": write.row, **props}
+
+
+def _guard(write: Write) -> dict[str, Any]:
+    if write.etag is None:
+        return {}
+    return {"etag": write.etag, "match_condition": MatchConditions.IfNotModified}
+
+
+def _operation(partition: str, write: Write) -> tuple[Any, ...]:
+    entity = _props(partition, write)
+    if write.op == "create":
+        return ("create", entity)
+    if write.op == "upsert":
+        return ("upsert", entity, {"mode": UpdateMode.MERGE})
+    if write.op == "merge":
+        return ("update", entity, {"mode": UpdateMode.MERGE, **_guard(write)})
+    return ("delete", entity, _guard(write))

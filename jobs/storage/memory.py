@@ -1,0 +1,193 @@
+"""The storage contracts in process memory: the twin of Azure Storage that lifecycle tests run
+on in milliseconds. It keeps the rules those tests rely on: ETags, all-or-nothing transactions
+with storage's limits, and queue visibility with receipts and dequeue counts. Thread-safe."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from jobs.storage.base import (
+    ConcurrentUpdate,
+    Entity,
+    EntityExists,
+    EntityMissing,
+    MessageMissing,
+    QueueMissing,
+    Received,
+    Write,
+    check_transaction,
+)
+
+Clock = Callable[[], float]
+
+
+class MemoryTableStore:
+    def __init__(self) -> None:
+        self._rows: dict[str, dict[str, Entity]] = {}
+        self._versions = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def get(self, partition: str, row: str) -> Entity | None:
+        with self._lock:
+            return self._rows.get(partition, {}).get(row)
+
+    def query(
+        self,
+        partition: str,
+        *,
+        start: str = "",
+        after: str | None = None,
+        end: str | None = None,
+        equals: Mapping[str, Any] | None = None,
+        select: Sequence[str] | None = None,
+    ) -> Iterator[Entity]:
+        with self._lock:
+            rows = sorted(self._rows.get(partition, {}).items())
+        for key, entity in rows:
+            if key < start or (after is not None and key <= after):
+                continue
+            if end is not None and key >= end:
+                break
+            if equals and any(entity.props.get(k) != v for k, v in equals.items()):
+                continue
+            if select is not None:
+                props = {name: entity.props[name] for name in select if name in entity.props}
+                entity = Entity(entity.partition, entity.row, props, entity.etag)
+            yield entity
+
+    def transact(self, partition: str, writes: Sequence[Write]) -> list[str]:
+        check_transaction(writes)
+        with self._lock:
+            rows = self._rows.setdefault(partition, {})
+            staged: dict[str, Entity | None] = {}
+            for write in writes:  # decide everything first: all or nothing
+                staged[write.row] = self._apply(partition, rows.get(write.row), write)
+            for row, entity in staged.items():
+                if entity is None:
+                    del rows[row]
+                else:
+                    rows[row] = entity
+        return [entity.etag if entity else "" for entity in staged.values()]
+
+    def ping(self) -> None:
+        return None
+
+    def _apply(self, partition: str, current: Entity | None, write: Write) -> Entity | None:
+        if write.op == "create" and current is not None:
+            raise EntityExists(write.row)
+        if write.op in ("merge", "delete"):
+            if current is None:
+                raise EntityMissing(write.row)
+            if write.etag is not None and write.etag != current.etag:
+                raise ConcurrentUpdate(write.row)
+        if write.op == "delete":
+            return None
+        base = dict(current.props) if current is not None and write.op != "create" else {}
+        base.update((k, v) for k, v in write.props.items() if v is not None)
+        return Entity(partition, write.row, base, f'W/"{next(self._versions)}"')
+
+
+@dataclass
+class _Message:
+    id: str
+    text: str
+    visible_at: float
+    dequeue_count: int = 0
+    receipt: str = ""
+
+
+class MemoryQueueStore:
+    """Queues exist once created (``queues`` at construction, or ``create``); ``clock`` is
+    injectable so visibility can be tested without waiting."""
+
+    def __init__(self, queues: Iterable[str] = (), clock: Clock = time.monotonic):
+        self.clock = clock
+        self._queues: dict[str, list[_Message]] = {name: [] for name in queues}
+        self._lock = threading.Lock()
+
+    def create(self, queue: str) -> None:
+        with self._lock:
+            self._queues.setdefault(queue, [])
+
+    def send(self, queue: str, text: str, *, delay: timedelta | None = None) -> None:
+        hidden = 0.0 if delay is None else delay.total_seconds()
+        with self._lock:
+            self._queue(queue).append(_Message(uuid.uuid4().hex, text, self.clock() + hidden))
+
+    def receive(self, queue: str, count: int, visibility: timedelta) -> list[Received]:
+        now = self.clock()
+        received: list[Received] = []
+        with self._lock:
+            for message in self._queue(queue):
+                if len(received) == count:
+                    break
+                if message.visible_at > now:
+                    continue
+                message.visible_at = now + max(1.0, visibility.total_seconds())
+                message.dequeue_count += 1
+                message.receipt = uuid.uuid4().hex
+                received.append(
+                    Received(message.id, message.receipt, message.text, message.dequeue_count)
+                )
+        return received
+
+    def delete(self, queue: str, message_id: str, receipt: str) -> None:
+        with self._lock:
+            messages = self._queue(queue)
+            for position, message in enumerate(messages):
+                if message.id == message_id and message.receipt == receipt:
+                    del messages[position]
+                    return
+        raise MessageMissing(message_id)
+
+    def depth(self, queue: str) -> int:
+        with self._lock:
+            return len(self._queue(queue))
+
+    def texts(self, queue: str) -> list[str]:
+        """Every message's body, visible or not (for tests to look behind the queue)."""
+        with self._lock:
+            return [message.text for message in self._queue(queue)]
+
+    def ping(self) -> None:
+        return None
+
+    def _queue(self, queue: str) -> list[_Message]:
+        try:
+            return self._queues[queue]
+        except KeyError:
+            raise QueueMissing(queue) from None
+
+
+class MemoryBlobStore:
+    def __init__(self) -> None:
+        self._blobs: dict[tuple[str, str], bytes] = {}
+        self._lock = threading.Lock()
+
+    def put(
+        self, container: str, name: str, data: bytes, *, content_type: str | None = None
+    ) -> None:
+        with self._lock:
+            self._blobs[container, name] = bytes(data)
+
+    def get(self, container: str, name: str) -> bytes | None:
+        with self._lock:
+            return self._blobs.get((container, name))
+
+    def link(self, container: str, name: str, lifetime: timedelta) -> str:
+        return f"memory://{container}/{name}?lifetime={int(lifetime.total_seconds())}"
+
+    def names(self, container: str) -> list[str]:
+        """Every blob's name in ``container`` (for tests)."""
+        with self._lock:
+            return sorted(name for (c, name) in self._blobs if c == container)
+
+    def ping(self) -> None:
+        return None

@@ -1,0 +1,263 @@
+"""The storage contract (jobs.storage.base), run against the in-memory twin and real Azurite
+alike: whatever a lifecycle test proves on the twin holds for Azure Storage because of this."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from azure.data.tables import TableServiceClient
+from azure.storage.blob import BlobServiceClient
+from azure.storage.queue import QueueServiceClient
+
+from harness.azurite import Azurite
+from harness.polling import wait_until
+from jobs.storage import (
+    BlobStore,
+    ConcurrentUpdate,
+    EntityExists,
+    EntityMissing,
+    InvalidWrite,
+    MessageMissing,
+    QueueMissing,
+    QueueStore,
+    TableStore,
+    Write,
+)
+from jobs.storage.azure import AzureBlobStore, AzureQueueStore, AzureTableStore
+from jobs.storage.memory import MemoryBlobStore, MemoryQueueStore, MemoryTableStore
+
+SECOND = timedelta(seconds=1)
+
+
+@dataclass
+class Stores:
+    table: TableStore
+    queues: QueueStore
+    blobs: BlobStore
+    queue: str  # a queue that exists, empty
+    container: str  # a container that exists, empty
+
+
+@pytest.fixture(params=["memory", "azurite"])
+def stores(request: pytest.FixtureRequest) -> Iterator[Stores]:
+    suffix = uuid.uuid4().hex[:10]
+    queue, container = f"contract-{suffix}", f"contract-{suffix}"
+    if request.param == "memory":
+        yield Stores(
+            MemoryTableStore(), MemoryQueueStore([queue]), MemoryBlobStore(), queue, container
+        )
+        return
+    azurite: Azurite = request.getfixturevalue("azurite")
+    connection = azurite.connection_string
+    table = TableServiceClient.from_connection_string(connection).create_table(f"contract{suffix}")
+    queues = QueueServiceClient.from_connection_string(connection)
+    queues.create_queue(queue)
+    blobs = BlobServiceClient.from_connection_string(connection)
+    blobs.create_container(container)
+    yield Stores(
+        AzureTableStore(table),
+        AzureQueueStore(queues, ping_queue=queue),
+        AzureBlobStore(blobs, ping_container=container),
+        queue,
+        container,
+    )
+    table.delete_table()
+    queues.delete_queue(queue)
+    blobs.delete_container(container)
+
+
+def create(table: TableStore, row: str, **props: object) -> str:
+    return table.transact("p", [Write("create", row, props)])[0]
+
+
+# -- tables ------------------------------------------------------------------------------
+
+
+def test_a_created_row_reads_back_with_its_types_and_without_its_none_values(
+    stores: Stores,
+) -> None:
+    assert stores.table.get("p", "r") is None
+    etag = create(stores.table, "r", Text="é<&>", Number=7, Flag=True, Ratio=1.5, Nothing=None)
+
+    entity = stores.table.get("p", "r")
+    assert entity is not None
+    assert (entity.partition, entity.row, entity.etag) == ("p", "r", etag)
+    assert dict(entity.props) == {"Text": "é<&>", "Number": 7, "Flag": True, "Ratio": 1.5}
+
+
+def test_creating_a_row_that_exists_fails(stores: Stores) -> None:
+    create(stores.table, "r", A=1)
+    with pytest.raises(EntityExists):
+        create(stores.table, "r", A=2)
+    assert stores.table.get("p", "r").props["A"] == 1  # type: ignore[union-attr]
+
+
+def test_a_merge_changes_only_the_named_properties_and_needs_the_row(stores: Stores) -> None:
+    create(stores.table, "r", A=1, B="b")
+    stores.table.transact("p", [Write("merge", "r", {"A": 2, "C": "c"})])
+    assert dict(stores.table.get("p", "r").props) == {"A": 2, "B": "b", "C": "c"}  # type: ignore[union-attr]
+    with pytest.raises(EntityMissing):
+        stores.table.transact("p", [Write("merge", "absent", {"A": 1})])
+
+
+def test_a_guarded_merge_fails_once_the_row_has_changed(stores: Stores) -> None:
+    first = create(stores.table, "r", A=1)
+    second = stores.table.transact("p", [Write("merge", "r", {"A": 2}, first)])[0]
+    assert second != first
+    with pytest.raises(ConcurrentUpdate):
+        stores.table.transact("p", [Write("merge", "r", {"A": 3}, first)])
+    stores.table.transact("p", [Write("merge", "r", {"A": 4}, second)])
+    assert stores.table.get("p", "r").props["A"] == 4  # type: ignore[union-attr]
+
+
+def test_an_upsert_creates_or_merges(stores: Stores) -> None:
+    stores.table.transact("p", [Write("upsert", "r", {"A": 1})])
+    stores.table.transact("p", [Write("upsert", "r", {"B": 2})])
+    assert dict(stores.table.get("p", "r").props) == {"A": 1, "B": 2}  # type: ignore[union-attr]
+
+
+def test_a_delete_removes_the_row_and_needs_it(stores: Stores) -> None:
+    create(stores.table, "r", A=1)
+    stores.table.transact("p", [Write("delete", "r")])
+    assert stores.table.get("p", "r") is None
+    with pytest.raises(EntityMissing):
+        stores.table.transact("p", [Write("delete", "r")])
+
+
+def test_a_transaction_writes_everything_or_nothing(stores: Stores) -> None:
+    etag = create(stores.table, "a", N=1)
+    create(stores.table, "b", N=1)
+    with pytest.raises(EntityExists):
+        stores.table.transact("p", [Write("create", "new", {"N": 1}), Write("create", "b", {})])
+    with pytest.raises(ConcurrentUpdate):
+        stores.table.transact(
+            "p",
+            [Write("create", "new", {"N": 1}), Write("merge", "a", {"N": 2}, 'W/"stale"')],
+        )
+    assert stores.table.get("p", "new") is None
+    etags = stores.table.transact(
+        "p", [Write("merge", "a", {"N": 2}, etag), Write("create", "new", {"N": 1})]
+    )
+    assert stores.table.get("p", "a").etag == etags[0]  # type: ignore[union-attr]
+    assert stores.table.get("p", "new").etag == etags[1]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "writes",
+    [
+        [Write("create", f"r{i}", {"N": i}) for i in range(101)],
+        [Write("create", "r", {"N": 1}), Write("upsert", "r", {"N": 2})],
+        [Write("create", "r", {"Text": "€" * 32_769})],
+        [Write("create", f"r{i}", {"Text": "x" * 30_000}) for i in range(80)],  # > 4 MiB
+        [],
+    ],
+    ids=["101-rows", "row-twice", "property-too-large", "over-4-MiB", "empty"],
+)
+def test_storage_refuses_a_transaction_over_its_limits_and_writes_none_of_it(
+    stores: Stores, writes: list[Write]
+) -> None:
+    with pytest.raises(InvalidWrite):
+        stores.table.transact("p", writes)
+    assert list(stores.table.query("p")) == []
+
+
+def test_the_largest_allowed_values_are_accepted(stores: Stores) -> None:
+    stores.table.transact("p", [Write("create", f"r{i}", {"N": i}) for i in range(100)])
+    create(stores.table, "text", Text="x" * 32_000)
+    assert len(stores.table.get("p", "text").props["Text"]) == 32_000  # type: ignore[union-attr]
+
+
+def test_a_query_returns_a_key_range_in_order_filtered_and_narrowed(stores: Stores) -> None:
+    for row, status in [("job-2", "Done"), ("job-0", "Done"), ("job-1", "Open"), ("task", "x")]:
+        create(stores.table, row, Status=status, Other=1)
+    create(stores.table, "x", Status="Done")  # another partition's rows never show
+    stores.table.transact("q", [Write("create", "job-9", {"Status": "Done"})])
+
+    def rows(**options: object) -> list[str]:
+        return [e.row for e in stores.table.query("p", **options)]  # type: ignore[arg-type]
+
+    assert rows() == ["job-0", "job-1", "job-2", "task", "x"]
+    assert rows(start="job-", end="job.") == ["job-0", "job-1", "job-2"]
+    assert rows(start="job-", after="job-0", end="job.") == ["job-1", "job-2"]
+    assert rows(start="job-", end="job.", equals={"Status": "Done"}) == ["job-0", "job-2"]
+    [narrow] = stores.table.query("p", start="job-1", end="job-2", select=["Status", "Absent"])
+    assert dict(narrow.props) == {"Status": "Open"}
+
+
+# -- queues ------------------------------------------------------------------------------
+
+
+def test_a_message_comes_back_as_sent_and_stays_hidden_while_received(stores: Stores) -> None:
+    text = 'eyJvcCI6InJ1biJ9 <raw & "text"> é'
+    stores.queues.send(stores.queue, text)
+    [first] = stores.queues.receive(stores.queue, 32, timedelta(seconds=30))
+    assert (first.text, first.dequeue_count) == (text, 1)
+    assert stores.queues.receive(stores.queue, 32, timedelta(seconds=30)) == []
+    assert stores.queues.depth(stores.queue) == 1  # hidden, still there
+
+
+def test_a_message_not_deleted_comes_back_with_a_new_receipt(stores: Stores) -> None:
+    stores.queues.send(stores.queue, "again")
+    [first] = stores.queues.receive(stores.queue, 1, SECOND)
+    second = wait_until(
+        lambda: stores.queues.receive(stores.queue, 1, timedelta(seconds=30)),
+        timeout=10,
+        message="the message to become visible again",
+    )[0]
+    assert (second.id, second.dequeue_count) == (first.id, 2)
+    assert second.receipt != first.receipt
+    with pytest.raises(MessageMissing):
+        stores.queues.delete(stores.queue, first.id, first.receipt)  # stale
+    stores.queues.delete(stores.queue, second.id, second.receipt)
+    assert stores.queues.depth(stores.queue) == 0
+    with pytest.raises(MessageMissing):
+        stores.queues.delete(stores.queue, second.id, second.receipt)  # gone
+
+
+def test_receive_takes_at_most_count_oldest_first(stores: Stores) -> None:
+    for number in range(5):
+        stores.queues.send(stores.queue, f"m{number}")
+    got = stores.queues.receive(stores.queue, 3, timedelta(seconds=30))
+    assert [m.text for m in got] == ["m0", "m1", "m2"]
+
+
+def test_a_delayed_message_is_hidden_until_its_delay_passes(stores: Stores) -> None:
+    stores.queues.send(stores.queue, "later", delay=SECOND)
+    sent = time.monotonic()
+    assert stores.queues.receive(stores.queue, 1, SECOND) == []
+    [late] = wait_until(
+        lambda: stores.queues.receive(stores.queue, 1, SECOND),
+        timeout=10,
+        message="the delayed message",
+    )
+    assert late.text == "later"
+    assert time.monotonic() - sent >= 0.9
+
+
+def test_a_queue_that_does_not_exist_says_so(stores: Stores) -> None:
+    with pytest.raises(QueueMissing):
+        stores.queues.send("no-such-queue", "x")
+    with pytest.raises(QueueMissing):
+        stores.queues.receive("no-such-queue", 1, SECOND)
+
+
+# -- blobs -------------------------------------------------------------------------------
+
+
+def test_a_blob_reads_back_replaced_by_a_later_put(stores: Stores) -> None:
+    assert stores.blobs.get(stores.container, "a/b.json") is None
+    stores.blobs.put(stores.container, "a/b.json", b"one")
+    stores.blobs.put(stores.container, "a/b.json", b"two", content_type="application/json")
+    assert stores.blobs.get(stores.container, "a/b.json") == b"two"
+    link = stores.blobs.link(stores.container, "a/b.json", timedelta(minutes=5))
+    assert f"{stores.container}/a/b.json" in link
+
+
+def test_every_store_answers_a_ping(stores: Stores) -> None:
+    for store in (stores.table, stores.queues, stores.blobs):
+        assert store.ping() is None
