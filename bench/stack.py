@@ -20,11 +20,11 @@ import requests
 from azure.data.tables import TableClient, TableServiceClient
 from azure.storage.queue import QueueServiceClient
 
+from harness.azurite import REPO, Azurite, start_azurite
+from harness.localhost import RunningHost, start_devhost
 from jobs.provision import provision
 from jobs.resources import DEFAULT_QUEUE, JOBS_TABLE
 from jobs.store import JOB_PREFIX, TASK_ROW
-from tests.support.azurite import REPO, Azurite, start_azurite
-from tests.support.devhost import RunningHost, start_devhost
 
 T = TypeVar("T")
 

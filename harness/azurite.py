@@ -9,9 +9,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.polling import wait_until
+from harness.polling import wait_until
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 ACCOUNT = "devstoreaccount1"
 # Azurite's well-known development account, written out so any reader (or scanner) sees at a
 # glance that it is the published emulator key, not a secret.

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import requests
 
-from tests.support.azurite import REPO, free_port
-from tests.support.polling import wait_until
+from harness.azurite import REPO, free_port
+from harness.polling import wait_until
 
 
 @dataclass

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from azure.storage.queue import QueueClient, QueueServiceClient
 
-from tests.support.azurite import Azurite
-from tests.support.devhost import RunningHost
+from harness.azurite import Azurite
+from harness.localhost import RunningHost
 
 APPS = Path(__file__).parent / "apps"
 QUEUE_SETTINGS = ("FAIL_QUEUE", "FLAKY_QUEUE", "WORK_QUEUE", "ASYNC_QUEUE")

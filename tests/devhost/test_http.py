@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import requests
 
+from harness.localhost import RunningHost, start_devhost
 from tests.devhost.conftest import APPS
-from tests.support.devhost import RunningHost, start_devhost
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.azurite import Azurite
+from harness.localhost import start_devhost
 from tests.devhost.conftest import APPS
-from tests.support.azurite import Azurite
-from tests.support.devhost import start_devhost
 
 
 def _failed_start(app: Path, env: dict[str, str]) -> str:

@@ -6,9 +6,9 @@ import os
 import signal
 from collections import Counter
 
+from harness.localhost import start_devhost
+from harness.polling import wait_until
 from tests.devhost.conftest import APPS, QueueApp
-from tests.support.devhost import start_devhost
-from tests.support.polling import wait_until
 
 
 def _alive(pid: int) -> bool:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 import itertools
 
+from harness.localhost import start_devhost
+from harness.polling import wait_until
 from tests.devhost.conftest import APPS, QueueApp
-from tests.support.devhost import start_devhost
-from tests.support.polling import wait_until
 
 MAX_DEQUEUE = 3  # apps/queues/host.json
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from azure.storage.blob import BlobServiceClient
 
+from harness.azurite import Azurite
+from harness.localhost import start_devhost
+from harness.polling import wait_until
 from tests.devhost.conftest import APPS, Records
-from tests.support.azurite import Azurite
-from tests.support.devhost import start_devhost
-from tests.support.polling import wait_until
 
 
 def _env(azurite: Azurite, tmp_path: Path, **extra: str) -> dict[str, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 
 from devhost.wait_ports import main
-from tests.support.azurite import free_port
+from harness.azurite import free_port
 
 
 def test_exit_zero_when_every_port_listens_and_one_otherwise() -> None:

@@ -12,11 +12,11 @@ from azure.data.tables import TableServiceClient
 from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueServiceClient
 
+from harness.azurite import REPO, Azurite
+from harness.localhost import RunningHost, start_devhost
+from harness.polling import wait_until
 from jobs.provision import provision
 from jobs.resources import JOBS_TABLE, PAYLOADS_CONTAINER, all_queues
-from tests.support.azurite import REPO, Azurite
-from tests.support.devhost import RunningHost, start_devhost
-from tests.support.polling import wait_until
 
 # Limits small enough to cross in a test, and a sweep every two seconds.
 SETTINGS = {

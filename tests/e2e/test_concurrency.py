@@ -6,10 +6,10 @@ from collections import Counter
 
 from azure.storage.queue import TextBase64EncodePolicy
 
+from harness.polling import wait_until
 from jobs.models import RunMessage
 from jobs.resources import JOBS_TABLE
 from tests.e2e.conftest import Api
-from tests.support.polling import wait_until
 
 
 def test_cancel_stops_pending_jobs_and_lets_running_ones_finish(api: Api) -> None:

@@ -6,9 +6,9 @@ import json
 
 import requests
 
+from harness.polling import wait_until
 from jobs.resources import LISTENED_QUEUES
 from tests.e2e.conftest import Api
-from tests.support.polling import wait_until
 
 
 def test_a_batch_of_echo_items_completes_with_exact_counts_and_ordered_results(api: Api) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.azurite import Azurite, start_azurite
+from harness.azurite import Azurite, start_azurite
 
 
 @pytest.fixture(scope="module")
