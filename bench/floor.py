@@ -25,9 +25,10 @@ import contextlib
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any
 
 from azure.data.tables import TableClient, UpdateMode
@@ -35,12 +36,16 @@ from azure.storage.queue import QueueClient, QueueMessage, QueueServiceClient
 
 from bench.meter import metered
 from bench.stack import Deadline
+from jobs.connection import StorageConnection
 from jobs.fanout import spread
 from jobs.models import JobStatus, Message, RunMessage, parse_message, utcnow
 from jobs.queues import JobQueues
+from jobs.resources import JOBS_TABLE
 from jobs.service import Service
-from jobs.settings import COUNTER_SHARDS
-from jobs.store import ConcurrentUpdate, JobsTable, Shard, job_key, shard_key
+from jobs.settings import COUNTER_SHARDS, STORAGE_CONNECTION
+from jobs.storage import ConcurrentUpdate, Entity, QueueStore, Received, TableStore, Write
+from jobs.storage.azure import AzureQueueStore
+from jobs.store import job_key, shard_key
 from jobs.submit import submit
 from jobs.worker import handle
 
@@ -172,10 +177,11 @@ def storage_floor(
 ) -> Run:
     """The ``floor`` (or ``bare``) workload over ``jobs`` jobs in a fresh partition of the jobs
     table; rows and the first window are written before the clock starts."""
-    service = Service.from_env({"JobsStorage": connection_string})  # the service's clients
-    table: TableClient = service.table.table
+    # The service's own clients (pool, transport), used directly.
+    connection = StorageConnection.from_env(STORAGE_CONNECTION, {"JobsStorage": connection_string})
+    table: TableClient = connection.table_service().get_table_client(JOBS_TABLE)
     queue = PrivateQueue(connection_string, "bench-bare" if bare else "bench-floor")
-    sender = JobQueues(queue.service)
+    sender = JobQueues(AzureQueueStore(queue.service, ping_queue=queue.name))
     partition = f"bench-{uuid.uuid4()}"
     try:
         _seed_rows(table, partition, jobs)
@@ -258,42 +264,61 @@ def _seed_rows(table: TableClient, partition: str, jobs: int) -> None:
         table.submit_transaction([("create", row) for row in rows[start : start + 100]])
 
 
-class RedirectedQueues(JobQueues):
+class RedirectedQueues:
     """Sends everything to one private queue, so the host never sees this process's work."""
 
-    def __init__(self, queues: JobQueues, target: str) -> None:
-        super().__init__(queues.service)
+    def __init__(self, store: QueueStore, target: str) -> None:
+        self.store = store
         self.target = target
 
-    def send(self, queue: str, message: Message) -> None:
-        super().send(self.target, message)
+    def send(self, queue: str, text: str, *, delay: timedelta | None = None) -> None:
+        self.store.send(self.target, text, delay=delay)
+
+    def receive(self, queue: str, count: int, visibility: timedelta) -> list[Received]:
+        return self.store.receive(queue, count, visibility)
+
+    def delete(self, queue: str, message_id: str, receipt: str) -> None:
+        self.store.delete(queue, message_id, receipt)
+
+    def depth(self, queue: str) -> int:
+        return self.store.depth(queue)
+
+    def ping(self) -> None:
+        self.store.ping()
 
 
-class CountingTable(JobsTable):
+class CountingTable:
     """The service's table, counting the writes that lost an ETag race."""
 
-    def __init__(self, table: JobsTable) -> None:
-        super().__init__(table.table, table.blobs)
+    def __init__(self, store: TableStore) -> None:
+        self.store = store
         self.conflicts = 0
         self._lock = threading.Lock()
 
-    def write(self, task_id: str, jobs: Any, shard: Shard, now: str) -> list[str]:
+    def get(self, partition: str, row: str) -> Entity | None:
+        return self.store.get(partition, row)
+
+    def query(self, partition: str, **options: Any) -> Iterator[Entity]:
+        return self.store.query(partition, **options)
+
+    def transact(self, partition: str, writes: Sequence[Write]) -> list[str]:
         try:
-            return super().write(task_id, jobs, shard, now)
+            return self.store.transact(partition, writes)
         except ConcurrentUpdate:
             with self._lock:
                 self.conflicts += 1
             raise
 
+    def ping(self) -> None:
+        self.store.ping()
 
-def service_in_process(connection_string: str, queue: str) -> Service:
+
+def service_in_process(connection_string: str, queue: str) -> tuple[Service, CountingTable]:
     """The service as the worker builds it, its messages redirected to ``queue``."""
-    service = Service.from_env({"JobsStorage": connection_string, "JOBS_TEST_KINDS": "true"})
-    return replace(
-        service,
-        queues=RedirectedQueues(service.queues, queue),
-        table=CountingTable(service.table),
-    )
+    base = Service.from_env({"JobsStorage": connection_string, "JOBS_TEST_KINDS": "true"})
+    table = CountingTable(base.tables)
+    queues = RedirectedQueues(base.queue_store, queue)
+    return Service(base.settings, table, queues, base.blob_store), table
 
 
 def seeded_task(service: Service, queue: str, items: int) -> str:
@@ -309,7 +334,7 @@ def in_process(connection_string: str, jobs: int, timeout: float, storage_cpu: S
     """``jobs.worker.handle`` at the host's concurrency, without the host."""
     queue = PrivateQueue(connection_string, "bench-inproc")
     try:
-        service = service_in_process(connection_string, queue.name)
+        service, table = service_in_process(connection_string, queue.name)
         seeded_task(service, queue.name, jobs)  # its fan-out message is in the queue too
 
         def work(message: QueueMessage) -> None:
@@ -319,8 +344,7 @@ def in_process(connection_string: str, jobs: int, timeout: float, storage_cpu: S
         seconds, requests, connections, storage, client = measured(
             queue.reader, work, jobs + 1, timeout, storage_cpu
         )
-        assert isinstance(service.table, CountingTable)
-        conflicts = service.table.conflicts
+        conflicts = table.conflicts
         return Run(jobs, seconds, requests, connections, conflicts, storage, client)
     finally:
         queue.delete()

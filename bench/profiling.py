@@ -24,10 +24,10 @@ from azure.storage.queue import QueueServiceClient
 from bench.floor import WINDOW, seeded_task, service_in_process
 from bench.meter import Meter, metered
 from bench.stack import Deadline
+from harness.azurite import REPO
 from jobs.models import RunMessage, parse_message
 from jobs.service import Service
 from jobs.worker import handle
-from tests.support.azurite import REPO
 
 JOBS_DIR = str(REPO / "jobs") + os.sep
 SDK_MARK = f"{os.sep}site-packages{os.sep}azure{os.sep}"
@@ -150,7 +150,7 @@ def profile(connection_string: str, jobs: int, log_path: Path, timeout: float) -
     queues = QueueServiceClient.from_connection_string(connection_string)
     queues.create_queue(queue)
     try:
-        service = service_in_process(connection_string, queue)
+        service, _ = service_in_process(connection_string, queue)
         with worker_logging(log_path), metered() as meter:
             _run(service, connection_string, queue, 20, meter, None, timeout)  # warm up
             wall, http, cpu, requests = _run(

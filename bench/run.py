@@ -119,7 +119,7 @@ def submit_in_process(stack: Stack, bodies: dict[int, bytes], runs: int) -> dict
     fan-out messages sent to a private queue: what the service's own code takes."""
     queue = PrivateQueue(stack.connection_string, "bench-submit")
     try:
-        service = service_in_process(stack.connection_string, queue.name)
+        service, _ = service_in_process(stack.connection_string, queue.name)
         submit(service, bodies[SIZES[0]])  # warm up the clients
         seconds: dict[int, list[float]] = {size: [] for size in SIZES}
         for _ in range(runs):

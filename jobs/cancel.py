@@ -2,23 +2,19 @@
 
 The request records the intent durably (a cancel message) before flagging the task, so a
 crash in between still cancels. Flags on the task and its counter shards stop workers from
-starting jobs at once; the cancel pass then marks every Pending row, shard by shard, in
-transactions of up to 99 rows, and can run any number of times."""
+starting jobs at once; the cancel pass then takes the pending jobs page by page to the
+lifecycle, and can run any number of times."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import replace
 
 from jobs import logs
 from jobs.errors import NotFound
-from jobs.models import CancelMessage, Job, JobStatus, Task, utcnow
+from jobs.models import CancelMessage, JobStatus, Task, utcnow
 from jobs.resources import CONTROL_QUEUE
 from jobs.service import Service
-from jobs.store import shard_of
-from jobs.transitions import move
 
-GROUP = 99  # rows per transaction, leaving room for the shard row
 PAGE = 1000
 
 
@@ -40,25 +36,10 @@ def cancel_pending(service: Service, task_id: str) -> int:
         return 0
     table.cancel_task(task_id, utcnow())
     cancelled = 0
-    continuation: str | None = None
+    after: int | None = None
     while True:
-        page, continuation = table.job_page(task_id, JobStatus.PENDING, PAGE, continuation)
-        by_shard: dict[int, list[Job]] = defaultdict(list)
-        for job in page:
-            by_shard[shard_of(job.index)].append(job)
-        for shard_jobs in by_shard.values():
-            for start in range(0, len(shard_jobs), GROUP):
-                cancelled += _cancel_group(service, shard_jobs[start : start + GROUP])
-        if continuation is None:
+        page, more = table.job_page(task_id, JobStatus.PENDING, PAGE, after)
+        cancelled += service.lifecycle.cancel(page)
+        if not more:
             return cancelled
-
-
-def _cancel_group(service: Service, jobs: list[Job]) -> int:
-    def no_successor(job: Job) -> Job:
-        return replace(job, next_sent=True)  # the cancel pass reaches its successor itself
-
-    def still_pending(job: Job) -> bool:
-        return job.status is JobStatus.PENDING  # not started by a worker meanwhile
-
-    cancelled = move(service.table, jobs, JobStatus.CANCELLED, no_successor, still=still_pending)
-    return len(cancelled)
+        after = page[-1].index

@@ -14,40 +14,35 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from jobs import logs
-from jobs.models import CancelMessage, Job, RunMessage, Task, TaskState, utcnow
+from jobs.models import CancelMessage, Job, RunMessage, Setup, Task, job_id, utcnow
 from jobs.resources import CONTROL_QUEUE
 from jobs.service import Service
-from jobs.store import INLINE_LIMIT, AlreadyExists
+from jobs.store import AlreadyExists
 
 PARALLEL_WRITES = 8
 CHUNK_ROWS = 100  # a table transaction's limit
 CHUNK_BYTES = 1_500_000  # well inside a transaction's 4 MiB, even with escaping
 
 
-def request_path(task: Task) -> str:
-    """Where a task's request body is kept, as received. Named by its fingerprint too, so a
-    racing submit with the same Idempotency-Key and another body cannot overwrite it."""
-    return f"{task.task_id}/request-{task.request_hash[:16]}.json"
-
-
 def fan_out(service: Service, task_id: str) -> None:
     """Spread the stored batch onto the task's queue, unless that was done already."""
     task = service.table.get_task(task_id)
-    if task is None or task.state is not TaskState.ACCEPTED:
+    if task is None or task.setup is not Setup.ACCEPTED:
         return  # unknown (never acknowledged to a caller) or already done
-    items: list[Any] = json.loads(service.blobs.get_payload(request_path(task)))["items"]
+    items: list[Any] = json.loads(service.payloads.get_request(task))["items"]
     spread(service, task, items)
 
 
 def spread(service: Service, task: Task, items: list[Any]) -> None:
     """Write the task's job rows, queue its first window, and mark it dispatched."""
     table, task_id, total, queue = service.table, task.task_id, len(items), task.queue
+    encode = service.payloads.encode
     jobs = [
         Job(
             task_id,
             index,
             task.kind,
-            item=item,
+            item=encode(task_id, "JobDetail", job_id(index), item),
             next_index=index + task.window if index + task.window < total else None,
         )
         for index, item in enumerate(items)
@@ -64,7 +59,7 @@ def spread(service: Service, task: Task, items: list[Any]) -> None:
             first = [RunMessage(task_id, index) for index in range(min(task.window, total))]
             for _ in pool.map(lambda message: service.queues.send(queue, message), first):
                 pass
-    table.update_task(task_id, state=TaskState.DISPATCHED, updated_at=utcnow())
+    table.update_task(task_id, setup=Setup.DISPATCHED, updated_at=utcnow())
     logs.event("task_dispatched", task_id=task_id, kind=task.kind, queue=queue, total=total)
 
 
@@ -77,13 +72,11 @@ def _chunks(jobs: Sequence[Job]) -> Iterator[list[Job]]:
     chunk: list[Job] = []
     size = 0
     for job in jobs:
-        item_size = len(json.dumps(job.item, separators=(",", ":")))
-        if item_size > INLINE_LIMIT:
-            item_size = 200  # stored in a blob; the row keeps only its path
+        item_size = len(job.item.text or "") if job.item else 0
         if chunk and (len(chunk) == CHUNK_ROWS or size + item_size > CHUNK_BYTES):
             yield chunk
             chunk, size = [], 0
         chunk.append(job)
-        size += item_size
+        size += item_size + 200  # the row's other properties
     if chunk:
         yield chunk

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -44,7 +46,7 @@ _API_NAMES = {
 }
 
 
-class TaskState(StrEnum):
+class Setup(StrEnum):
     """How far a task's own setup has got (the jobs' progress lives in the counters)."""
 
     ACCEPTED = "accepted"  # items stored, fan-out message sent
@@ -52,8 +54,30 @@ class TaskState(StrEnum):
     FAILED = "failed"  # the fan-out itself could not be done: every unfinished job counts failed
 
 
+class TaskStatus(StrEnum):
+    """Where a task stands as a whole: what a caller polls for."""
+
+    RUNNING = "running"  # some job may still run
+    COMPLETED = "completed"  # every job completed
+    COMPLETED_WITH_FAILURES = "completed_with_failures"  # every job ended, some failed
+    CANCELLED = "cancelled"  # cancelled, and every job ended
+
+    @property
+    def finished(self) -> bool:
+        return self is not TaskStatus.RUNNING
+
+
 def utcnow() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def canonical_task_id(text: str) -> str | None:
+    """A task id in its one spelling (a lower-case, hyphenated UUID), or None when ``text``
+    cannot name a task. Every way in normalises through here, so ``{ID}`` and ``id`` agree."""
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        return None
 
 
 def job_id(index: int) -> str:
@@ -67,6 +91,15 @@ def job_index(job_id: str) -> int:
     return int(job_id)
 
 
+@dataclass(frozen=True)
+class Payload:
+    """A JSON value as a job row keeps it: its text inline, or the path of the blob holding it
+    when it is too large for a table property (jobs.payloads decides and reads it back)."""
+
+    text: str | None = None
+    blob: str | None = None
+
+
 @dataclass
 class Task:
     task_id: str
@@ -77,7 +110,7 @@ class Task:
     created_at: str
     updated_at: str
     request_hash: str
-    state: TaskState = TaskState.ACCEPTED
+    setup: Setup = Setup.ACCEPTED
     cancelled: bool = False
     error: str | None = None
 
@@ -95,8 +128,8 @@ class Job:
     error: str | None = None
     started_at: str | None = None
     updated_at: str | None = None
-    item: JsonValue = None
-    result: JsonValue = None
+    item: Payload | None = None
+    result: Payload | None = None
     etag: str | None = field(default=None, compare=False)
 
     @property
@@ -106,7 +139,8 @@ class Job:
 
 @dataclass(frozen=True)
 class Counts:
-    """Per-task totals. Pending is never stored: it is whatever the others do not account for."""
+    """Jobs counted by stored status. Pending is never stored: it is whatever the others do
+    not account for (see TaskSummary)."""
 
     in_progress: int = 0
     completed: int = 0
@@ -121,21 +155,50 @@ class Counts:
             self.cancelled + other.cancelled,
         )
 
+    def of(self, status: JobStatus) -> int:
+        """How many are counted in ``status`` (0 for Pending, which is not counted)."""
+        return getattr(self, status.api_name) if status in _COUNTED else 0
+
     def moved(self, old: JobStatus, new: JobStatus) -> Counts:
         """These counts after one job goes from ``old`` to ``new``."""
-        values = {name: getattr(self, name) for name in _COUNTED}
-        if old.api_name in values:
+        values = {status.api_name: self.of(status) for status in _COUNTED}
+        if old in _COUNTED:
             values[old.api_name] -= 1
-        if new.api_name in values:
+        if new in _COUNTED:
             values[new.api_name] += 1
         return Counts(**values)
 
-    def as_dict(self, total: int) -> dict[str, int]:
-        counted = self.in_progress + self.completed + self.failed + self.cancelled
-        return {"pending": total - counted, **{name: getattr(self, name) for name in _COUNTED}}
+
+_COUNTED = (JobStatus.IN_PROGRESS, JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
-_COUNTED = ("in_progress", "completed", "failed", "cancelled")
+@dataclass(frozen=True)
+class TaskSummary:
+    """A task with its jobs counted in every status (Pending included, adding up to its total)
+    and its overall status: the one place that decides whether a task has finished."""
+
+    task: Task
+    counts: Mapping[JobStatus, int]
+    status: TaskStatus
+
+    @classmethod
+    def of(cls, task: Task, counted: Counts) -> TaskSummary:
+        counts = {status: counted.of(status) for status in JobStatus}
+        counts[JobStatus.PENDING] = task.total - sum(counts.values())
+        if task.setup is Setup.FAILED:  # the batch never became jobs: nothing left will run
+            counts[JobStatus.FAILED] += counts[JobStatus.PENDING]
+            counts[JobStatus.PENDING] = 0
+        return cls(task, counts, _status(task, counts))
+
+
+def _status(task: Task, counts: Mapping[JobStatus, int]) -> TaskStatus:
+    if counts[JobStatus.PENDING] or counts[JobStatus.IN_PROGRESS]:
+        return TaskStatus.RUNNING
+    if task.cancelled and counts[JobStatus.CANCELLED]:
+        return TaskStatus.CANCELLED
+    if counts[JobStatus.FAILED]:
+        return TaskStatus.COMPLETED_WITH_FAILURES
+    return TaskStatus.COMPLETED
 
 
 @dataclass(frozen=True)

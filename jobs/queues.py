@@ -8,59 +8,52 @@ import binascii
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-
-from azure.storage.queue import QueueClient, QueueServiceClient, TextBase64EncodePolicy
+from datetime import timedelta
 
 from jobs.models import Message, parse_message
 from jobs.resources import poison_queue
+from jobs.storage import QueueStore
+
+# How long a poison message stays hidden while the sweep handles it; one that dies leaves its
+# messages to the next sweep.
+SWEEP_VISIBILITY = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
 class PoisonMessage:
     queue: str  # the job queue it was poisoned from
     id: str
-    pop_receipt: str
+    receipt: str
     raw: str
     message: Message | None  # None: not one of ours, or unreadable
 
 
 class JobQueues:
-    def __init__(self, service: QueueServiceClient):
-        self.service = service
-        self._senders: dict[str, QueueClient] = {}
-        self._readers: dict[str, QueueClient] = {}
+    def __init__(self, store: QueueStore):
+        self.store = store
 
     def send(self, queue: str, message: Message) -> None:
-        self._sender(queue).send_message(message.to_json())
+        text = base64.b64encode(message.to_json().encode()).decode("ascii")
+        self.store.send(queue, text)
 
     def poison(self, queue: str, max_messages: int) -> Iterator[PoisonMessage]:
-        """Up to ``max_messages`` from ``queue``'s poison queue, each hidden for a minute while
-        the sweep handles it (a sweep that dies leaves them to the next)."""
-        reader = self._reader(poison_queue(queue))
-        batch = reader.receive_messages(
-            messages_per_page=32, visibility_timeout=60, max_messages=max_messages
-        )
-        for received in batch:
-            raw = str(received.content)
-            yield PoisonMessage(queue, received.id, str(received.pop_receipt), raw, _decode(raw))
+        """Up to ``max_messages`` from ``queue``'s poison queue, each hidden while the sweep
+        handles it. QueueMissing when the host has not created the poison queue yet."""
+        remaining = max_messages
+        while remaining > 0:
+            batch = self.store.receive(poison_queue(queue), min(32, remaining), SWEEP_VISIBILITY)
+            if not batch:
+                return
+            for received in batch:
+                raw = received.text
+                yield PoisonMessage(queue, received.id, received.receipt, raw, decode(raw))
+            remaining -= len(batch)
 
     def delete_poison(self, message: PoisonMessage) -> None:
-        self._reader(poison_queue(message.queue)).delete_message(message.id, message.pop_receipt)
-
-    def _sender(self, queue: str) -> QueueClient:
-        if queue not in self._senders:
-            self._senders[queue] = self.service.get_queue_client(
-                queue, message_encode_policy=TextBase64EncodePolicy()
-            )
-        return self._senders[queue]
-
-    def _reader(self, queue: str) -> QueueClient:
-        if queue not in self._readers:
-            self._readers[queue] = self.service.get_queue_client(queue)
-        return self._readers[queue]
+        self.store.delete(poison_queue(message.queue), message.id, message.receipt)
 
 
-def _decode(raw: str) -> Message | None:
+def decode(raw: str) -> Message | None:
     """Ours are base64 of JSON; a raw copy from the host's decode-failure path may be JSON as
     is. Anything else is not ours."""
     candidates = [raw]

@@ -1,50 +1,69 @@
-"""The service's collaborators, built once per process from the settings and shared by every
-operation (clients keep their connection pools between invocations)."""
+"""The service's collaborators, built once per process and shared by every operation: over
+Azure Storage from the settings (clients keep their connection pools between invocations), or
+over the in-memory twin for tests."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
 
 from jobs.blobs import Blobs
 from jobs.connection import StorageConnection
 from jobs.kinds import Kind, registry
+from jobs.lifecycle import Lifecycle
+from jobs.payloads import Payloads
 from jobs.queues import JobQueues
-from jobs.resources import DEFAULT_QUEUE, JOBS_TABLE, PAYLOADS_CONTAINER
+from jobs.resources import DEFAULT_QUEUE, JOBS_TABLE, PAYLOADS_CONTAINER, all_queues
 from jobs.settings import STORAGE_CONNECTION, Settings
+from jobs.storage import BlobStore, QueueStore, TableStore
+from jobs.storage.azure import AzureBlobStore, AzureQueueStore, AzureTableStore
+from jobs.storage.memory import MemoryBlobStore, MemoryQueueStore, MemoryTableStore
 from jobs.store import JobsTable
 
 
 @dataclass
 class Service:
     settings: Settings
-    table: JobsTable
-    queues: JobQueues
-    blobs: Blobs
-    kinds: dict[str, Kind]
+    tables: TableStore
+    queue_store: QueueStore
+    blob_store: BlobStore
+    kinds: dict[str, Kind] = field(init=False)
+    table: JobsTable = field(init=False)
+    queues: JobQueues = field(init=False)
+    payloads: Payloads = field(init=False)
+    blobs: Blobs = field(init=False)
+    lifecycle: Lifecycle = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.kinds = registry(self.settings)
+        self.table = JobsTable(self.tables)
+        self.queues = JobQueues(self.queue_store)
+        self.payloads = Payloads(self.blob_store)
+        self.blobs = Blobs(self.blob_store)
+        self.lifecycle = Lifecycle(self.table, self.queues, self.payloads)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Service:
         env = os.environ if env is None else env
-        settings = Settings.from_env(env)
         connection = StorageConnection.from_env(STORAGE_CONNECTION, env)
-        blobs = Blobs(connection.blob_service())
         return cls(
-            settings=settings,
-            table=JobsTable(connection.table_service().get_table_client(JOBS_TABLE), blobs),
-            queues=JobQueues(connection.queue_service()),
-            blobs=blobs,
-            kinds=registry(settings),
+            Settings.from_env(env),
+            AzureTableStore(connection.table_service().get_table_client(JOBS_TABLE)),
+            AzureQueueStore(connection.queue_service(), ping_queue=DEFAULT_QUEUE),
+            AzureBlobStore(connection.blob_service(), ping_container=PAYLOADS_CONTAINER),
         )
 
+    @classmethod
+    def in_memory(cls, settings: Settings | None = None) -> Service:
+        """The service over the in-memory twin of storage, every queue provisioned."""
+        return cls(
+            settings or Settings(), MemoryTableStore(), MemoryQueueStore(all_queues()),
+            MemoryBlobStore(),
+        )  # fmt: skip
+
     def check(self) -> None:
-        """One cheap read from each store the app needs; raises when storage does not answer.
-        No retries: a health probe wants the truth now."""
-        options: dict[str, Any] = {"retry_total": 0, "connection_timeout": 3, "read_timeout": 5}
-        next(iter(self.table.table.query_entities("PartitionKey eq 'health'", **options)), None)
-        self.queues.service.get_queue_client(DEFAULT_QUEUE).get_queue_properties(**options)
-        self.blobs.service.get_container_client(PAYLOADS_CONTAINER).get_container_properties(
-            **options
-        )
+        """One cheap read from each store the app needs; raises when storage does not answer."""
+        self.tables.ping()
+        self.queue_store.ping()
+        self.blob_store.ping()

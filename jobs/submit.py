@@ -15,10 +15,16 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import to_json
 
 from jobs import logs
-from jobs.errors import Conflict, InvalidRequest
-from jobs.fanout import request_path
+from jobs.errors import (
+    Conflict,
+    InvalidBody,
+    InvalidItems,
+    MalformedRequest,
+    Problem,
+    TooLarge,
+)
 from jobs.kinds import Kind
-from jobs.models import FanOutMessage, Task, TaskState, utcnow
+from jobs.models import FanOutMessage, Setup, Task, utcnow
 from jobs.resources import CONTROL_QUEUE, JOB_QUEUES
 from jobs.service import Service
 from jobs.store import AlreadyExists
@@ -46,10 +52,9 @@ class Submitted:
 def submit(service: Service, body: bytes, idempotency_key: str | None = None) -> Submitted:
     request, kind, queue = _validate(service, body)
     if idempotency_key is not None and not 0 < len(idempotency_key) <= MAX_KEY_LENGTH:
-        raise InvalidRequest(
-            400,
+        raise MalformedRequest(
             f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters",
-            [{"field": "Idempotency-Key", "message": "bad length"}],
+            [Problem("Idempotency-Key", "bad length")],
         )
     # The fingerprint of a request is its bytes: a repeat sends the same body.
     request_hash = hashlib.sha256(body).hexdigest()
@@ -73,7 +78,7 @@ def submit(service: Service, body: bytes, idempotency_key: str | None = None) ->
         request_hash=request_hash,
     )
     # Stored as received: the fan-out reads its items back, nothing is serialised twice.
-    service.blobs.put_payload(request_path(task), body)
+    service.payloads.put_request(task, body)
     try:
         service.table.create_task(task)
     except AlreadyExists:
@@ -93,7 +98,7 @@ def _earlier(service: Service, task_id: str, request_hash: str, queue: str) -> S
         return None
     if task.request_hash != request_hash:
         raise Conflict("this Idempotency-Key was used with a different request body")
-    if task.state is TaskState.ACCEPTED:
+    if task.setup is Setup.ACCEPTED:
         # The first request may have died before its fan-out message went out; a duplicate
         # is harmless (fan-out is idempotent), a missing one would strand the task.
         service.queues.send(CONTROL_QUEUE, FanOutMessage(task_id))
@@ -103,85 +108,71 @@ def _earlier(service: Service, task_id: str, request_hash: str, queue: str) -> S
 def _validate(service: Service, body: bytes) -> tuple[SubmitRequest, Kind, str]:
     settings = service.settings
     if len(body) > settings.max_body_bytes:
-        raise InvalidRequest(
-            413, f"request body is {len(body)} bytes; the limit is {settings.max_body_bytes}"
-        )
+        raise TooLarge(f"request body is {len(body)} bytes; the limit is {settings.max_body_bytes}")
     try:
         # Parsed and checked in one pass by pydantic-core: the cost of a 50,000-item batch.
         request = SubmitRequest.model_validate_json(body)
     except ValidationError as error:
         if any(issue["type"] == "json_invalid" for issue in error.errors()):
             reason = error.errors()[0]["msg"]
-            raise InvalidRequest(400, f"request body is not valid JSON: {reason}") from None
-        raise InvalidRequest(
-            422, "request body does not match the schema", _details(error)
-        ) from None
+            raise MalformedRequest(f"request body is not valid JSON: {reason}") from None
+        raise InvalidBody("request body does not match the schema", _problems(error)) from None
 
     kind = service.kinds.get(request.kind)
     if kind is None:
         known = ", ".join(sorted(service.kinds))
-        raise InvalidRequest(
-            422,
+        raise InvalidBody(
             f"unknown kind {request.kind!r}",
-            [{"field": "kind", "message": f"unknown kind; known kinds: {known}"}],
+            [Problem("kind", f"unknown kind; known kinds: {known}")],
         )
     queue = request.queue or kind.queue
     if queue not in JOB_QUEUES:
-        raise InvalidRequest(
-            422,
+        raise InvalidBody(
             f"unknown queue {queue!r}",
-            [
-                {
-                    "field": "queue",
-                    "message": f"unknown queue; known queues: {', '.join(JOB_QUEUES)}",
-                }
-            ],
+            [Problem("queue", f"unknown queue; known queues: {', '.join(JOB_QUEUES)}")],
         )
     count = len(request.items)
     if not count:
-        raise InvalidRequest(422, "items is empty", [{"field": "items", "message": "no items"}])
+        raise InvalidBody("items is empty", [Problem("items", "no items")])
     if count > settings.max_items:
-        raise InvalidRequest(
-            422,
+        raise InvalidBody(
             f"{count} items; the limit is {settings.max_items}",
-            [{"field": "items", "message": f"at most {settings.max_items} items"}],
+            [Problem("items", f"at most {settings.max_items} items")],
         )
     if len(body) > settings.max_item_bytes:  # otherwise no item can be over the limit
         _check_item_sizes(request.items, settings.max_item_bytes)
     try:
         kind.items.validate_python(request.items)
     except ValidationError as error:
-        raise InvalidRequest(
-            422, f"items are not valid for kind {kind.name!r}", _item_details(error)
+        raise InvalidItems(
+            f"items are not valid for kind {kind.name!r}", _item_problems(error)
         ) from None
     return request, kind, queue
 
 
 def _check_item_sizes(items: list[Any], limit: int) -> None:
-    details = []
+    problems = []
     for index, item in enumerate(items):
         size = len(to_json(item))
         if size > limit:
-            details.append({"index": index, "field": "", "message": f"{size} bytes; limit {limit}"})
-            if len(details) >= MAX_DETAILS:
+            problems.append(Problem("", f"{size} bytes; limit {limit}", index))
+            if len(problems) >= MAX_DETAILS:
                 break
-    if details:
-        raise InvalidRequest(413, f"items over the size limit of {limit} bytes", details)
+    if problems:
+        raise TooLarge(f"items over the size limit of {limit} bytes", problems)
 
 
-def _details(error: ValidationError) -> list[dict[str, Any]]:
+def _problems(error: ValidationError) -> list[Problem]:
     return [
-        {"field": ".".join(str(part) for part in issue["loc"]), "message": issue["msg"]}
+        Problem(".".join(str(part) for part in issue["loc"]), issue["msg"])
         for issue in error.errors()[:MAX_DETAILS]
     ]
 
 
-def _item_details(error: ValidationError) -> list[dict[str, Any]]:
+def _item_problems(error: ValidationError) -> list[Problem]:
     """Each issue of a list validation, as the item's index and the field inside it."""
-    details = []
+    problems = []
     for issue in error.errors()[:MAX_DETAILS]:
         index, *inside = issue["loc"]
-        details.append(
-            {"index": index, "field": ".".join(str(p) for p in inside), "message": issue["msg"]}
-        )
-    return details
+        problems.append(Problem(".".join(str(p) for p in inside), issue["msg"], int(index)))
+    return problems

@@ -11,15 +11,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from azure.core.exceptions import ResourceNotFoundError
-
 from jobs import logs
 from jobs.cancel import cancel_pending
-from jobs.models import CancelMessage, FanOutMessage, JobStatus, RunMessage, TaskState, utcnow
+from jobs.models import CancelMessage, FanOutMessage, RunMessage, Setup, utcnow
 from jobs.queues import PoisonMessage
 from jobs.resources import LISTENED_QUEUES
-from jobs.runner import finish
 from jobs.service import Service
+from jobs.storage import QueueMissing
 
 MAX_PER_QUEUE = 1000  # per sweep; the rest wait for the next one
 
@@ -40,7 +38,7 @@ def sweep(service: Service) -> SweepReport:
                 seen += 1
                 _handle(service, message, report)
                 service.queues.delete_poison(message)
-        except ResourceNotFoundError:
+        except QueueMissing:
             pass  # no poison queue yet: the host creates it on first use
         report.by_queue[queue] = seen
     return report
@@ -63,31 +61,28 @@ def _handle(service: Service, poison: PoisonMessage, report: SweepReport) -> Non
 
 
 def _fail_job(service: Service, queue: str, message: RunMessage) -> bool:
-    job = service.table.get_job(message.task_id, message.index)
-    if job is None or job.status.finished or job.generation != message.generation:
+    job = service.lifecycle.poison(message, queue)
+    if job is None:
         return False  # finished meanwhile, or superseded by a retry
-    error = job.error or "the job did not finish within the allowed attempts"
-    done = finish(service, queue, job, None, JobStatus.FAILED, error=error)
-    if done:
-        logs.event(
-            "job_poisoned",
-            logging.ERROR,
-            task_id=job.task_id,
-            job_id=job.job_id,
-            attempt=job.attempts,
-            kind=job.kind,
-            queue=queue,
-            error=error,
-        )
-    return done
+    logs.event(
+        "job_poisoned",
+        logging.ERROR,
+        task_id=job.task_id,
+        job_id=job.job_id,
+        attempt=job.attempts,
+        kind=job.kind,
+        queue=queue,
+        error=job.error,
+    )
+    return True
 
 
 def _fail_setup(service: Service, task_id: str) -> None:
     """The fan-out itself kept failing: the task can never start, so every job that has not
-    finished counts as failed (see jobs.tasks)."""
+    finished counts as failed (see models.TaskSummary)."""
     task = service.table.get_task(task_id)
-    if task is None or task.state is not TaskState.ACCEPTED:
+    if task is None or task.setup is not Setup.ACCEPTED:
         return
     error = "the batch could not be split into jobs; see the app's logs for the fan-out's errors"
-    service.table.update_task(task_id, state=TaskState.FAILED, error=error, updated_at=utcnow())
+    service.table.update_task(task_id, setup=Setup.FAILED, error=error, updated_at=utcnow())
     logs.event("task_failed", logging.ERROR, task_id=task_id, kind=task.kind, error=error)

@@ -8,12 +8,12 @@ from collections.abc import Sequence
 import pytest
 from azure.storage.queue import QueueClient
 
+from harness.azurite import Azurite
 from jobs import fanout
-from jobs.models import Job, TaskState
+from jobs.models import Job, Setup
 from jobs.provision import provision
 from jobs.service import Service
 from jobs.submit import submit
-from tests.support.azurite import Azurite
 
 
 @pytest.fixture
@@ -51,7 +51,7 @@ def test_a_fan_out_that_dies_half_way_resumes_without_duplicate_jobs(
     monkeypatch.setattr(fanout, "PARALLEL_WRITES", 1)
     with pytest.raises(Crash):
         fanout.fan_out(service, task.task_id)
-    assert service.table.get_task(task.task_id).state is TaskState.ACCEPTED  # type: ignore[union-attr]
+    assert service.table.get_task(task.task_id).setup is Setup.ACCEPTED  # type: ignore[union-attr]
     assert len(list(service.table.jobs(task.task_id))) == 300
     assert queue.get_queue_properties().approximate_message_count == 0
 
@@ -61,10 +61,10 @@ def test_a_fan_out_that_dies_half_way_resumes_without_duplicate_jobs(
 
     jobs = list(service.table.jobs(task.task_id, with_values=True))
     assert [job.index for job in jobs] == list(range(750))
-    assert [job.item for job in jobs] == list(range(750))
+    assert [service.payloads.decode(job.item) for job in jobs] == list(range(750))
     assert jobs[0].next_index == 32
     assert jobs[-1].next_index is None
-    assert service.table.get_task(task.task_id).state is TaskState.DISPATCHED  # type: ignore[union-attr]
+    assert service.table.get_task(task.task_id).setup is Setup.DISPATCHED  # type: ignore[union-attr]
     assert queue.get_queue_properties().approximate_message_count == 32  # the first window
 
 
@@ -75,7 +75,8 @@ def test_values_too_large_for_a_table_property_go_to_a_blob(service: Service) ->
 
     job = service.table.get_job(task.task_id, 0)
     assert job is not None
-    assert job.item == big
-    raw = service.table.table.get_entity(task.task_id, "job-00000000")
-    assert "JobDetail" not in raw
-    assert raw["JobDetailBlob"].endswith("/jobdetail/00000000.json")
+    assert service.payloads.decode(job.item) == big
+    raw = service.tables.get(task.task_id, "job-00000000")
+    assert raw is not None
+    assert "JobDetail" not in raw.props
+    assert raw.props["JobDetailBlob"].endswith("/jobdetail/00000000.json")

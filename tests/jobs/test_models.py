@@ -1,25 +1,22 @@
-"""Counting, messages and settings: the rules that need no storage."""
+"""Counting, a task's overall status, messages and ids: the rules that need no storage."""
 
 from __future__ import annotations
 
-import base64
-
 import pytest
 
-from jobs.connection import StorageConnection
-from jobs.errors import ConfigurationError
 from jobs.models import (
     CancelMessage,
     Counts,
     FanOutMessage,
-    Job,
     JobStatus,
     RunMessage,
+    Setup,
+    Task,
+    TaskStatus,
+    TaskSummary,
+    canonical_task_id,
     parse_message,
 )
-from jobs.queues import _decode
-from jobs.runner import _runnable
-from jobs.settings import Settings
 
 
 def test_a_move_takes_one_from_the_old_status_and_gives_it_to_the_new() -> None:
@@ -27,8 +24,10 @@ def test_a_move_takes_one_from_the_old_status_and_gives_it_to_the_new() -> None:
     counts = counts.moved(JobStatus.IN_PROGRESS, JobStatus.COMPLETED)
     counts = counts.moved(JobStatus.PENDING, JobStatus.FAILED)
     assert counts == Counts(in_progress=0, completed=1, failed=1, cancelled=0)
-    assert counts.as_dict(total=5) == {
-        "pending": 3, "in_progress": 0, "completed": 1, "failed": 1, "cancelled": 0,
+    summary = TaskSummary.of(_task(total=5), counts)
+    assert dict(summary.counts) == {
+        JobStatus.PENDING: 3, JobStatus.IN_PROGRESS: 0, JobStatus.COMPLETED: 1,
+        JobStatus.FAILED: 1, JobStatus.CANCELLED: 0,
     }  # fmt: skip
 
 
@@ -60,45 +59,40 @@ def test_anything_else_is_not_a_message(text: str) -> None:
         parse_message(text)
 
 
-def test_poison_messages_are_read_base64_or_raw() -> None:
-    message = RunMessage("t", 7)
-    encoded = base64.b64encode(message.to_json().encode()).decode()
-    assert _decode(encoded) == message
-    assert _decode(message.to_json()) == message  # a raw copy from the decode-failure path
-    assert _decode("%%% not ours %%%") is None
+def _task(total: int, **fields: object) -> Task:
+    now = "2026-01-01T00:00:00.000Z"
+    return Task("t", "echo", "jobs", total, 32, now, now, "hash", **fields)  # type: ignore[arg-type]
 
 
-def test_only_a_newer_generation_reopens_a_failed_job() -> None:
-    failed = Job("t", 0, "echo", status=JobStatus.FAILED, generation=1)
-    assert not _runnable(failed, RunMessage("t", 0, 1))
-    assert _runnable(failed, RunMessage("t", 0, 2))
-    assert not _runnable(Job("t", 0, "echo", generation=2), RunMessage("t", 0, 1))
-    assert not _runnable(Job("t", 0, "echo", status=JobStatus.COMPLETED), RunMessage("t", 0, 5))
-    assert _runnable(Job("t", 0, "echo", status=JobStatus.IN_PROGRESS), RunMessage("t", 0))
+@pytest.mark.parametrize(
+    ("counts", "fields", "status"),
+    [
+        (Counts(completed=3), {}, TaskStatus.RUNNING),  # one job not yet counted: pending
+        (Counts(in_progress=1, completed=3), {}, TaskStatus.RUNNING),
+        (Counts(completed=4), {}, TaskStatus.COMPLETED),
+        (Counts(completed=3, failed=1), {}, TaskStatus.COMPLETED_WITH_FAILURES),
+        (Counts(completed=1, cancelled=3), {"cancelled": True}, TaskStatus.CANCELLED),
+        (Counts(completed=4), {"cancelled": True}, TaskStatus.COMPLETED),  # cancelled too late
+        (Counts(completed=1), {"setup": Setup.FAILED}, TaskStatus.COMPLETED_WITH_FAILURES),
+    ],
+)
+def test_a_task_is_running_until_every_job_has_ended(
+    counts: Counts, fields: dict[str, object], status: TaskStatus
+) -> None:
+    summary = TaskSummary.of(_task(4, **fields), counts)
+    assert summary.status is status
+    assert sum(summary.counts.values()) == 4
 
 
-def test_settings_have_defaults_and_reject_nonsense() -> None:
-    assert Settings.from_env({}) == Settings()
-    assert Settings.from_env({"JOBS_TEST_KINDS": "True", "JOBS_MAX_ITEMS": "7"}).max_items == 7
-    for bad in (
-        {"JOBS_MAX_ITEMS": "many"},
-        {"JOBS_MAX_ITEMS": "0"},
-        {"JOBS_TEST_KINDS": "perhaps"},
-        {"JOBS_DISPATCH_WINDOW": "100"},  # not a multiple of the counter shards
-    ):
-        with pytest.raises(ConfigurationError, match=next(iter(bad))):
-            Settings.from_env(bad)
+def test_a_task_whose_batch_never_became_jobs_counts_its_unstarted_jobs_failed() -> None:
+    summary = TaskSummary.of(_task(10, setup=Setup.FAILED), Counts(completed=2))
+    assert summary.counts[JobStatus.FAILED] == 8
+    assert summary.counts[JobStatus.PENDING] == 0
 
 
-def test_connections_resolve_like_the_host() -> None:
-    assert StorageConnection.from_env("S", {"S": "UseDevelopmentStorage=true"}).connection_string
-    assert StorageConnection.from_env("S", {"AzureWebJobsS": "x=y"}).connection_string == "x=y"
-    identity = StorageConnection.from_env("S", {"S__accountName": "acct", "S__clientId": "id-1"})
-    assert identity.connection_string is None
-    assert identity.queue_url == "https://acct.queue.core.windows.net"
-    assert identity.client_id == "id-1"
-    custom = StorageConnection.from_env("S", {"S__tableServiceUri": "https://t.example"})
-    assert custom.table_url == "https://t.example"
-    assert custom.blob_url is None
-    with pytest.raises(ConfigurationError, match="S__accountName"):
-        StorageConnection.from_env("S", {})
+def test_task_ids_have_one_spelling() -> None:
+    spelled = "5b0c7a7e-3f0e-4d6b-9a55-3a8f0a1f2b3c"
+    for other in (spelled.upper(), "{" + spelled + "}", spelled.replace("-", "")):
+        assert canonical_task_id(other) == spelled
+    for nonsense in ("", "not-a-task", "5b0c7a7e", "../x"):
+        assert canonical_task_id(nonsense) is None

@@ -1,0 +1,56 @@
+"""What each domain error means to a caller: its status code and the error document
+``{"error": "...", "details": [{"index"?, "field", "message"}]}``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from api.answers import Answer, json_answer
+from jobs.errors import (
+    ConfigurationError,
+    Conflict,
+    InvalidBody,
+    InvalidRequest,
+    MalformedRequest,
+    NotFound,
+    Problem,
+    TooLarge,
+)
+
+logger = logging.getLogger("api")
+
+STATUS: dict[type[InvalidRequest], int] = {
+    MalformedRequest: 400,
+    InvalidBody: 422,
+    TooLarge: 413,
+}
+
+
+def answering(handler: Callable[[], Answer]) -> Answer:
+    """Run ``handler``; every error becomes an error document, never an empty answer."""
+    try:
+        return handler()
+    except InvalidRequest as error:
+        status = next(code for kind, code in STATUS.items() if isinstance(error, kind))
+        return error_answer(status, error.message, error.problems)
+    except NotFound:
+        return error_answer(404, "no such task or job")
+    except Conflict as error:
+        return error_answer(409, str(error))
+    except ConfigurationError as error:
+        logger.error("configuration error: %s", error)
+        return error_answer(500, "the service is misconfigured; see its logs")
+    except Exception:
+        logger.exception("request failed")
+        return error_answer(500, "internal error")
+
+
+def error_answer(status: int, message: str, problems: list[Problem] | None = None) -> Answer:
+    return json_answer({"error": message, "details": [_detail(p) for p in problems or []]}, status)
+
+
+def _detail(problem: Problem) -> dict[str, Any]:
+    detail: dict[str, Any] = {} if problem.index is None else {"index": problem.index}
+    return {**detail, "field": problem.field, "message": problem.message}

@@ -1,0 +1,88 @@
+"""One handler per route: read the request, call the domain once, shape the answer."""
+
+from __future__ import annotations
+
+import logging
+
+from api import documents, params
+from api.answers import Answer, Request, json_answer
+from api.errors import answering
+from jobs import cancel, retry, submit, tasks
+from jobs.service import Service
+
+logger = logging.getLogger("api")
+
+RETRY_AFTER = "2"  # seconds a caller should wait before polling a task
+
+
+def submit_task(service: Service, request: Request) -> Answer:
+    def accepted() -> Answer:
+        done = submit.submit(service, request.body, request.header("Idempotency-Key"))
+        url = documents.task_url(done.task.task_id)
+        body = {"task_id": done.task.task_id, "status_url": url, "total": done.task.total}
+        return json_answer(body, 202, {"Location": url, "Retry-After": RETRY_AFTER})
+
+    return answering(accepted)
+
+
+def get_task(service: Service, request: Request) -> Answer:
+    return answering(
+        lambda: json_answer(
+            documents.task(tasks.status(service, params.task_id(request.route["task_id"])))
+        )
+    )
+
+
+def cancel_task(service: Service, request: Request) -> Answer:
+    def cancelled() -> Answer:
+        task = cancel.request_cancel(service, params.task_id(request.route["task_id"]))
+        url = documents.task_url(task.task_id)
+        return json_answer({"task_id": task.task_id, "status_url": url}, 202, {"Location": url})
+
+    return answering(cancelled)
+
+
+def list_jobs(service: Service, request: Request) -> Answer:
+    def page() -> Answer:
+        task_id = params.task_id(request.route["task_id"])
+        status = params.status(request.query.get("status"))
+        limit = params.limit(request.query.get("limit"))
+        after = params.continuation(request.query.get("continuation"))
+        found = tasks.jobs_page(service, task_id, status, limit, after)
+        return json_answer(documents.job_page(found))
+
+    return answering(page)
+
+
+def get_job(service: Service, request: Request) -> Answer:
+    def detail() -> Answer:
+        task_id = params.task_id(request.route["task_id"])
+        index = params.job_number(request.route["job_id"])
+        return json_answer(documents.job_detail(tasks.job_detail(service, task_id, index)))
+
+    return answering(detail)
+
+
+def get_results(service: Service, request: Request) -> Answer:
+    def download() -> Answer:
+        lines = tasks.results(service, params.task_id(request.route["task_id"]))
+        return Answer(200, b"".join(lines), mimetype="application/x-ndjson")
+
+    return answering(download)
+
+
+def retry_task(service: Service, request: Request) -> Answer:
+    return answering(
+        lambda: json_answer(
+            {"requeued": retry.retry(service, params.task_id(request.route["task_id"]))}, 202
+        )
+    )
+
+
+def health(service: Service, request: Request) -> Answer:
+    try:
+        service.check()
+    except Exception as error:
+        logger.warning("health check failed: %s", error)
+        return json_answer({"status": "unavailable", "error": type(error).__name__}, 503)
+    return json_answer({"status": "ok"})
