@@ -1,0 +1,325 @@
+"""The job lifecycle on the in-memory twin of storage: the move table, and every race the design
+claims to survive, each forced at the exact point it matters. Milliseconds each."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from jobs.cancel import cancel_pending, request_cancel
+from jobs.fanout import fan_out
+from jobs.lifecycle import MOVES, Change, Event, decide
+from jobs.models import Job, JobStatus, RunMessage, TaskStatus, parse_message
+from jobs.resources import all_queues
+from jobs.retry import retry
+from jobs.service import Service
+from jobs.settings import Settings
+from jobs.storage import Entity, TableStore, Write
+from jobs.storage.memory import MemoryBlobStore, MemoryQueueStore, MemoryTableStore
+from jobs.submit import submit
+from jobs.tasks import status
+from jobs.worker import handle
+
+QUEUE = "jobs"
+NOW = "2026-01-01T00:00:00.000Z"
+
+
+class Crash(Exception):
+    """Stands for the process dying at that line."""
+
+
+class Interfering:
+    """The twin's table, with a hook run just before the next transaction that ``when`` picks:
+    another party's write lands between this party's read and its write."""
+
+    def __init__(self, store: TableStore) -> None:
+        self.store = store
+        self.hooks: list[tuple[Callable[[Sequence[Write]], bool], Callable[[], object]]] = []
+
+    def before(self, when: Callable[[Sequence[Write]], bool], act: Callable[[], object]) -> None:
+        self.hooks.append((when, act))
+
+    def get(self, partition: str, row: str) -> Entity | None:
+        return self.store.get(partition, row)
+
+    def query(self, partition: str, **options: Any) -> Iterator[Entity]:
+        return self.store.query(partition, **options)
+
+    def transact(self, partition: str, writes: Sequence[Write]) -> list[str]:
+        for hook in list(self.hooks):
+            when, act = hook
+            if when(writes):
+                self.hooks.remove(hook)
+                act()
+        return self.store.transact(partition, writes)
+
+    def ping(self) -> None:
+        self.store.ping()
+
+
+def moving(status: JobStatus, index: int | None = None) -> Callable[[Sequence[Write]], bool]:
+    """Picks a transaction that writes a job row with ``status`` (and ``index``)."""
+
+    def picks(writes: Sequence[Write]) -> bool:
+        return any(
+            w.row.startswith("job-")
+            and w.props.get("Status") == status.value
+            and (index is None or w.props.get("Index") == index)
+            for w in writes
+        )
+
+    return picks
+
+
+@pytest.fixture
+def table() -> Interfering:
+    return Interfering(MemoryTableStore())
+
+
+@pytest.fixture
+def service(table: Interfering) -> Service:
+    settings = Settings(test_kinds=True, dispatch_window=32)
+    return Service(settings, table, MemoryQueueStore(all_queues()), MemoryBlobStore())
+
+
+def new_task(service: Service, kind: str, items: list[Any]) -> str:
+    """A task submitted and fanned out, its first window on the job queue."""
+    task = submit(service, json.dumps({"kind": kind, "items": items}).encode()).task
+    fan_out(service, task.task_id)
+    return task.task_id
+
+
+def queued(service: Service, queue: str = QUEUE) -> list[RunMessage]:
+    store = service.queue_store
+    assert isinstance(store, MemoryQueueStore)
+    messages = [parse_message(base64.b64decode(t).decode()) for t in store.texts(queue)]
+    return [m for m in messages if isinstance(m, RunMessage)]
+
+
+def counts(service: Service, task_id: str) -> Mapping[JobStatus, int]:
+    return status(service, task_id).counts
+
+
+def run_queue(service: Service) -> None:
+    """Deliver the job queue's messages as the host would, until it is empty."""
+    store = service.queue_store
+    assert isinstance(store, MemoryQueueStore)
+    while batch := store.receive(QUEUE, 32, timedelta(minutes=10)):
+        for received in batch:
+            body = base64.b64decode(received.text).decode()
+            handle(service, QUEUE, body, received.dequeue_count)
+            store.delete(QUEUE, received.id, received.receipt)
+
+
+# -- the table ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("event", list(Event))
+@pytest.mark.parametrize("stored", list(JobStatus))
+def test_a_change_moves_a_job_only_from_the_statuses_its_row_of_the_table_lists(
+    event: Event, stored: JobStatus
+) -> None:
+    job = Job("t", 0, "echo", status=stored, generation=3)
+    decided = decide(job, Change(event, 3), cancelled=False, now=NOW)
+    if stored in MOVES[event].sources:
+        assert decided is not None
+        assert decided[0] is event
+        assert decided[1].status is MOVES[event].target
+    else:
+        assert decided is None
+
+
+def test_a_change_for_an_older_generation_does_nothing() -> None:
+    job = Job("t", 0, "echo", status=JobStatus.PENDING, generation=2)
+    for event in Event:
+        assert decide(job, Change(event, 1), cancelled=False, now=NOW) is None
+
+
+def test_a_newer_generation_finds_a_failed_job_already_reset_and_starts_it() -> None:
+    failed = Job("t", 0, "echo", status=JobStatus.FAILED, generation=1, attempts=5, error="x")
+    decided = decide(failed, Change(Event.START, 2, attempt=1), cancelled=False, now=NOW)
+    assert decided is not None
+    _, started = decided
+    assert (started.status, started.generation, started.attempts, started.error) == (
+        JobStatus.IN_PROGRESS, 2, 1, None,
+    )  # fmt: skip
+    completed = Job("t", 0, "echo", status=JobStatus.COMPLETED, generation=1)
+    assert decide(completed, Change(Event.START, 2), cancelled=False, now=NOW) is None
+
+
+def test_starting_a_job_of_a_cancelled_task_skips_it() -> None:
+    for stored in (JobStatus.PENDING, JobStatus.IN_PROGRESS):
+        decided = decide(Job("t", 0, "echo", status=stored), Change(Event.START, 0),
+                         cancelled=True, now=NOW)  # fmt: skip
+        assert decided is not None
+        assert (decided[0], decided[1].status) == (Event.SKIP, JobStatus.CANCELLED)
+
+
+# -- races -------------------------------------------------------------------------------
+
+
+def test_a_write_landing_between_read_and_write_is_decided_again_and_counted_once(
+    service: Service, table: Interfering
+) -> None:
+    task_id = new_task(service, "echo", list(range(64)))  # jobs 0 and 32 share shard 0
+    lifecycle = service.lifecycle
+    other: list[object] = []
+    table.before(
+        moving(JobStatus.IN_PROGRESS, 0),
+        lambda: other.append(lifecycle.start(RunMessage(task_id, 32), QUEUE, 1)),
+    )
+
+    claim = lifecycle.start(RunMessage(task_id, 0), QUEUE, 1)
+
+    assert claim is not None
+    assert other  # the interloper's start landed first
+    assert other[0] is not None
+    assert counts(service, task_id)[JobStatus.IN_PROGRESS] == 2
+
+
+def test_a_duplicate_message_while_the_first_runs_finishes_the_job_once(
+    service: Service,
+) -> None:
+    task_id = new_task(service, "echo", ["a"])
+    lifecycle = service.lifecycle
+    first = lifecycle.start(RunMessage(task_id, 0), QUEUE, 1)
+    duplicate = lifecycle.start(RunMessage(task_id, 0), QUEUE, 2)
+    assert first is not None
+    assert duplicate is not None
+
+    assert lifecycle.complete(first, "first") is True
+    assert lifecycle.complete(duplicate, "second") is False
+
+    job = service.table.get_job(task_id, 0)
+    assert job is not None
+    assert service.payloads.decode(job.result) == "first"
+    assert counts(service, task_id)[JobStatus.COMPLETED] == 1
+    assert counts(service, task_id)[JobStatus.IN_PROGRESS] == 0
+
+
+def test_after_a_retry_the_old_generation_neither_runs_nor_fails_the_job(
+    service: Service,
+) -> None:
+    task_id = new_task(service, "fail", [{"permanent": True}])
+    run_queue(service)
+    assert status(service, task_id).status is TaskStatus.COMPLETED_WITH_FAILURES
+    assert retry(service, task_id) == 1
+
+    assert service.lifecycle.start(RunMessage(task_id, 0, 0), QUEUE, 1) is None
+    assert service.lifecycle.poison(RunMessage(task_id, 0, 0), QUEUE) is None
+    job = service.table.get_job(task_id, 0)
+    assert job is not None
+    assert (job.status, job.generation, job.attempts) == (JobStatus.PENDING, 1, 0)
+    assert counts(service, task_id)[JobStatus.PENDING] == 1
+    assert [m.generation for m in queued(service)] == [1]
+
+
+def test_a_retry_whose_reset_is_lost_is_completed_by_its_message(
+    service: Service, table: Interfering
+) -> None:
+    task_id = new_task(service, "fail", [{"permanent": True}])
+    run_queue(service)
+    failed = service.table.get_job(task_id, 0)
+    assert failed is not None
+
+    def crash() -> None:
+        raise Crash
+
+    table.before(moving(JobStatus.PENDING, 0), crash)
+    with pytest.raises(Crash):
+        service.lifecycle.retry(failed, QUEUE)  # the message went out; the reset did not land
+
+    claim = service.lifecycle.start(queued(service)[0], QUEUE, 1)
+    assert claim is not None
+    assert (claim.job.generation, claim.job.attempts, claim.job.error) == (1, 1, None)
+    assert counts(service, task_id)[JobStatus.FAILED] == 0
+    assert counts(service, task_id)[JobStatus.IN_PROGRESS] == 1
+
+
+def test_a_cancel_landing_during_a_start_skips_the_job_and_passes_on_its_successor(
+    service: Service, table: Interfering
+) -> None:
+    task_id = new_task(service, "echo", list(range(40)))  # job 0's successor is job 32
+    table.before(moving(JobStatus.IN_PROGRESS, 0), lambda: request_cancel(service, task_id))
+    before = len(queued(service))
+
+    assert service.lifecycle.start(RunMessage(task_id, 0), QUEUE, 1) is None
+
+    job = service.table.get_job(task_id, 0)
+    assert job is not None
+    assert (job.status, job.next_sent) == (JobStatus.CANCELLED, True)
+    assert queued(service)[before:] == [RunMessage(task_id, 32)]
+    assert counts(service, task_id)[JobStatus.CANCELLED] == 1
+    assert counts(service, task_id)[JobStatus.IN_PROGRESS] == 0
+
+
+@pytest.mark.parametrize("sweep_first", [True, False], ids=["sweep-first", "success-first"])
+def test_the_sweep_racing_a_late_success_ends_the_job_once(
+    service: Service, sweep_first: bool
+) -> None:
+    task_id = new_task(service, "echo", ["late"])
+    claim = service.lifecycle.start(RunMessage(task_id, 0), QUEUE, 5)
+    assert claim is not None
+
+    if sweep_first:
+        assert service.lifecycle.poison(RunMessage(task_id, 0), QUEUE) is not None
+        assert service.lifecycle.complete(claim, "late") is False
+        expected = JobStatus.FAILED
+    else:
+        assert service.lifecycle.complete(claim, "late") is True
+        assert service.lifecycle.poison(RunMessage(task_id, 0), QUEUE) is None
+        expected = JobStatus.COMPLETED
+
+    found = counts(service, task_id)
+    assert found[expected] == 1
+    assert sum(found.values()) == found[expected] == 1
+
+
+def test_a_crash_between_successor_and_finishing_write_duplicates_but_never_loses(
+    service: Service, table: Interfering
+) -> None:
+    task_id = new_task(service, "echo", list(range(40)))
+
+    def crash() -> None:
+        raise Crash
+
+    table.before(moving(JobStatus.COMPLETED, 0), crash)
+    claim = service.lifecycle.start(RunMessage(task_id, 0), QUEUE, 1)
+    assert claim is not None
+    with pytest.raises(Crash):
+        service.lifecycle.complete(claim, 0)
+    assert queued(service).count(RunMessage(task_id, 32)) == 1  # sent before the crash
+    job = service.table.get_job(task_id, 0)
+    assert job is not None
+    assert job.status is JobStatus.IN_PROGRESS  # the finishing write never landed
+
+    # The host delivers job 0's message again; it runs again and sends job 32 again.
+    handle(service, QUEUE, RunMessage(task_id, 0).to_json(), 2)
+    assert queued(service).count(RunMessage(task_id, 32)) == 2
+    run_queue(service)
+
+    found = counts(service, task_id)
+    assert found[JobStatus.COMPLETED] == 40
+    assert sum(found.values()) == 40
+    assert {job.status for job in service.table.jobs(task_id)} == {JobStatus.COMPLETED}
+
+
+def test_a_cancel_pass_cancels_only_jobs_that_have_not_started(service: Service) -> None:
+    task_id = new_task(service, "echo", list(range(200)))
+    running = service.lifecycle.start(RunMessage(task_id, 5), QUEUE, 1)
+    assert running is not None
+
+    request_cancel(service, task_id)
+    assert cancel_pending(service, task_id) == 199
+    assert cancel_pending(service, task_id) == 0  # again: nothing left to do
+    assert service.lifecycle.complete(running, "done") is True  # running ones finish
+
+    summary = status(service, task_id)
+    assert summary.status is TaskStatus.CANCELLED
+    assert summary.counts[JobStatus.CANCELLED] == 199
+    assert summary.counts[JobStatus.COMPLETED] == 1
