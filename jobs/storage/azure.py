@@ -167,7 +167,7 @@ class AzureQueueStore:
         except ResourceNotFoundError:
             raise MessageMissing(message_id) from None
         except HttpResponseError as error:
-            if error.status_code == 400 and "PopReceipt" in _code(error):
+            if _code(error) == "PopReceiptMismatch":
                 raise MessageMissing(message_id) from None
             raise
 
