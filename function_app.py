@@ -93,7 +93,8 @@ def _job_queue_function(queue: str) -> None:
     @app.function_name(f"run_{queue.replace('-', '_')}")
     @app.queue_trigger(arg_name="msg", queue_name=queue, connection=STORAGE_CONNECTION)
     def run(msg: func.QueueMessage) -> None:
-        worker.handle(service(), queue, msg.get_body().decode("utf-8"), msg.dequeue_count or 1)
+        body = msg.get_body().decode("utf-8")
+        worker.handle(service(), queue, body, msg.dequeue_count or 1, msg.id)
 
 
 for _queue in LISTENED_QUEUES:

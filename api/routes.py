@@ -74,7 +74,8 @@ def get_results(service: Service, request: Request) -> Answer:
 def retry_task(service: Service, request: Request) -> Answer:
     return answering(
         lambda: json_answer(
-            {"requeued": retry.retry(service, params.task_id(request.route["task_id"]))}, 202
+            {"requeued": retry.request_retry(service, params.task_id(request.route["task_id"]))},
+            202,
         )
     )
 

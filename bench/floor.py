@@ -326,7 +326,7 @@ def seeded_task(service: Service, queue: str, items: int) -> str:
     body = f'{{"kind":"echo","items":[{",".join(str(i) for i in range(items))}]}}'
     task = submit(service, body.encode()).task
     # Spread here, onto the bench's private queue, instead of through the control queue.
-    spread(service, replace(task, queue=queue), list(range(items)))
+    spread(service, replace(task, queue=queue), list(range(items)), claim="bench")
     return task.task_id
 
 

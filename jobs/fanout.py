@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -17,6 +18,7 @@ from jobs import logs
 from jobs.models import CancelMessage, Job, RunMessage, Setup, Task, job_id, utcnow
 from jobs.resources import CONTROL_QUEUE
 from jobs.service import Service
+from jobs.storage import ConcurrentUpdate
 from jobs.store import AlreadyExists
 
 PARALLEL_WRITES = 8
@@ -24,17 +26,23 @@ CHUNK_ROWS = 100  # a table transaction's limit
 CHUNK_BYTES = 1_500_000  # well inside a transaction's 4 MiB, even with escaping
 
 
-def fan_out(service: Service, task_id: str) -> None:
-    """Spread the stored batch onto the task's queue, unless that was done already."""
+def fan_out(service: Service, task_id: str, claim: str | None = None) -> None:
+    """Spread the stored batch onto the task's queue, unless that was done already.
+
+    ``claim`` names this fan-out (its queue message's id, which stays the same across
+    redeliveries): however many fan-out messages a task gets (a submit repeated while the first
+    runs sends one each), only the first to claim the task dispatches its jobs, and only that
+    message's redelivery may finish a dispatch it started."""
     task = service.table.get_task(task_id)
     if task is None or task.setup is not Setup.ACCEPTED:
         return  # unknown (never acknowledged to a caller) or already done
     items: list[Any] = json.loads(service.payloads.get_request(task))["items"]
-    spread(service, task, items)
+    spread(service, task, items, claim or uuid.uuid4().hex)
 
 
-def spread(service: Service, task: Task, items: list[Any]) -> None:
-    """Write the task's job rows, queue its first window, and mark it dispatched."""
+def spread(service: Service, task: Task, items: list[Any], claim: str) -> None:
+    """Write the task's job rows, then, as the task's one dispatcher, queue its first window
+    and mark it dispatched."""
     table, task_id, total, queue = service.table, task.task_id, len(items), task.queue
     encode = service.payloads.encode
     jobs = [
@@ -50,8 +58,10 @@ def spread(service: Service, task: Task, items: list[Any]) -> None:
     with ThreadPoolExecutor(PARALLEL_WRITES) as pool:
         for _ in pool.map(lambda chunk: _create(service, task_id, chunk), _chunks(jobs)):
             pass
-        current = table.get_task(task_id)
-        if current is not None and current.cancelled:
+        current = _claim(service, task_id, claim)
+        if current is None:
+            return  # another fan-out of this task dispatches it
+        if current.cancelled:
             # Cancelled while the rows were being written: the cancel pass may have run before
             # they existed, so run it again instead of starting any job.
             service.queues.send(CONTROL_QUEUE, CancelMessage(task_id))
@@ -61,6 +71,19 @@ def spread(service: Service, task: Task, items: list[Any]) -> None:
                 pass
     table.update_task(task_id, setup=Setup.DISPATCHED, updated_at=utcnow())
     logs.event("task_dispatched", task_id=task_id, kind=task.kind, queue=queue, total=total)
+
+
+def _claim(service: Service, task_id: str, claim: str) -> Task | None:
+    """The task, once ``claim`` holds the right to dispatch it; None when another does."""
+    while True:
+        task = service.table.get_task(task_id)
+        if task is None or task.setup is not Setup.ACCEPTED:
+            return None
+        if task.dispatcher is not None:
+            return task if task.dispatcher == claim else None
+        with contextlib.suppress(ConcurrentUpdate):  # another claim landed: look again
+            service.table.update_task(task_id, etag=task.etag, dispatcher=claim)
+            return task
 
 
 def _create(service: Service, task_id: str, chunk: Sequence[Job]) -> None:

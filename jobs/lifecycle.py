@@ -18,14 +18,15 @@ Rules around the table:
 - **Successors.** A job that finishes through a worker or the sweep sends its successor's
   message (the job ``window`` places on) *before* the finishing write: a crash in between sends
   it again, and the duplicate is absorbed like any other. The cancel pass reaches every pending
-  job itself, and a retry sends each job it resets."""
+  job itself. A retry chains the jobs it resets the same way (jobs.retry), so they go back
+  through the window like new ones."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Final
@@ -39,7 +40,7 @@ from jobs.storage import ConcurrentUpdate
 from jobs.store import JobsTable, Shard, shard_of
 
 MAX_RACES = 50
-CANCEL_GROUP = 99  # rows per transaction, leaving room for the shard row
+GROUP = 99  # job rows per transaction, leaving room for the shard row
 POISONED = "the job did not finish within the allowed attempts"
 
 
@@ -88,6 +89,13 @@ class Change:
     attempt: int = 0  # START: the message's dequeue count
     result: Payload | None = None  # COMPLETE
     error: str | None = None  # FAIL; POISON keeps the last error a failed attempt recorded
+    successor: Successor | None = None  # RESET: the retried job this one dispatches
+
+
+@dataclass(frozen=True)
+class Successor:
+    index: int
+    generation: int
 
 
 def current(job: Job, generation: int) -> Job | None:
@@ -122,7 +130,16 @@ def decide(job: Job, change: Change, *, cancelled: bool, now: str) -> tuple[Even
     elif event is Event.POISON:
         moved = replace(moved, error=seen.error or POISONED)
     elif event is Event.RESET:
-        moved = replace(moved, generation=seen.generation + 1, attempts=0, error=None)
+        after = change.successor
+        moved = replace(
+            moved,
+            generation=seen.generation + 1,
+            attempts=0,
+            error=None,
+            next_index=None if after is None else after.index,
+            next_generation=0 if after is None else after.generation,
+            next_sent=after is None,
+        )
     return event, moved
 
 
@@ -189,28 +206,31 @@ class Lifecycle:
 
     def cancel(self, jobs: Sequence[Job]) -> int:
         """Cancel those of ``jobs`` (one task's, as read) that are still pending; how many."""
+        return self._apply_all(jobs, lambda job: Change(Event.CANCEL, job.generation))
+
+    def reset(self, jobs: Sequence[Job], successors: Mapping[int, Successor]) -> int:
+        """Send failed ``jobs`` (one task's, as read) round again, each to dispatch its entry
+        in ``successors`` when it finishes; how many this call reset."""
+        return self._apply_all(
+            jobs,
+            lambda job: Change(Event.RESET, job.generation, successor=successors.get(job.index)),
+        )
+
+    # -- the one optimistic loop -----------------------------------------------------------
+
+    def _apply_all(self, jobs: Sequence[Job], change: Callable[[Job], Change]) -> int:
+        """Apply a change to many jobs of one task: per shard, GROUP rows a transaction."""
         by_shard: dict[int, list[Job]] = defaultdict(list)
         for job in jobs:
             by_shard[shard_of(job.index)].append(job)
-        cancelled = 0
+        moved = 0
         for group in by_shard.values():
-            for start in range(0, len(group), CANCEL_GROUP):
-                chunk = group[start : start + CANCEL_GROUP]
-                changes = {job.index: Change(Event.CANCEL, job.generation) for job in chunk}
-                rows = {job.index: job for job in chunk}
-                moved, _ = self._apply(chunk[0].task_id, "", changes, rows)
-                cancelled += len(moved)
-        return cancelled
-
-    def retry(self, job: Job, queue: str) -> None:
-        """Send a failed job round again: the message carrying its next generation goes first,
-        so that if the reset is lost the runner performs it when the message arrives."""
-        self.queues.send(queue, RunMessage(job.task_id, job.index, job.generation + 1))
-        with contextlib.suppress(Contention):  # the message is out: the runner will reset it
-            self._apply(job.task_id, queue, {job.index: Change(Event.RESET, job.generation)},
-                        {job.index: job})  # fmt: skip
-
-    # -- the one optimistic loop -----------------------------------------------------------
+            for start in range(0, len(group), GROUP):
+                chunk = group[start : start + GROUP]
+                changes = {job.index: change(job) for job in chunk}
+                written, _ = self._apply(chunk[0].task_id, "", changes, {j.index: j for j in chunk})
+                moved += len(written)
+        return moved
 
     def _finish(self, claim: Claim, change: Change) -> bool:
         job = claim.job
@@ -279,7 +299,8 @@ class Lifecycle:
             event, moved = decided
             if MOVES[event].dispatches and moved.next_index is not None and not moved.next_sent:
                 if index not in sent:
-                    self.queues.send(queue, RunMessage(task_id, moved.next_index))
+                    successor = RunMessage(task_id, moved.next_index, moved.next_generation)
+                    self.queues.send(queue, successor)
                     sent.add(index)
                 moved = replace(moved, next_sent=True)
             moves.append((stored, moved))

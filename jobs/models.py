@@ -100,6 +100,20 @@ class Payload:
     blob: str | None = None
 
 
+@dataclass(frozen=True)
+class RetryRound:
+    """A retry of a task's failed jobs, done in the background page by page (jobs.retry)."""
+
+    number: int = 0  # rounds asked for so far
+    done: int = 0  # rounds finished: every failed job reset and the first window sent
+    after: int = -1  # the round's cursor: every failed job up to this index is reset
+    head: str = ""  # the round's first window, "index:generation" pairs, sent at its end
+
+    @property
+    def running(self) -> bool:
+        return self.done < self.number
+
+
 @dataclass
 class Task:
     task_id: str
@@ -113,6 +127,9 @@ class Task:
     setup: Setup = Setup.ACCEPTED
     cancelled: bool = False
     error: str | None = None
+    dispatcher: str | None = None  # the fan-out message that won the right to dispatch
+    retry: RetryRound = field(default_factory=lambda: RetryRound())
+    etag: str | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -124,6 +141,7 @@ class Job:
     attempts: int = 0
     generation: int = 0  # raised by each retry, so stale messages can be told apart
     next_index: int | None = None  # the job this one dispatches when it finishes
+    next_generation: int = 0  # that job's generation (above 0 when a retry chained them)
     next_sent: bool = False
     error: str | None = None
     started_at: str | None = None
@@ -237,7 +255,20 @@ class CancelMessage:
         return json.dumps({"op": "cancel", "task_id": self.task_id}, separators=(",", ":"))
 
 
-Message = RunMessage | FanOutMessage | CancelMessage
+@dataclass(frozen=True)
+class RetryMessage:
+    """The queue message that resets a task's failed jobs, for retry round ``round``."""
+
+    task_id: str
+    round: int
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"op": "retry", "task_id": self.task_id, "round": self.round}, separators=(",", ":")
+        )
+
+
+Message = RunMessage | FanOutMessage | CancelMessage | RetryMessage
 
 
 def parse_message(text: str) -> Message:
@@ -246,15 +277,20 @@ def parse_message(text: str) -> Message:
     if not isinstance(data, dict):
         raise ValueError("not an object")
     task_id = data.get("task_id")
-    if not isinstance(task_id, str) or not task_id:
+    if not isinstance(task_id, str) or canonical_task_id(task_id) != task_id:
         raise ValueError("no task_id")
     if data.get("op") == "fanout":
         return FanOutMessage(task_id)
     if data.get("op") == "cancel":
         return CancelMessage(task_id)
+    if data.get("op") == "retry":
+        number = data.get("round")
+        if type(number) is not int or number < 1:
+            raise ValueError("bad round")
+        return RetryMessage(task_id, number)
     if data.get("op") == "run":
         generation = data.get("gen", 0)
-        if not isinstance(generation, int):
+        if type(generation) is not int or generation < 0:
             raise ValueError("bad gen")
         return RunMessage(task_id, job_index(str(data.get("job_id"))), generation)
     raise ValueError(f"unknown op {data.get('op')!r}")

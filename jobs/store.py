@@ -15,11 +15,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from jobs.models import Counts, Job, JobStatus, Payload, Setup, Task
+from jobs.models import Counts, Job, JobStatus, Payload, RetryRound, Setup, Task
 from jobs.settings import COUNTER_SHARDS
 from jobs.storage import ConcurrentUpdate, Entity, EntityExists, TableStore, Write
 
 TASK_ROW = "task"
+KEY_PREFIX = "key-"  # partitions of idempotency keys: "key-<sha256 of the key>"
+KEY_ROW = "key"
 SHARD_PREFIX = "shard-"
 JOB_PREFIX = "job-"
 JOBS_END = "job."  # the first key after every job row
@@ -65,9 +67,36 @@ class JobsTable:
         except EntityExists:
             raise AlreadyExists(task.task_id) from None
 
-    def update_task(self, task_id: str, **fields: Any) -> None:
+    def update_task(
+        self,
+        task_id: str,
+        *,
+        etag: str | None = None,
+        retry: RetryRound | None = None,
+        **fields: Any,
+    ) -> str:
+        """Merge the named fields into the task row; with ``etag``, only if it is unchanged
+        since (ConcurrentUpdate otherwise). Returns the new ETag."""
         props = {_TASK_FIELDS[name]: _stored(value) for name, value in fields.items()}
-        self.table.transact(task_id, [Write("merge", TASK_ROW, props)])
+        if retry is not None:
+            props.update(retry_props(retry))
+        return self.table.transact(task_id, [Write("merge", TASK_ROW, props, etag)])[0]
+
+    def claim_key(
+        self, key_hash: str, task_id: str, request_hash: str, now: str
+    ) -> tuple[str, str]:
+        """Record that the key made ``task_id`` from a request of ``request_hash``, unless an
+        earlier request recorded its own first; the task id and request hash on record."""
+        partition = f"{KEY_PREFIX}{key_hash}"
+        props = {"TaskId": task_id, "RequestHash": request_hash, "Created": now}
+        try:
+            self.table.transact(partition, [Write("create", KEY_ROW, props)])
+        except EntityExists:
+            entity = self.table.get(partition, KEY_ROW)
+            if entity is None:  # deleted in between: nothing to agree with
+                raise
+            return str(entity.props["TaskId"]), str(entity.props["RequestHash"])
+        return task_id, request_hash
 
     def read_counts(self, task_id: str) -> tuple[Task, Counts] | None:
         """The task and its counts in one query: its row and its shards, whatever its size."""
@@ -185,6 +214,7 @@ def job_props(job: Job, *, with_item: bool = False) -> dict[str, Any]:
         "RetryCount": job.attempts,
         "Generation": job.generation,
         "NextIndex": -1 if job.next_index is None else job.next_index,
+        "NextGeneration": job.next_generation,
         "NextSent": job.next_sent,
         # A merge ignores None, so a cleared value is written as "" and read back as None.
         "ErrorMessage": job.error or "",
@@ -216,6 +246,7 @@ def _job_from(entity: Entity) -> Job:
         attempts=int(props.get("RetryCount") or 0),
         generation=int(props.get("Generation") or 0),
         next_index=None if next_index < 0 else next_index,
+        next_generation=int(props.get("NextGeneration") or 0),
         next_sent=bool(props.get("NextSent")),
         error=props.get("ErrorMessage") or None,
         started_at=props.get("Started") or None,
@@ -228,8 +259,8 @@ def _job_from(entity: Entity) -> Job:
 
 
 _SUMMARY_FIELDS = [
-    "Index", "Status", "RetryCount", "Generation", "NextIndex", "NextSent", "ErrorMessage",
-    "Started", "Updated", "Kind",
+    "Index", "Status", "RetryCount", "Generation", "NextIndex", "NextGeneration", "NextSent",
+    "ErrorMessage", "Started", "Updated", "Kind",
 ]  # fmt: skip
 
 _TASK_FIELDS = {
@@ -243,7 +274,10 @@ _TASK_FIELDS = {
     "setup": "State",
     "cancelled": "Cancelled",
     "error": "ErrorMessage",
+    "dispatcher": "Dispatcher",
 }
+_RETRY_FIELDS = {"number": "RetryRound", "done": "RetryDone", "after": "RetryAfter",
+                 "head": "RetryHead"}  # fmt: skip
 
 
 def _stored(value: Any) -> Any:
@@ -251,7 +285,12 @@ def _stored(value: Any) -> Any:
 
 
 def _task_props(task: Task) -> dict[str, Any]:
-    return {column: _stored(getattr(task, name)) for name, column in _TASK_FIELDS.items()}
+    props = {column: _stored(getattr(task, name)) for name, column in _TASK_FIELDS.items()}
+    return {**props, **retry_props(task.retry)}
+
+
+def retry_props(retry: RetryRound) -> dict[str, Any]:
+    return {column: getattr(retry, name) for name, column in _RETRY_FIELDS.items()}
 
 
 def _task_from(entity: Entity) -> Task:
@@ -268,6 +307,14 @@ def _task_from(entity: Entity) -> Task:
         setup=Setup(props["State"]),
         cancelled=bool(props.get("Cancelled")),
         error=props.get("ErrorMessage"),
+        dispatcher=props.get("Dispatcher") or None,
+        retry=RetryRound(
+            number=int(props.get("RetryRound") or 0),
+            done=int(props.get("RetryDone") or 0),
+            after=int(props.get("RetryAfter", -1)),
+            head=props.get("RetryHead") or "",
+        ),
+        etag=entity.etag,
     )
 
 

@@ -1,8 +1,9 @@
 """Accepting a batch: validate everything, then store it once and hand it to the fan-out.
 
 The answer never waits on the batch's size in storage round trips: the items go to one blob,
-the task to one row, and one message asks a queue function to write the job rows. With an
-Idempotency-Key the task id is derived from the key, so a repeat finds the same task."""
+the task to one row, and one message asks a queue function to write the job rows. Task ids
+are random; an Idempotency-Key claims a key row (named by the key's hash) that records which
+task it made, so a repeat finds the same task and a guessed key reveals no id."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
-from pydantic_core import to_json
+from pydantic_core import from_json, to_json
 
 from jobs import logs
 from jobs.errors import (
@@ -29,8 +30,6 @@ from jobs.resources import CONTROL_QUEUE, JOB_QUEUES
 from jobs.service import Service
 from jobs.store import AlreadyExists
 
-# Derives task ids from idempotency keys; fixed forever, or repeats would stop matching.
-_IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1d4c2e-8b0a-4f4e-9a53-2c1f7f0d9e11")
 MAX_KEY_LENGTH = 200
 MAX_DETAILS = 100  # item errors listed in one answer
 
@@ -51,20 +50,19 @@ class Submitted:
 
 def submit(service: Service, body: bytes, idempotency_key: str | None = None) -> Submitted:
     request, kind, queue = _validate(service, body)
-    if idempotency_key is not None and not 0 < len(idempotency_key) <= MAX_KEY_LENGTH:
-        raise MalformedRequest(
-            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters",
-            [Problem("Idempotency-Key", "bad length")],
-        )
+    _check_key(idempotency_key)
     # The fingerprint of a request is its bytes: a repeat sends the same body.
     request_hash = hashlib.sha256(body).hexdigest()
-    if idempotency_key is None:
-        task_id = str(uuid.uuid4())
-    else:
-        task_id = str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, idempotency_key))
-        earlier = _earlier(service, task_id, request_hash, queue)
+    task_id = str(uuid.uuid4())  # random whatever the key: knowing a key tells nothing
+    if idempotency_key is not None:
+        key_hash = hashlib.sha256(idempotency_key.encode()).hexdigest()
+        task_id, first_hash = service.table.claim_key(key_hash, task_id, request_hash, utcnow())
+        if first_hash != request_hash:
+            raise Conflict("this Idempotency-Key was used with a different request body")
+        earlier = _earlier(service, task_id)
         if earlier is not None:
             return earlier
+        # Ours, or a first request that died after claiming the key: create the task now.
 
     now = utcnow()
     task = Task(
@@ -82,8 +80,8 @@ def submit(service: Service, body: bytes, idempotency_key: str | None = None) ->
     try:
         service.table.create_task(task)
     except AlreadyExists:
-        # The same key raced us here; whoever created the row, the answer is the same task.
-        earlier = _earlier(service, task_id, request_hash, queue)
+        # A repeat of this request raced us here: the answer is the same task.
+        earlier = _earlier(service, task_id)
         if earlier is None:
             raise
         return earlier
@@ -92,15 +90,28 @@ def submit(service: Service, body: bytes, idempotency_key: str | None = None) ->
     return Submitted(task, created=True)
 
 
-def _earlier(service: Service, task_id: str, request_hash: str, queue: str) -> Submitted | None:
+def _check_key(key: str | None) -> None:
+    if key is None:
+        return
+    if not 0 < len(key) <= MAX_KEY_LENGTH:
+        raise MalformedRequest(
+            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters",
+            [Problem("Idempotency-Key", "bad length")],
+        )
+    if not key.isprintable():
+        raise MalformedRequest(
+            "Idempotency-Key must be printable text",
+            [Problem("Idempotency-Key", "control or undecodable characters")],
+        )
+
+
+def _earlier(service: Service, task_id: str) -> Submitted | None:
     task = service.table.get_task(task_id)
     if task is None:
         return None
-    if task.request_hash != request_hash:
-        raise Conflict("this Idempotency-Key was used with a different request body")
     if task.setup is Setup.ACCEPTED:
-        # The first request may have died before its fan-out message went out; a duplicate
-        # is harmless (fan-out is idempotent), a missing one would strand the task.
+        # The first request may have died before its fan-out message went out. A duplicate
+        # message is harmless: only one fan-out of a task dispatches (jobs.fanout).
         service.queues.send(CONTROL_QUEUE, FanOutMessage(task_id))
     return Submitted(task, created=False)
 
@@ -109,6 +120,11 @@ def _validate(service: Service, body: bytes) -> tuple[SubmitRequest, Kind, str]:
     settings = service.settings
     if len(body) > settings.max_body_bytes:
         raise TooLarge(f"request body is {len(body)} bytes; the limit is {settings.max_body_bytes}")
+    if b"NaN" in body or b"Infinity" in body:  # rare: check strictly only then
+        try:
+            from_json(body, allow_inf_nan=False)
+        except ValueError as error:
+            raise MalformedRequest(f"request body is not valid JSON: {error}") from None
     try:
         # Parsed and checked in one pass by pydantic-core: the cost of a 50,000-item batch.
         request = SubmitRequest.model_validate_json(body)

@@ -7,14 +7,18 @@ import logging
 from jobs import logs
 from jobs.cancel import cancel_pending
 from jobs.fanout import fan_out
-from jobs.models import CancelMessage, FanOutMessage, parse_message
+from jobs.models import CancelMessage, FanOutMessage, RetryMessage, parse_message
+from jobs.retry import run_retry
 from jobs.runner import run_job
 from jobs.service import Service
 
 
-def handle(service: Service, queue: str, body: str, attempt: int) -> None:
-    """Handle one message from ``queue``, delivered for the ``attempt``-th time. Raising asks
-    the host to retry; after its last attempt the message goes to the poison queue."""
+def handle(
+    service: Service, queue: str, body: str, attempt: int, message_id: str | None = None
+) -> None:
+    """Handle one message from ``queue``, delivered for the ``attempt``-th time (``message_id``
+    is the queue's id for it, the same on every delivery). Raising asks the host to retry;
+    after its last attempt the message goes to the poison queue."""
     try:
         message = parse_message(body)
     except ValueError:
@@ -22,8 +26,10 @@ def handle(service: Service, queue: str, body: str, attempt: int) -> None:
         logs.event("message_unreadable", logging.WARNING, queue=queue, body=body[:200])
         return
     if isinstance(message, FanOutMessage):
-        fan_out(service, message.task_id)
+        fan_out(service, message.task_id, message_id)
     elif isinstance(message, CancelMessage):
         cancel_pending(service, message.task_id)
+    elif isinstance(message, RetryMessage):
+        run_retry(service, message)
     else:
         run_job(service, queue, message, attempt)

@@ -14,9 +14,9 @@ import pytest
 from jobs.cancel import cancel_pending, request_cancel
 from jobs.fanout import fan_out
 from jobs.lifecycle import MOVES, Change, Event, decide
-from jobs.models import Job, JobStatus, RunMessage, TaskStatus, parse_message
-from jobs.resources import all_queues
-from jobs.retry import retry
+from jobs.models import Job, JobStatus, RetryMessage, RunMessage, TaskStatus, parse_message
+from jobs.resources import CONTROL_QUEUE, all_queues
+from jobs.retry import request_retry, run_retry
 from jobs.service import Service
 from jobs.settings import Settings
 from jobs.storage import Entity, TableStore, Write
@@ -105,15 +105,24 @@ def counts(service: Service, task_id: str) -> Mapping[JobStatus, int]:
     return status(service, task_id).counts
 
 
-def run_queue(service: Service) -> None:
-    """Deliver the job queue's messages as the host would, until it is empty."""
+def control(service: Service) -> list[object]:
     store = service.queue_store
     assert isinstance(store, MemoryQueueStore)
-    while batch := store.receive(QUEUE, 32, timedelta(minutes=10)):
+    return [parse_message(base64.b64decode(t).decode()) for t in store.texts(CONTROL_QUEUE)]
+
+
+def run_queue(service: Service, queue: str = QUEUE) -> int:
+    """Deliver a queue's messages as the host would, until it is empty; how many."""
+    store = service.queue_store
+    assert isinstance(store, MemoryQueueStore)
+    delivered = 0
+    while batch := store.receive(queue, 32, timedelta(minutes=10)):
         for received in batch:
             body = base64.b64decode(received.text).decode()
-            handle(service, QUEUE, body, received.dequeue_count)
-            store.delete(QUEUE, received.id, received.receipt)
+            handle(service, queue, body, received.dequeue_count, received.id)
+            store.delete(queue, received.id, received.receipt)
+            delivered += 1
+    return delivered
 
 
 # -- the table ---------------------------------------------------------------------------
@@ -208,7 +217,8 @@ def test_after_a_retry_the_old_generation_neither_runs_nor_fails_the_job(
     task_id = new_task(service, "fail", [{"permanent": True}])
     run_queue(service)
     assert status(service, task_id).status is TaskStatus.COMPLETED_WITH_FAILURES
-    assert retry(service, task_id) == 1
+    assert request_retry(service, task_id) == 1
+    run_queue(service, CONTROL_QUEUE)
 
     assert service.lifecycle.start(RunMessage(task_id, 0, 0), QUEUE, 1) is None
     assert service.lifecycle.poison(RunMessage(task_id, 0, 0), QUEUE) is None
@@ -219,26 +229,39 @@ def test_after_a_retry_the_old_generation_neither_runs_nor_fails_the_job(
     assert [m.generation for m in queued(service)] == [1]
 
 
-def test_a_retry_whose_reset_is_lost_is_completed_by_its_message(
+def test_a_retry_pass_that_dies_half_way_resumes_and_sends_its_first_window_once(
     service: Service, table: Interfering
 ) -> None:
-    task_id = new_task(service, "fail", [{"permanent": True}])
+    task_id = new_task(service, "fail", [{"permanent": True}] * 100)
     run_queue(service)
-    failed = service.table.get_job(task_id, 0)
-    assert failed is not None
 
     def crash() -> None:
         raise Crash
 
-    table.before(moving(JobStatus.PENDING, 0), crash)
+    assert request_retry(service, task_id) == 100
+    assert request_retry(service, task_id) == 100  # a second retry during the first: no-op
+    [message] = [m for m in control(service) if isinstance(m, RetryMessage)]
+    table.before(moving(JobStatus.PENDING, 40), crash)  # dies on the second page
     with pytest.raises(Crash):
-        service.lifecycle.retry(failed, QUEUE)  # the message went out; the reset did not land
+        run_retry(service, message)
+    assert queued(service) == []  # nothing dispatched before every page is reset
+    assert 0 < counts(service, task_id)[JobStatus.PENDING] < 100
 
-    claim = service.lifecycle.start(queued(service)[0], QUEUE, 1)
-    assert claim is not None
-    assert (claim.job.generation, claim.job.attempts, claim.job.error) == (1, 1, None)
-    assert counts(service, task_id)[JobStatus.FAILED] == 0
-    assert counts(service, task_id)[JobStatus.IN_PROGRESS] == 1
+    run_retry(service, message)  # the message comes back
+    run_retry(service, message)  # and once more: the round is over, nothing changes
+
+    assert sorted(m.index for m in queued(service)) == list(range(32))  # the first window
+    assert {m.generation for m in queued(service)} == {1}
+    assert counts(service, task_id)[JobStatus.PENDING] == 100
+    chained = {job.index: job.next_index for job in service.table.jobs(task_id)}
+    assert chained == {i: i + 32 if i + 32 < 100 else None for i in range(100)}
+
+    assert run_queue(service) == 100  # every job runs once more, each from one message
+    jobs = list(service.table.jobs(task_id))
+    assert {(job.status, job.generation, job.attempts) for job in jobs} == {
+        (JobStatus.FAILED, 1, 1)
+    }
+    assert counts(service, task_id)[JobStatus.FAILED] == 100
 
 
 def test_a_cancel_landing_during_a_start_skips_the_job_and_passes_on_its_successor(

@@ -9,6 +9,8 @@ from jobs.models import (
     Counts,
     FanOutMessage,
     JobStatus,
+    Message,
+    RetryMessage,
     RunMessage,
     Setup,
     Task,
@@ -17,6 +19,8 @@ from jobs.models import (
     canonical_task_id,
     parse_message,
 )
+
+TASK = "5b0c7a7e-3f0e-4d6b-9a55-3a8f0a1f2b3c"
 
 
 def test_a_move_takes_one_from_the_old_status_and_gives_it_to_the_new() -> None:
@@ -37,9 +41,15 @@ def test_shards_add_up() -> None:
 
 @pytest.mark.parametrize(
     "message",
-    [RunMessage("t-1", 42, 3), RunMessage("t-1", 0), FanOutMessage("t-2"), CancelMessage("t-3")],
+    [
+        RunMessage(TASK, 42, 3),
+        RunMessage(TASK, 0),
+        FanOutMessage(TASK),
+        CancelMessage(TASK),
+        RetryMessage(TASK, 2),
+    ],
 )
-def test_messages_round_trip(message: RunMessage | FanOutMessage | CancelMessage) -> None:
+def test_messages_round_trip(message: Message) -> None:
     assert parse_message(message.to_json()) == message
 
 
@@ -52,6 +62,10 @@ def test_messages_round_trip(message: RunMessage | FanOutMessage | CancelMessage
         '{"op": "run", "task_id": "t", "job_id": "12"}',
         '{"op": "run", "task_id": "t", "job_id": "00000001", "gen": "x"}',
         '{"op": "launch", "task_id": "t"}',
+        '{"op": "fanout", "task_id": "not-a-uuid"}',
+        f'{{"op": "fanout", "task_id": "{TASK.upper()}"}}',  # ours are always lower case
+        f'{{"op": "run", "task_id": "{TASK}", "job_id": "00000001", "gen": -1}}',
+        f'{{"op": "retry", "task_id": "{TASK}", "round": 0}}',
     ],
 )
 def test_anything_else_is_not_a_message(text: str) -> None:

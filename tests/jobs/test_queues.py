@@ -9,7 +9,7 @@ from jobs.queues import decode
 
 
 def test_poison_messages_are_read_base64_or_raw() -> None:
-    message = RunMessage("t", 7)
+    message = RunMessage("5b0c7a7e-3f0e-4d6b-9a55-3a8f0a1f2b3c", 7)
     encoded = base64.b64encode(message.to_json().encode()).decode()
     assert decode(encoded) == message
     assert decode(message.to_json()) == message  # a raw copy from the decode-failure path
