@@ -12,6 +12,7 @@ import azure.functions as func
 from api import routes
 from api.answers import Answer, Request
 from jobs import sweep, worker
+from jobs.connection import REQUEST
 from jobs.resources import LISTENED_QUEUES
 from jobs.service import Service
 from jobs.settings import STORAGE_CONNECTION, SWEEP_SCHEDULE
@@ -25,6 +26,12 @@ def service() -> Service:
     return Service.from_env()
 
 
+@cache
+def http_service() -> Service:
+    """The same, with clients that give up within seconds: a caller is waiting."""
+    return Service.from_env(patience=REQUEST)
+
+
 def _http(route: Callable[[Service, Request], Answer], req: func.HttpRequest) -> func.HttpResponse:
     request = Request(
         route=dict(req.route_params),
@@ -32,7 +39,7 @@ def _http(route: Callable[[Service, Request], Answer], req: func.HttpRequest) ->
         headers={name.lower(): value for name, value in req.headers.items()},
         body=req.get_body(),
     )
-    answer = route(service(), request)
+    answer = route(http_service(), request)
     return func.HttpResponse(
         answer.body,
         status_code=answer.status,
@@ -104,10 +111,11 @@ for _queue in LISTENED_QUEUES:
 @app.timer_trigger(schedule=f"%{SWEEP_SCHEDULE}%", arg_name="timer")
 def sweep_poison(timer: func.TimerRequest) -> None:
     report = sweep.sweep(service())
-    if report.failed or report.discarded:
+    if report.failed or report.discarded or report.set_aside:
         logging.info(
-            "poison sweep: %d jobs failed, %d messages discarded, per queue %s",
+            "poison sweep: %d jobs failed, %d stale messages, %d set aside, per queue %s",
             report.failed,
             report.discarded,
+            report.set_aside,
             report.by_queue,
         )

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
+
+from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 
 from api.answers import Answer, json_answer
 from jobs.errors import (
@@ -20,6 +23,7 @@ from jobs.errors import (
 )
 
 logger = logging.getLogger("api")
+RETRY_AFTER = "5"  # seconds, when storage is away
 
 STATUS: dict[type[InvalidRequest], int] = {
     MalformedRequest: 400,
@@ -42,9 +46,20 @@ def answering(handler: Callable[[], Answer]) -> Answer:
     except ConfigurationError as error:
         logger.error("configuration error: %s", error)
         return error_answer(500, "the service is misconfigured; see its logs")
-    except Exception:
+    except Exception as error:
+        if unavailable(error):
+            logger.warning("storage unavailable: %s: %s", type(error).__name__, error)
+            answer = error_answer(503, "storage is unavailable; try again shortly")
+            return replace(answer, headers={"Retry-After": RETRY_AFTER})
         logger.exception("request failed")
         return error_answer(500, "internal error")
+
+
+def unavailable(error: Exception) -> bool:
+    """Storage did not answer, or answered that it cannot now: the caller should come back."""
+    if isinstance(error, ServiceRequestError | ServiceResponseError):
+        return True
+    return isinstance(error, HttpResponseError) and error.status_code in (500, 502, 503, 504)
 
 
 def error_answer(status: int, message: str, problems: list[Problem] | None = None) -> Answer:

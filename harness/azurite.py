@@ -40,6 +40,7 @@ class Azurite:
     table_port: int
     process: subprocess.Popen[bytes]
     workdir: Path
+    persistent: bool = False  # data on disk in workdir, kept across stop() and restart()
 
     @property
     def connection_string(self) -> str:
@@ -52,28 +53,44 @@ class Azurite:
         )
 
     def stop(self) -> None:
+        self.halt()
+        if not self.persistent:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def halt(self) -> None:
+        """Stop the server, keeping a persistent one's data for restart()."""
         self.process.terminate()
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def restart(self) -> Azurite:
+        """The same server again: same ports and, when persistent, the same data."""
+        return start_azurite(
+            self.workdir if self.persistent else None,
+            ports=(self.blob_port, self.queue_port, self.table_port),
+        )
 
 
-def start_azurite() -> Azurite:
+def start_azurite(
+    persist_in: Path | None = None, *, ports: tuple[int, int, int] | None = None
+) -> Azurite:
+    """Azurite on free ports (or ``ports``), in memory, or on disk in ``persist_in``."""
     binary = REPO / "node_modules" / ".bin" / "azurite"
     if not binary.exists():
         raise RuntimeError("Azurite is not installed: run scripts/test, which installs it")
-    ports = free_port(), free_port(), free_port()
-    workdir = Path(tempfile.mkdtemp(prefix="azurite-"))
+    ports = ports or (free_port(), free_port(), free_port())
+    workdir = persist_in or Path(tempfile.mkdtemp(prefix="azurite-"))
+    storage = ["--location", str(workdir)] if persist_in else ["--inMemoryPersistence"]
     log = (workdir / "azurite.log").open("wb")
     process = subprocess.Popen(
         [
             str(binary),
             "--silent",
             "--disableTelemetry",
-            "--inMemoryPersistence",
+            *storage,
             "--skipApiVersionCheck",
             "--blobHost", "127.0.0.1", "--blobPort", str(ports[0]),
             "--queueHost", "127.0.0.1", "--queuePort", str(ports[1]),
@@ -84,7 +101,7 @@ def start_azurite() -> Azurite:
         cwd=workdir,  # --location cannot go with --inMemoryPersistence; keep strays here
     )  # fmt: skip
     log.close()  # the child holds its own descriptor; ours would leak (ResourceWarning)
-    azurite = Azurite(*ports, process=process, workdir=workdir)
+    azurite = Azurite(*ports, process=process, workdir=workdir, persistent=persist_in is not None)
     try:
         wait_until(
             lambda: process.poll() is not None or all(_listening(p) for p in ports),

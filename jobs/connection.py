@@ -8,12 +8,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import requests
 from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import TableServiceClient
 from azure.storage.blob import BlobServiceClient
+from azure.storage.blob import LinearRetry as BlobRetry
+from azure.storage.queue import LinearRetry as QueueRetry
 from azure.storage.queue import QueueServiceClient
 
 from jobs.errors import ConfigurationError
@@ -26,7 +28,33 @@ SERVICES = ("blob", "queue", "table")
 POOL_SIZE = 64
 
 
-def _transport() -> RequestsTransport:
+@dataclass(frozen=True)
+class Patience:
+    """How long a client keeps at a failing call. Background work keeps the SDKs' own retries
+    (the host's retries are the safety net behind them); a caller waiting on an HTTP answer
+    gets one quick retry and short timeouts, so storage being away is said in seconds."""
+
+    retries: int | None = None  # None: the SDK's default policy
+    connect_timeout: float = 300.0
+    read_timeout: float = 300.0
+
+    def table_options(self) -> dict[str, Any]:
+        if self.retries is None:
+            return {}
+        return {"retry_total": self.retries, "retry_backoff_factor": 0.5, "retry_backoff_max": 1}
+
+    def storage_options(self, linear_retry: type[Any]) -> dict[str, Any]:
+        if self.retries is None:
+            return {}
+        return {"retry_policy": linear_retry(backoff=1, retry_total=self.retries,
+                                             random_jitter_range=0)}  # fmt: skip
+
+
+BACKGROUND = Patience()
+REQUEST = Patience(retries=1, connect_timeout=2.0, read_timeout=5.0)
+
+
+def _transport(patience: Patience) -> RequestsTransport:
     """HTTP for one client, tuned for many threads: a pool as large as the worker's thread
     count, and no proxy lookup in the environment on every request (a measurable share of a
     job's CPU otherwise)."""
@@ -35,7 +63,12 @@ def _transport() -> RequestsTransport:
     adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
-    return RequestsTransport(session=session, use_env_settings=False)
+    return RequestsTransport(
+        session=session,
+        use_env_settings=False,
+        connection_timeout=patience.connect_timeout,
+        read_timeout=patience.read_timeout,
+    )
 
 
 @dataclass(frozen=True)
@@ -80,32 +113,23 @@ class StorageConnection:
             return ManagedIdentityCredential(client_id=self.client_id)
         return DefaultAzureCredential()
 
-    def table_service(self) -> TableServiceClient:
+    def table_service(self, patience: Patience = BACKGROUND) -> TableServiceClient:
+        options = {"transport": _transport(patience), **patience.table_options()}
         if self.connection_string:
-            return TableServiceClient.from_connection_string(
-                self.connection_string, transport=_transport()
-            )
-        return TableServiceClient(
-            self._url("table"), credential=self.credential(), transport=_transport()
-        )
+            return TableServiceClient.from_connection_string(self.connection_string, **options)
+        return TableServiceClient(self._url("table"), credential=self.credential(), **options)
 
-    def queue_service(self) -> QueueServiceClient:
+    def queue_service(self, patience: Patience = BACKGROUND) -> QueueServiceClient:
+        options = {"transport": _transport(patience), **patience.storage_options(QueueRetry)}
         if self.connection_string:
-            return QueueServiceClient.from_connection_string(
-                self.connection_string, transport=_transport()
-            )
-        return QueueServiceClient(
-            self._url("queue"), credential=self.credential(), transport=_transport()
-        )
+            return QueueServiceClient.from_connection_string(self.connection_string, **options)
+        return QueueServiceClient(self._url("queue"), credential=self.credential(), **options)
 
-    def blob_service(self) -> BlobServiceClient:
+    def blob_service(self, patience: Patience = BACKGROUND) -> BlobServiceClient:
+        options = {"transport": _transport(patience), **patience.storage_options(BlobRetry)}
         if self.connection_string:
-            return BlobServiceClient.from_connection_string(
-                self.connection_string, transport=_transport()
-            )
-        return BlobServiceClient(
-            self._url("blob"), credential=self.credential(), transport=_transport()
-        )
+            return BlobServiceClient.from_connection_string(self.connection_string, **options)
+        return BlobServiceClient(self._url("blob"), credential=self.credential(), **options)
 
     def _url(self, service: str) -> str:
         url: str | None = getattr(self, f"{service}_url")

@@ -57,7 +57,7 @@ class Setup(StrEnum):
 class TaskStatus(StrEnum):
     """Where a task stands as a whole: what a caller polls for."""
 
-    RUNNING = "running"  # some job may still run
+    RUNNING = "running"  # some job may still run (a retry on its way counts)
     COMPLETED = "completed"  # every job completed
     COMPLETED_WITH_FAILURES = "completed_with_failures"  # every job ended, some failed
     CANCELLED = "cancelled"  # cancelled, and every job ended
@@ -210,7 +210,7 @@ class TaskSummary:
 
 
 def _status(task: Task, counts: Mapping[JobStatus, int]) -> TaskStatus:
-    if counts[JobStatus.PENDING] or counts[JobStatus.IN_PROGRESS]:
+    if counts[JobStatus.PENDING] or counts[JobStatus.IN_PROGRESS] or task.retry.running:
         return TaskStatus.RUNNING
     if task.cancelled and counts[JobStatus.CANCELLED]:
         return TaskStatus.CANCELLED

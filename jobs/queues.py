@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from jobs.models import Message, parse_message
-from jobs.resources import poison_queue
+from jobs.resources import poison_queue, unreadable_queue
 from jobs.storage import QueueStore
 
 # How long a poison message stays hidden while the sweep handles it; one that dies leaves its
@@ -26,6 +26,7 @@ class PoisonMessage:
     receipt: str
     raw: str
     message: Message | None  # None: not one of ours, or unreadable
+    dequeue_count: int  # how many sweeps have taken it
 
 
 class JobQueues:
@@ -46,11 +47,19 @@ class JobQueues:
                 return
             for received in batch:
                 raw = received.text
-                yield PoisonMessage(queue, received.id, received.receipt, raw, decode(raw))
+                yield PoisonMessage(
+                    queue, received.id, received.receipt, raw, decode(raw), received.dequeue_count
+                )
             remaining -= len(batch)
 
     def delete_poison(self, message: PoisonMessage) -> None:
         self.store.delete(poison_queue(message.queue), message.id, message.receipt)
+
+    def set_aside(self, message: PoisonMessage) -> None:
+        """Move a poison message the sweep cannot deal with to ``<queue>-unreadable``, as it
+        was, and take it out of the poison queue."""
+        self.store.send(unreadable_queue(message.queue), message.raw)
+        self.delete_poison(message)
 
 
 def decode(raw: str) -> Message | None:

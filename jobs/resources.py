@@ -16,6 +16,8 @@ CONTROL_QUEUE = "jobs-control"
 # Every queue with a trigger (and so a poison queue the sweep reads).
 LISTENED_QUEUES: tuple[str, ...] = (*JOB_QUEUES, CONTROL_QUEUE)
 POISON_SUFFIX = "-poison"
+# Where the sweep moves a poison message it cannot read (logged, kept visible, out of its way).
+UNREADABLE_SUFFIX = "-unreadable"
 
 # Blob containers: submitted batches and values too large for a table property; kinds' outputs.
 PAYLOADS_CONTAINER = "job-payloads"
@@ -27,6 +29,14 @@ def poison_queue(queue: str) -> str:
     return f"{queue}{POISON_SUFFIX}"
 
 
+def unreadable_queue(queue: str) -> str:
+    return f"{queue}{UNREADABLE_SUFFIX}"
+
+
 def all_queues() -> tuple[str, ...]:
-    """The listened queues and their poison queues."""
-    return LISTENED_QUEUES + tuple(poison_queue(q) for q in LISTENED_QUEUES)
+    """The listened queues, their poison queues and their unreadable queues."""
+    return (
+        LISTENED_QUEUES
+        + tuple(poison_queue(q) for q in LISTENED_QUEUES)
+        + tuple(unreadable_queue(q) for q in LISTENED_QUEUES)
+    )

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from jobs.blobs import Blobs
-from jobs.connection import StorageConnection
+from jobs.connection import BACKGROUND, Patience, StorageConnection
 from jobs.kinds import Kind, registry
 from jobs.lifecycle import Lifecycle
 from jobs.payloads import Payloads
@@ -44,14 +44,19 @@ class Service:
         self.lifecycle = Lifecycle(self.table, self.queues, self.payloads)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Service:
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, patience: Patience = BACKGROUND
+    ) -> Service:
+        """Over Azure Storage as the settings name it; ``patience`` says how long its clients
+        keep at a failing call (REQUEST for the HTTP routes)."""
         env = os.environ if env is None else env
         connection = StorageConnection.from_env(STORAGE_CONNECTION, env)
+        tables = connection.table_service(patience).get_table_client(JOBS_TABLE)
         return cls(
             Settings.from_env(env),
-            AzureTableStore(connection.table_service().get_table_client(JOBS_TABLE)),
-            AzureQueueStore(connection.queue_service(), ping_queue=DEFAULT_QUEUE),
-            AzureBlobStore(connection.blob_service(), ping_container=PAYLOADS_CONTAINER),
+            AzureTableStore(tables),
+            AzureQueueStore(connection.queue_service(patience), ping_queue=DEFAULT_QUEUE),
+            AzureBlobStore(connection.blob_service(patience), ping_container=PAYLOADS_CONTAINER),
         )
 
     @classmethod

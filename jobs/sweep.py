@@ -13,19 +13,22 @@ from dataclasses import dataclass, field
 
 from jobs import logs
 from jobs.cancel import cancel_pending
-from jobs.models import CancelMessage, FanOutMessage, RunMessage, Setup, utcnow
+from jobs.models import CancelMessage, FanOutMessage, RetryMessage, RunMessage, Setup, utcnow
 from jobs.queues import PoisonMessage
 from jobs.resources import LISTENED_QUEUES
+from jobs.retry import run_retry
 from jobs.service import Service
 from jobs.storage import QueueMissing
 
 MAX_PER_QUEUE = 1000  # per sweep; the rest wait for the next one
+MAX_TRIES = 5  # sweeps that may fail on one message before it is set aside
 
 
 @dataclass
 class SweepReport:
     failed: int = 0  # jobs this sweep marked Failed
-    discarded: int = 0  # messages that were not ours, or stale
+    discarded: int = 0  # messages that were stale: their jobs had finished or been retried
+    set_aside: int = 0  # messages moved to <queue>-unreadable
     by_queue: dict[str, int] = field(default_factory=dict)
 
 
@@ -36,20 +39,42 @@ def sweep(service: Service) -> SweepReport:
         try:
             for message in service.queues.poison(queue, MAX_PER_QUEUE):
                 seen += 1
-                _handle(service, message, report)
-                service.queues.delete_poison(message)
+                _sweep_one(service, message, report)
         except QueueMissing:
             pass  # no poison queue yet: the host creates it on first use
         report.by_queue[queue] = seen
     return report
 
 
+def _sweep_one(service: Service, poison: PoisonMessage, report: SweepReport) -> None:
+    """Deal with one poison message, whatever it holds: one the sweep cannot read, or keeps
+    failing on, is set aside where people can see it, never left in the way of the others."""
+    if poison.message is None:
+        logs.event("poison_unreadable", logging.WARNING, queue=poison.queue, body=poison.raw[:200])
+        service.queues.set_aside(poison)
+        report.set_aside += 1
+        return
+    try:
+        _handle(service, poison, report)
+    except Exception as error:
+        gave_up = poison.dequeue_count >= MAX_TRIES
+        logs.event(
+            "poison_set_aside" if gave_up else "poison_sweep_failed",
+            logging.ERROR if gave_up else logging.WARNING,
+            queue=poison.queue,
+            attempt=poison.dequeue_count,
+            error=f"{type(error).__name__}: {error}",
+        )
+        if gave_up:
+            service.queues.set_aside(poison)
+            report.set_aside += 1
+        return  # otherwise it comes back for the next sweep
+    service.queues.delete_poison(poison)
+
+
 def _handle(service: Service, poison: PoisonMessage, report: SweepReport) -> None:
     message = poison.message
-    if message is None:
-        logs.event("poison_unreadable", logging.WARNING, queue=poison.queue, body=poison.raw[:200])
-        report.discarded += 1
-    elif isinstance(message, RunMessage):
+    if isinstance(message, RunMessage):
         if _fail_job(service, poison.queue, message):
             report.failed += 1
         else:
@@ -58,6 +83,8 @@ def _handle(service: Service, poison: PoisonMessage, report: SweepReport) -> Non
         _fail_setup(service, message.task_id)
     elif isinstance(message, CancelMessage):
         cancel_pending(service, message.task_id)
+    elif isinstance(message, RetryMessage):
+        run_retry(service, message)  # it kept failing: the jobs it reset must still go out
 
 
 def _fail_job(service: Service, queue: str, message: RunMessage) -> bool:

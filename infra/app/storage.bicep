@@ -24,6 +24,7 @@ var jobQueues = [
   'jobs-control'
 ]
 var poisonSuffix = '-poison'
+var unreadableSuffix = '-unreadable'
 var appContainers = [
   'job-payloads'
   'job-outputs'
@@ -84,6 +85,13 @@ resource queues 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-
 resource poisonQueues 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = [for queue in jobQueues: {
   parent: queueService
   name: '${queue}${poisonSuffix}'
+}]
+
+// Where the poison sweep moves a message it cannot read, so it stays visible without stopping
+// the sweep.
+resource unreadableQueues 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = [for queue in jobQueues: {
+  parent: queueService
+  name: '${queue}${unreadableSuffix}'
 }]
 
 resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' = {

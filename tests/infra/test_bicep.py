@@ -25,13 +25,15 @@ def test_storage_module_creates_the_jobs_table() -> None:
     assert variable(STORAGE_MODULE, "jobsTable") == resources.JOBS_TABLE
 
 
-def test_storage_module_creates_each_job_queue_and_its_poison_queue() -> None:
+def test_storage_module_creates_each_job_queue_and_its_poison_and_unreadable_queues() -> None:
     queues = variable(STORAGE_MODULE, "jobQueues")
-    suffix = variable(STORAGE_MODULE, "poisonSuffix")
+    poison = variable(STORAGE_MODULE, "poisonSuffix")
+    unreadable = variable(STORAGE_MODULE, "unreadableSuffix")
     assert queues == list(resources.LISTENED_QUEUES)
-    created = [*queues, *(f"{queue}{suffix}" for queue in queues)]
+    created = [*queues, *(f"{q}{poison}" for q in queues), *(f"{q}{unreadable}" for q in queues)]
     assert sorted(created) == sorted(resources.all_queues())
-    assert [resources.poison_queue(q) for q in queues] == [f"{q}{suffix}" for q in queues]
+    assert [resources.poison_queue(q) for q in queues] == [f"{q}{poison}" for q in queues]
+    assert [resources.unreadable_queue(q) for q in queues] == [f"{q}{unreadable}" for q in queues]
 
 
 def test_storage_module_creates_the_app_containers() -> None:

@@ -11,6 +11,7 @@ from jobs.models import (
     JobStatus,
     Message,
     RetryMessage,
+    RetryRound,
     RunMessage,
     Setup,
     Task,
@@ -88,6 +89,7 @@ def _task(total: int, **fields: object) -> Task:
         (Counts(completed=1, cancelled=3), {"cancelled": True}, TaskStatus.CANCELLED),
         (Counts(completed=4), {"cancelled": True}, TaskStatus.COMPLETED),  # cancelled too late
         (Counts(completed=1), {"setup": Setup.FAILED}, TaskStatus.COMPLETED_WITH_FAILURES),
+        (Counts(completed=3, failed=1), {"retry": RetryRound(number=1)}, TaskStatus.RUNNING),
     ],
 )
 def test_a_task_is_running_until_every_job_has_ended(
