@@ -3,8 +3,10 @@ each queue message and timer tick to jobs/. Nothing here touches storage at impo
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 
 import azure.functions as func
@@ -18,6 +20,7 @@ from jobs.service import Service
 from jobs.settings import STORAGE_CONNECTION, SWEEP_SCHEDULE
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+HTTP_THREADS = 8
 
 
 @cache
@@ -32,7 +35,23 @@ def http_service() -> Service:
     return Service.from_env(patience=REQUEST)
 
 
-def _http(route: Callable[[Service, Request], Answer], req: func.HttpRequest) -> func.HttpResponse:
+@cache
+def http_threads() -> ThreadPoolExecutor:
+    """HTTP requests run on threads of their own, never behind queue invocations: a backlog,
+    or storage retries holding every worker thread, must not keep a caller waiting."""
+    return ThreadPoolExecutor(HTTP_THREADS, thread_name_prefix="http")
+
+
+async def _http(
+    route: Callable[[Service, Request], Answer], req: func.HttpRequest
+) -> func.HttpResponse:
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(http_threads(), _answer, route, req)
+
+
+def _answer(
+    route: Callable[[Service, Request], Answer], req: func.HttpRequest
+) -> func.HttpResponse:
     request = Request(
         route=dict(req.route_params),
         query=dict(req.params),
@@ -52,43 +71,43 @@ def _http(route: Callable[[Service, Request], Answer], req: func.HttpRequest) ->
 
 
 @app.route(route="tasks", methods=["POST"])
-def submit_task(req: func.HttpRequest) -> func.HttpResponse:
-    return _http(routes.submit_task, req)
+async def submit_task(req: func.HttpRequest) -> func.HttpResponse:
+    return await _http(routes.submit_task, req)
 
 
 @app.route(route="tasks/{task_id}", methods=["GET"])
-def get_task(req: func.HttpRequest) -> func.HttpResponse:
-    return _http(routes.get_task, req)
+async def get_task(req: func.HttpRequest) -> func.HttpResponse:
+    return await _http(routes.get_task, req)
 
 
 @app.route(route="tasks/{task_id}", methods=["DELETE"])
-def cancel_task(req: func.HttpRequest) -> func.HttpResponse:
-    return _http(routes.cancel_task, req)
+async def cancel_task(req: func.HttpRequest) -> func.HttpResponse:
+    return await _http(routes.cancel_task, req)
 
 
 @app.route(route="tasks/{task_id}/jobs", methods=["GET"])
-def list_jobs(req: func.HttpRequest) -> func.HttpResponse:
-    return _http(routes.list_jobs, req)
+async def list_jobs(req: func.HttpRequest) -> func.HttpResponse:
+    return await _http(routes.list_jobs, req)
 
 
 @app.route(route="tasks/{task_id}/jobs/{job_id}", methods=["GET"])
-def get_job(req: func.HttpRequest) -> func.HttpResponse:
-    return _http(routes.get_job, req)
+async def get_job(req: func.HttpRequest) -> func.HttpResponse:
+    return await _http(routes.get_job, req)
 
 
 @app.route(route="tasks/{task_id}/results", methods=["GET"])
-def get_results(req: func.HttpRequest) -> func.HttpResponse:
-    return _http(routes.get_results, req)
+async def get_results(req: func.HttpRequest) -> func.HttpResponse:
+    return await _http(routes.get_results, req)
 
 
 @app.route(route="tasks/{task_id}/retry", methods=["POST"])
-def retry_task(req: func.HttpRequest) -> func.HttpResponse:
-    return _http(routes.retry_task, req)
+async def retry_task(req: func.HttpRequest) -> func.HttpResponse:
+    return await _http(routes.retry_task, req)
 
 
 @app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-def health(req: func.HttpRequest) -> func.HttpResponse:
-    return _http(routes.health, req)
+async def health(req: func.HttpRequest) -> func.HttpResponse:
+    return await _http(routes.health, req)
 
 
 # -- queues and timer ------------------------------------------------------------------------

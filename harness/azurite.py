@@ -84,7 +84,8 @@ def start_azurite(
     ports = ports or (free_port(), free_port(), free_port())
     workdir = persist_in or Path(tempfile.mkdtemp(prefix="azurite-"))
     storage = ["--location", str(workdir)] if persist_in else ["--inMemoryPersistence"]
-    log = (workdir / "azurite.log").open("wb")
+    workdir.mkdir(parents=True, exist_ok=True)
+    log = (workdir / "azurite.log").open("ab")
     process = subprocess.Popen(
         [
             str(binary),
