@@ -54,5 +54,9 @@ def test_an_idempotency_key_that_is_not_text_is_refused_not_a_500(api: Api, raw:
     payload = answer.read()
     connection.close()
     assert answer.status in (202, 400), payload  # text it can read is a key; the rest, 400
-    if answer.status == 400 and payload:  # an empty 400 is the HTTP server's own refusal
-        assert json.loads(payload)["details"][0]["field"] == "Idempotency-Key"
+    if answer.getheader("Content-Type", "").startswith("application/json"):  # the app's answer
+        assert (
+            answer.status == 202 or json.loads(payload)["details"][0]["field"] == "Idempotency-Key"
+        )
+    else:  # the HTTP server refused the header itself, before any function ran
+        assert answer.status == 400
