@@ -162,3 +162,12 @@ def sweep_poison(timer: func.TimerRequest) -> None:
             report.discarded,
             report.by_queue,
         )
+
+
+@app.timer_trigger(schedule=f"%{SWEEP_SCHEDULE}%", arg_name="timer")
+def sample_queue_depth(timer: func.TimerRequest) -> None:
+    """Each queue's depth and oldest waiting message, on the sweep's schedule (one wake-up a
+    minute for both in Azure)."""
+    from jobs import depth  # appended without touching the imports above; fold in there
+
+    depth.report(service())
