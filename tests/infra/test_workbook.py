@@ -124,3 +124,11 @@ def test_every_chart_is_filtered_by_queue_and_kind() -> None:
             continue
         assert '"*" in ({Queue})' in chart.text, f"{chart.name} ignores the Queue parameter"
         assert '"*" in ({Kind})' in chart.text, f"{chart.name} ignores the Kind parameter"
+
+
+def test_the_oldest_waiting_chart_names_the_alert_threshold() -> None:
+    threshold = parse(INFRA / "app" / "alerts.bicep")["parameters"]["maxWaitMinutes"]["default"]
+    [path] = workbook_files()
+    [chart] = [q for q in workbook_queries(path) if q.name == "oldest-waiting"]
+    assert f"alert above {threshold})" in chart.title
+    assert "oldest_age_s" in chart.text
