@@ -13,7 +13,7 @@ import azure.functions as func
 
 from api import routes
 from api.answers import Answer, Request
-from jobs import sweep, worker
+from jobs import depth, sweep, worker
 from jobs.connection import REQUEST
 from jobs.resources import LISTENED_QUEUES
 from jobs.service import Service
@@ -138,3 +138,10 @@ def sweep_poison(timer: func.TimerRequest) -> None:
             report.set_aside,
             report.by_queue,
         )
+
+
+@app.timer_trigger(schedule=f"%{SWEEP_SCHEDULE}%", arg_name="timer")
+def sample_queue_depth(timer: func.TimerRequest) -> None:
+    """Each queue's depth and oldest waiting message, on the sweep's schedule (one wake-up a
+    minute for both in Azure)."""
+    depth.report(service())

@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from azure.data.tables import TableClient, UpdateMode
@@ -282,6 +282,9 @@ class RedirectedQueues:
 
     def depth(self, queue: str) -> int:
         return self.store.depth(queue)
+
+    def oldest(self, queue: str) -> datetime | None:
+        return self.store.oldest(queue)
 
     def ping(self) -> None:
         self.store.ping()

@@ -75,7 +75,7 @@ class Stack:
         self.stop_azurite()
         try:
             self.azurite = start_azurite()
-        except (AssertionError, RuntimeError):  # tests.support's Timeout is an AssertionError
+        except (AssertionError, RuntimeError):  # harness.polling's Timeout is an AssertionError
             self.azurite = start_azurite()  # once more: a port taken meanwhile, a slow start
         provision(self.storage_env)
 

@@ -1,6 +1,6 @@
 // Everything `azd up` provisions for the job service: one resource group holding a Flex
 // Consumption function app, its storage account, monitoring, one user-assigned identity with the
-// data roles the app needs, alerts and saved queries. Modules are under app/.
+// data roles the app needs, alerts, saved queries and a workbook. Modules are under app/.
 targetScope = 'subscription'
 
 @minLength(1)
@@ -149,6 +149,18 @@ module alerts 'app/alerts.bicep' = {
     tags: tags
     workspaceId: monitoring.outputs.workspaceId
     alertEmail: alertEmail
+  }
+}
+
+module workbook 'app/workbook.bicep' = {
+  name: 'workbook'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    workspaceId: monitoring.outputs.workspaceId
+    applicationInsightsId: monitoring.outputs.applicationInsightsId
+    functionAppId: function.outputs.id
   }
 }
 

@@ -26,14 +26,16 @@ def run_job(service: Service, queue: str, message: RunMessage, attempt: int) -> 
     if claim is None:
         return
     job = claim.job
-    dims: dict[str, Any] = {"task_id": job.task_id, "job_id": job.job_id, "attempt": attempt}
+    dims: dict[str, Any] = {
+        "queue": queue, "task_id": job.task_id, "job_id": job.job_id, "attempt": attempt,
+    }  # fmt: skip
     kind = service.kinds.get(job.kind)
     if kind is None:
         lifecycle.fail(claim, f"unknown kind {job.kind!r}")
         logs.event("job_failed", logging.WARNING, error="unknown kind", kind=job.kind, **dims)
         return
     dims["kind"] = kind.name
-    logs.event("job_started", queue=queue, **dims)
+    logs.event("job_started", **dims)
     try:
         item = kind.item.validate_python(service.payloads.decode(job.item))
         context = JobContext(job.task_id, job.job_id, attempt, service.blobs)

@@ -148,5 +148,6 @@ resource publishingCredentials 'Microsoft.Web/sites/basicPublishingCredentialsPo
   }
 }]
 
+output id string = app.id
 output name string = app.name
 output url string = 'https://${app.properties.defaultHostName}'

@@ -43,19 +43,42 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' = {
   }
 }
 
-// JobEvents: a workspace function that turns the app's job event lines into columns. The saved
-// queries and the alerts below read it.
-resource jobEvents 'Microsoft.OperationalInsights/workspaces/savedSearches@2020-08-01' = {
+// Workspace functions: the app's log lines as columns, for the saved queries, the alerts and the
+// workbook. JobEvents turns each "JobEvent <event> key=value ..." line into a row; QueueDepth and
+// PoisonMoves build on it. Deployed one at a time, in this order, as each reads the one before.
+var functions = [
+  {
+    name: 'job-events-function'
+    alias: 'JobEvents'
+    displayName: 'JobEvents: job events as columns'
+    query: loadTextContent('queries/job-events.kql')
+  }
+  {
+    name: 'queue-depth-function'
+    alias: 'QueueDepth'
+    displayName: 'QueueDepth: each queue\'s depth and oldest waiting message, sampled every minute'
+    query: loadTextContent('queries/queue-depth-samples.kql')
+  }
+  {
+    name: 'poison-moves-function'
+    alias: 'PoisonMoves'
+    displayName: 'PoisonMoves: messages moved to poison queues, from storage, host and app'
+    query: loadTextContent('queries/poison-moves.kql')
+  }
+]
+
+@batchSize(1)
+resource workspaceFunctions 'Microsoft.OperationalInsights/workspaces/savedSearches@2020-08-01' = [for fn in functions: {
   parent: workspace
-  name: 'job-events-function'
+  name: fn.name
   properties: {
     category: 'Batch jobs'
-    displayName: 'JobEvents: job events as columns'
-    functionAlias: 'JobEvents'
-    query: loadTextContent('queries/job-events.kql')
+    displayName: fn.displayName
+    functionAlias: fn.alias
+    query: fn.query
     version: 2
   }
-}
+}]
 
 // The saved queries, one per question; their text is in queries/ to keep the KQL readable.
 var savedQueries = [
@@ -76,13 +99,13 @@ var savedQueries = [
   }
   {
     name: 'queue-depth'
-    displayName: 'Queue depth per queue (from storage queue logs)'
+    displayName: 'Queue depth and oldest waiting message, per queue'
     query: loadTextContent('queries/queue-depth.kql')
   }
   {
     name: 'poison-messages'
     displayName: 'Messages moved to poison queues'
-    query: '${loadTextContent('queries/poison-messages.kql')}| summarize messages = count(), last_seen = max(TimeGenerated) by queue, source\n'
+    query: loadTextContent('queries/poison-messages.kql')
   }
 ]
 
@@ -95,8 +118,12 @@ resource queries 'Microsoft.OperationalInsights/workspaces/savedSearches@2020-08
     query: query.query
     version: 2
   }
+  dependsOn: [
+    workspaceFunctions
+  ]
 }]
 
 output workspaceId string = workspace.id
 output workspaceName string = workspace.name
 output applicationInsightsName string = applicationInsights.name
+output applicationInsightsId string = applicationInsights.id

@@ -177,6 +177,13 @@ class AzureQueueStore:
         except ResourceNotFoundError:
             raise QueueMissing(queue) from None
 
+    def oldest(self, queue: str) -> datetime | None:
+        try:
+            peeked = self._client(queue).peek_messages(max_messages=1)
+        except ResourceNotFoundError:
+            raise QueueMissing(queue) from None
+        return peeked[0].inserted_on if peeked else None
+
     def ping(self) -> None:
         self._client(self.ping_queue).get_queue_properties(**PING)
 

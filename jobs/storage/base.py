@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from jobs.errors import JobsError
@@ -129,6 +129,10 @@ class QueueStore(Protocol):
 
     def depth(self, queue: str) -> int:
         """How many messages the queue holds, visible or not (approximate in Azure)."""
+        ...
+
+    def oldest(self, queue: str) -> datetime | None:
+        """When the oldest visible message was added; None when none is visible."""
         ...
 
     def ping(self) -> None:

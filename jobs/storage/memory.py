@@ -10,7 +10,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from jobs.storage.base import (
@@ -99,6 +99,7 @@ class _Message:
     id: str
     text: str
     visible_at: float
+    inserted: datetime
     dequeue_count: int = 0
     receipt: str = ""
 
@@ -119,7 +120,8 @@ class MemoryQueueStore:
     def send(self, queue: str, text: str, *, delay: timedelta | None = None) -> None:
         hidden = 0.0 if delay is None else delay.total_seconds()
         with self._lock:
-            self._queue(queue).append(_Message(uuid.uuid4().hex, text, self.clock() + hidden))
+            message = _Message(uuid.uuid4().hex, text, self.clock() + hidden, datetime.now(UTC))
+            self._queue(queue).append(message)
 
     def receive(self, queue: str, count: int, visibility: timedelta) -> list[Received]:
         now = self.clock()
@@ -150,6 +152,12 @@ class MemoryQueueStore:
     def depth(self, queue: str) -> int:
         with self._lock:
             return len(self._queue(queue))
+
+    def oldest(self, queue: str) -> datetime | None:
+        now = self.clock()
+        with self._lock:
+            visible = [m.inserted for m in self._queue(queue) if m.visible_at <= now]
+        return visible[0] if visible else None
 
     def texts(self, queue: str) -> list[str]:
         """Every message's body, visible or not (for tests to look behind the queue)."""

@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from azure.data.tables import TableServiceClient
@@ -217,6 +217,18 @@ def test_a_message_not_deleted_comes_back_with_a_new_receipt(stores: Stores) -> 
     assert stores.queues.depth(stores.queue) == 0
     with pytest.raises(MessageMissing):
         stores.queues.delete(stores.queue, second.id, second.receipt)  # gone
+
+
+def test_the_oldest_visible_message_says_when_it_was_added(stores: Stores) -> None:
+    assert stores.queues.oldest(stores.queue) is None
+    before = datetime.now(UTC) - timedelta(seconds=5)  # Azure keeps whole seconds
+    stores.queues.send(stores.queue, "first")
+    stores.queues.send(stores.queue, "second")
+    added = stores.queues.oldest(stores.queue)
+    assert added is not None
+    assert before <= added <= datetime.now(UTC) + timedelta(seconds=5)
+    stores.queues.receive(stores.queue, 2, timedelta(seconds=30))
+    assert stores.queues.oldest(stores.queue) is None  # both hidden while received
 
 
 def test_receive_takes_at_most_count_oldest_first(stores: Stores) -> None:
