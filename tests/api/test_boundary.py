@@ -9,7 +9,7 @@ import pytest
 from harness.azurite import REPO
 
 HTTP = re.compile(
-    r"\b(?:30[0-9]|4[0-9][0-9]|5[0-9][0-9])\b(?!\s*(?:bytes|characters|rows|ms))"  # statuses
+    r"(?<![.\d])\b(?:30[0-9]|4[0-9][0-9]|5[0-9][0-9])\b(?![.\d]|\s*(?:bytes|characters|rows|ms))"
     r"|/api\b|status_code|route_params|\.params\b|urllib\.parse|query string"
 )
 ALLOWED = re.compile(r"\b(?:MAX_KEY_LENGTH|PAGE|MAX_\w+)\s*=")  # named sizes, not statuses
