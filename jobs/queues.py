@@ -4,7 +4,6 @@ tolerant reading of poison queues, which also hold raw copies of undecodable mes
 from __future__ import annotations
 
 import base64
-import binascii
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -66,7 +65,8 @@ def decode(raw: str) -> Message | None:
     """Ours are base64 of JSON; a raw copy from the host's decode-failure path may be JSON as
     is. Anything else is not ours."""
     candidates = [raw]
-    with contextlib.suppress(binascii.Error, UnicodeDecodeError):
+    # ValueError covers binascii.Error and the one b64decode raises for non-ASCII text.
+    with contextlib.suppress(ValueError):
         candidates.insert(0, base64.b64decode(raw, validate=True).decode("utf-8"))
     for text in candidates:
         try:

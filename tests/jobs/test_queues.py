@@ -14,3 +14,5 @@ def test_poison_messages_are_read_base64_or_raw() -> None:
     assert decode(encoded) == message
     assert decode(message.to_json()) == message  # a raw copy from the decode-failure path
     assert decode("%%% not ours %%%") is None
+    assert decode("%%% not base64, {not json ÿ") is None  # non-ASCII: b64decode's ValueError
+    assert decode(base64.b64encode(b"\xff\xfe").decode()) is None  # base64 of non-UTF-8

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
+from harness.polling import wait_until
 from jobs.service import Service
 from jobs.submit import submit
 from tests.e2e.conftest import Api
@@ -32,7 +33,11 @@ def test_ten_concurrent_repeats_of_one_submit_run_each_job_once(api: Api) -> Non
     assert status["counts"]["completed"] == 40
     assert {job["attempts"] for job in api.jobs(task_id)} == {1}
     pattern = rf"JobEvent job_started queue=\S+ task_id={task_id} job_id=(\d+)"
-    started = re.findall(pattern, api.host.logs())
+    # The host writes the worker's log lines a moment after the work is stored.
+    started = wait_until(
+        lambda: len(set(found := re.findall(pattern, api.host.logs()))) == 40 and found,
+        message="every job's start in the host's log",
+    )
     assert Counter(started) == {f"{n:08d}": 1 for n in range(40)}
 
 
