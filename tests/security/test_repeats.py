@@ -33,11 +33,13 @@ def test_ten_concurrent_repeats_of_one_submit_run_each_job_once(api: Api) -> Non
     assert status["counts"]["completed"] == 40
     assert {job["attempts"] for job in api.jobs(task_id)} == {1}
     pattern = rf"JobEvent job_started queue=\S+ task_id={task_id} job_id=(\d+)"
+
     # The host writes the worker's log lines a moment after the work is stored.
-    started = wait_until(
-        lambda: len(set(found := re.findall(pattern, api.host.logs()))) == 40 and found,
-        message="every job's start in the host's log",
-    )
+    def starts() -> list[str]:
+        found: list[str] = re.findall(pattern, api.host.logs())
+        return found if len(set(found)) == 40 else []
+
+    started = wait_until(starts, message="every job's start in the host's log")
     assert Counter(started) == {f"{n:08d}": 1 for n in range(40)}
 
 
