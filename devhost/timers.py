@@ -142,11 +142,20 @@ class TimerListener:
         self.status = status or ScheduleStatus(
             DEFAULT, self.schedule.next_after(now, self.zone), DEFAULT
         )
+        upcoming, moment = [], now
+        for _ in range(5):
+            moment = self.schedule.next_after(moment, self.zone)
+            upcoming.append(moment.isoformat())
+        logs.HOST.info(
+            "The next 5 occurrences of the 'Functions.%s' schedule will be:\n%s",
+            self.spec.name, "\n".join(upcoming),
+        )  # fmt: skip
+        if past_due:
+            logs.HOST.info("Timer is past due for 'Functions.%s'", self.spec.name)
         return past_due
 
     async def _schedule(self, past_due: bool) -> None:
         if past_due:
-            logs.HOST.info("Timer is past due for 'Functions.%s'", self.spec.name)
             await self._invoke(self._now(), past_due=True)
         elif self.run_on_startup:
             await self._invoke(self._now(), startup=True)
