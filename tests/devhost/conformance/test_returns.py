@@ -1,0 +1,60 @@
+"""Return values, as the Python worker checks and encodes them."""
+
+from __future__ import annotations
+
+import base64
+
+import requests
+
+from tests.devhost.conformance.conftest import Stage
+from tests.support.polling import wait_until
+
+
+def test_a_queue_function_returning_a_value_fails_is_retried_and_poisoned(stage: Stage) -> None:
+    """Azure/azure-functions-python-worker azure_functions_worker/dispatcher.py
+    (``_handle__invocation_request``: no $return binding and a non-None result is a failure),
+    then sdk/storage/Microsoft.Azure.WebJobs.Extensions.Storage.Common/src/Shared/Queues/
+    QueueProcessor.cs in Azure/azure-sdk-for-net (release, then poison at maxDequeueCount)."""
+    queue = stage.queue("RETURNS_QUEUE")
+    host = stage.start("returns")
+    stage.send(queue, b"returned")
+
+    poisoned = wait_until(lambda: stage.peek(f"{queue}-poison"), timeout=30, message="poison")
+    assert [base64.b64decode(p) for p in poisoned] == [b"returned"]
+    runs = stage.records.of("queue_returns")
+    assert [r["dequeue_count"] for r in runs] == [1, 2, 3]
+    logs = host.logs()
+    assert logs.count("Executed 'Functions.queue_returns' (Failed") == 3
+    assert "without a $return bindingreturned a non-None value" in logs
+
+
+def test_a_timer_function_returning_a_value_fails(stage: Stage) -> None:
+    """azure-functions-python-worker azure_functions_worker/dispatcher.py, as above: a timer
+    trigger has no $return binding either."""
+    host = stage.start("returns")
+    wait_until(lambda: stage.records.of("timer_returns"), timeout=20, message="startup run")
+    wait_until(
+        lambda: "Executed 'Functions.timer_returns' (Failed" in host.logs(),
+        timeout=10,
+        message="the run to fail",
+    )
+
+
+def test_an_http_function_returning_none_or_bytes_is_a_500_and_str_is_text(
+    stage: Stage,
+) -> None:
+    """azure-functions-python-worker azure_functions_worker/bindings/meta.py
+    (``get_datum``: the output converter's NotImplementedError becomes a TypeError) over
+    Azure/azure-functions-python-library azure/functions/http.py (``HttpResponseConverter.encode``
+    takes only HttpResponse and str); a str answer is written as text/plain by
+    Azure/azure-functions-host src/WebJobs.Script/Binding/Http/RawScriptResult.cs."""
+    host = stage.start("returns")
+    assert requests.get(f"{host.api}/none", timeout=30).status_code == 500
+    assert requests.get(f"{host.api}/bytes", timeout=30).status_code == 500
+    text = requests.get(f"{host.api}/text", timeout=30)
+    assert (text.status_code, text.text) == (200, "plain text")
+    assert text.headers["Content-Type"] == "text/plain; charset=utf-8"
+    logs = host.logs()
+    assert "unable to encode outgoing TypedData" in logs
+    assert 'for Python type "NoneType"' in logs
+    assert 'for Python type "bytes"' in logs
