@@ -6,6 +6,7 @@ import base64
 
 import requests
 
+from devhost.http_data import answer_from
 from tests.devhost.conformance.conftest import Stage
 from tests.support.polling import wait_until
 
@@ -58,3 +59,17 @@ def test_an_http_function_returning_none_or_bytes_is_a_500_and_str_is_text(
     assert "unable to encode outgoing TypedData" in logs
     assert 'for Python type "NoneType"' in logs
     assert 'for Python type "bytes"' in logs
+
+
+def test_a_str_answer_that_is_json_is_read_as_the_host_reads_it() -> None:
+    """Azure/azure-functions-host src/WebJobs.Script/Binding/Http/HttpBinding.cs
+    (``CreateResult``: a JSON object with a body is a response object; other JSON is a JToken
+    written back with its ToString(), indented) and RawScriptResult.cs."""
+    shaped = answer_from(
+        {"type": "string", "value": '{"Body": "made", "statusCode": "201", "headers": {"X-A": 1}}'}
+    )
+    assert (shaped.status, shaped.body) == (201, b"made")
+    assert ("X-A", "1") in shaped.headers
+    plain = answer_from({"type": "string", "value": '{"a":[1,2]}'})
+    assert plain.body == b'{\n  "a": [\n    1,\n    2\n  ]\n}'
+    assert ("Content-Type", "text/plain; charset=utf-8") in plain.headers
