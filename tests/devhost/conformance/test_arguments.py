@@ -8,8 +8,10 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import pytest
 import requests
 
+from devhost.queue_processor import Base64Error, dotnet_base64
 from tests.devhost.conformance.conftest import Stage
 from tests.support.polling import wait_until
 
@@ -135,3 +137,14 @@ def test_parameters_that_do_not_match_the_bindings_fail_the_whole_index(stage: S
     assert "FunctionLoadError: cannot load the extra function" in logs
     assert "declared in Python but not in function.json: {'unbound'}" in logs
     assert requests.get(f"{host.api}/fine", timeout=30).status_code == 404
+
+
+def test_base64_is_strict_apart_from_whitespace() -> None:
+    """Azure/azure-sdk-for-net sdk/storage/Azure.Storage.Queues/src/QueueMessageCodec.cs
+    (``Convert.FromBase64String``)."""
+    assert dotnet_base64(" QU\tJD\r\n") == b"ABC"
+    assert dotnet_base64("QQ = =") == b"A"
+    assert dotnet_base64("") == b""
+    for bad in ("QQ=", "Q@==", "QQ==QQ==", "QUJD-", "A==="):
+        with pytest.raises(Base64Error):
+            dotnet_base64(bad)
