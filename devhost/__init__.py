@@ -2,10 +2,11 @@
 
 Core Tools cannot be installed here, so ``python -m devhost`` reproduces what an app can
 observe of the real host: settings from ``local.settings.json`` and ``host.json`` (with
-``AzureFunctionsJobHost__*`` overrides), indexing through the ``azure.functions`` library,
-a host process (asyncio: HTTP, listeners, storage calls) and a separate worker process that
-imports the app and runs invocations, HTTP, queue and timer triggers with the semantics in
-``docs/host-semantics.md``.
+``AzureFunctionsJobHost__*`` overrides), a host process (asyncio: HTTP, listeners, storage
+calls) and a separate worker process that imports the app and runs invocations of HTTP, queue
+and timer triggers, its arguments and return values going through the ``azure.functions``
+library's own converters. Each module names the sources its rules come from; where they and the
+shared ``docs/host-semantics.md`` disagree, the sources win (``docs/devhost.md`` lists where).
 
 Run it from the app's folder::
 

@@ -43,6 +43,22 @@ def load_local_settings(app_dir: Path, environ: MutableMapping[str, str]) -> dic
     return applied
 
 
+def load_connection_strings(app_dir: Path) -> dict[str, str]:
+    """``local.settings.json`` ``ConnectionStrings`` as ``ConnectionStrings__<name>`` settings
+    for connection lookups (they are not exported to the app's environment)."""
+    path = app_dir / "local.settings.json"
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except json.JSONDecodeError:
+        return {}
+    strings = data.get("ConnectionStrings") if isinstance(data, dict) else None
+    if not isinstance(strings, dict):
+        return {}
+    return {f"ConnectionStrings__{k}": str(v) for k, v in strings.items() if v}
+
+
 def _set_path(tree: dict[str, Any], path: list[str], value: str) -> None:
     node = tree
     for key in path[:-1]:
@@ -156,11 +172,11 @@ class QueueOptions:
         )
         development = environ.get("AZURE_FUNCTIONS_ENVIRONMENT", "").lower() == "development"
         polling_raw = get("maxPollingInterval")
-        polling = (
-            parse_timespan(polling_raw).total_seconds()
-            if polling_raw is not None
-            else (2.0 if development else 60.0)
-        )
+        polling = parse_timespan(polling_raw).total_seconds() if polling_raw is not None else 60.0
+        if development and polling == 60.0:
+            # StorageQueuesWebJobsBuilderExtensions.cs: in Development a value equal to the
+            # one-minute default, set or not, becomes 2 s; any other value stays.
+            polling = 2.0
         if polling < 0.1:
             raise ConfigError("host.json extensions.queues.maxPollingInterval must be >= 100 ms")
         visibility_raw = get("visibilityTimeout")
@@ -173,26 +189,66 @@ class QueueOptions:
         return cls(batch, threshold, polling, visibility, dequeue, encoding)
 
 
+def function_timeout(host_json: Mapping[str, Any]) -> float | None:
+    """functionTimeout as Azure/azure-functions-host
+    ``src/WebJobs.Script/Config/ScriptJobHostOptionsSetup.cs`` reads it off Consumption: unset
+    is 30 minutes, exactly ``-1`` (a TimeSpan of minus one day) is unbounded, anything under
+    one second is a configuration error."""
+    raw = lookup(host_json, "functionTimeout")
+    if raw is None:
+        return 30 * 60.0
+    span = parse_timespan(raw)
+    if span == timedelta(days=-1):
+        return None
+    if span < timedelta(seconds=1):
+        raise ConfigError(
+            "FunctionTimeout must be greater than 00:00:01 and less than 10675199.02:48:05.4775807."
+        )
+    return span.total_seconds()
+
+
+@dataclass(frozen=True)
+class SingletonOptions:
+    """host.json ``singleton``, as Azure/azure-webjobs-sdk
+    ``src/Microsoft.Azure.WebJobs.Host/Singleton/SingletonOptions.cs`` bounds it."""
+
+    listener_lock_period: float = 60.0
+    listener_lock_recovery_polling_interval: float = 60.0
+
+    @classmethod
+    def from_host_json(cls, host_json: Mapping[str, Any]) -> SingletonOptions:
+        period_raw = lookup(host_json, "singleton", "listenerLockPeriod")
+        period = 60.0 if period_raw is None else parse_timespan(period_raw).total_seconds()
+        if not 15.0 <= period <= 60.0:
+            raise ConfigError(
+                "The value must be between 00:00:15 and 00:01:00. (listenerLockPeriod)"
+            )
+        polling_raw = lookup(host_json, "singleton", "listenerLockRecoveryPollingInterval")
+        polling = 60.0 if polling_raw is None else parse_timespan(polling_raw).total_seconds()
+        if polling < 15.0:
+            raise ConfigError(
+                "The value must not be less than 00:00:15. (listenerLockRecoveryPollingInterval)"
+            )
+        return cls(period, polling)
+
+
 @dataclass(frozen=True)
 class HostConfig:
     route_prefix: str
     function_timeout: float | None
     queues: QueueOptions
+    singleton: SingletonOptions = SingletonOptions()
 
     @classmethod
     def load(
         cls, host_json: Mapping[str, Any], environ: Mapping[str, str], cpu_count: int
     ) -> HostConfig:
         prefix = lookup(host_json, "extensions", "http", "routePrefix")
-        timeout_raw = lookup(host_json, "functionTimeout")
-        timeout: float | None = 30 * 60.0
-        if timeout_raw is not None:
-            span = parse_timespan(timeout_raw).total_seconds()
-            timeout = None if span < 0 else span
         return cls(
             route_prefix=("api" if prefix is None else str(prefix)).strip("/"),
-            function_timeout=timeout,
+            function_timeout=function_timeout(host_json),
             queues=QueueOptions.from_host_json(host_json, environ, cpu_count),
+            singleton=SingletonOptions.from_host_json(host_json),
         )
 
 

@@ -1,8 +1,17 @@
 """The host process: start the worker, index, serve HTTP, run listeners, shut down cleanly.
 
+Start-up is partial, as the host's (``AllowPartialHostStartup``): functions that fail to index
+are logged and left out (devhost/indexing.py), and when the worker cannot index the app at all
+the host runs with no functions, logging "Worker failed to index functions" and why
+(Azure/azure-functions-host ``src/WebJobs.Script.Grpc/Channel/GrpcWorkerChannel.cs``). Only a
+bad host configuration (host.json, functionTimeout) stops the start.
+
 ``/admin/host/status`` says Running only once every listener has started. SIGINT/SIGTERM stop
 the listeners from receiving, give running invocations the grace period, then exit 0;
-anything still running after that is abandoned (its queue messages come back).
+anything still running after that is abandoned (its queue messages come back). An unhandled
+listener error (a non-transient storage error, a lost singleton lease) shuts the host down
+with exit code 1, as ``WebScriptHostExceptionHandler.OnUnhandledExceptionAsync`` stops the
+application; in Azure the platform then starts it again.
 """
 
 from __future__ import annotations
@@ -13,18 +22,27 @@ import os
 import secrets
 import signal
 import time
+import traceback
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from aiohttp import web
 
 from devhost import logs
-from devhost.config import ConfigError, HostConfig, cpu_count, load_host_json
+from devhost.config import (
+    ConfigError,
+    HostConfig,
+    cpu_count,
+    load_connection_strings,
+    load_host_json,
+)
 from devhost.http_server import HttpHost, HttpRoute, Keys
 from devhost.indexing import FunctionSpec, index_functions
 from devhost.invoker import Invoker
-from devhost.queue_listener import QueueListener
+from devhost.queue_listener import QueueListener, QueueWatcher
+from devhost.timers import time_zone
 
 CLOSE_TIMEOUT = 5.0  # seconds for each shutdown step that may talk to storage
 
@@ -49,20 +67,62 @@ class Host:
     def __init__(self, options: HostOptions) -> None:
         self.options = options
         self.state = "Initializing"
+        self.exit_code = 0
+        self._stop = asyncio.Event()
+        self._closables: list[Any] = []
+
+    def fatal(self, exc: BaseException) -> None:
+        """An unhandled listener error: the host shuts down (unless it already is)."""
+        if self._stop.is_set():
+            return
+        logs.HOST.critical(
+            "An unhandled exception has occurred. Host is shutting down.\n%s",
+            "".join(traceback.format_exception(exc)).rstrip(),
+        )
+        self.exit_code = 1
+        self._stop.set()
+
+    def _disable(self, spec: FunctionSpec, exc: Exception) -> None:
+        logs.HOST.error("Error indexing method 'Functions.%s'\n%s", spec.name, exc)
+        logs.HOST.warning(
+            "Function 'Functions.%s' failed indexing and will be disabled.", spec.name
+        )
 
     def _listeners(
-        self, specs: list[FunctionSpec], config: HostConfig, invoker: Invoker
-    ) -> list[Listener]:
+        self,
+        specs: list[FunctionSpec],
+        config: HostConfig,
+        invoker: Invoker,
+        settings: dict[str, str],
+    ) -> tuple[list[Listener], list[FunctionSpec]]:
         listeners: list[Listener] = []
+        running = [s for s in specs if s.trigger_type == "httpTrigger"]
         timers = [s for s in specs if s.trigger_type == "timerTrigger"]
         if timers:
             from devhost.timers import timer_listeners
 
-            listeners.extend(timer_listeners(timers, invoker, self.options.app_dir, os.environ))
+            try:
+                made, blobs = timer_listeners(
+                    timers, invoker, self.options.app_dir, settings, config.singleton, self.fatal
+                )
+            except (ConfigError, ValueError) as exc:
+                for spec in timers:
+                    self._disable(spec, exc)
+            else:
+                listeners.extend(made)
+                running.extend(timers)
+                self._closables.append(blobs)
+        watcher = QueueWatcher()
         for spec in specs:
-            if spec.trigger_type == "queueTrigger":
-                listeners.append(QueueListener(spec, config.queues, invoker))
-        return listeners
+            if spec.trigger_type != "queueTrigger":
+                continue
+            try:
+                listeners.append(QueueListener(spec, config.queues, invoker, self.fatal, watcher))
+            except ValueError as exc:  # e.g. a connection string the SDK cannot read
+                self._disable(spec, exc)
+                continue
+            running.append(spec)
+        return listeners, sorted(running, key=lambda s: s.name.lower())
 
     def _print_functions(self, http: HttpHost, specs: list[FunctionSpec]) -> None:
         lines = ["Functions:"]
@@ -85,14 +145,16 @@ class Host:
         except ConfigError as exc:
             logs.HOST.error("%s", exc)
             return 1
+        settings = {**load_connection_strings(self.options.app_dir), **os.environ}
         invoker = Invoker(self.options.app_path, config.function_timeout)
-        try:
-            specs = index_functions(await invoker.start(), os.environ)
-            listeners = self._listeners(specs, config, invoker)
-        except ConfigError as exc:
-            logs.HOST.error("%s", exc)
-            await invoker.close()
-            return 1
+        indexed = await invoker.start()
+        if indexed.error:
+            logs.HOST.error("Worker failed to index functions\n%s", indexed.error.rstrip())
+        zone = time_zone(settings)
+        index = index_functions(indexed.functions, settings, zone, datetime.now(zone))
+        listeners, specs = self._listeners(index.functions, config, invoker, settings)
+        if not specs:
+            logs.HOST.warning("No job functions found.")
         keys = None
         if self.options.check_keys:
             master = os.environ.get("DEVHOST_MASTER_KEY") or secrets.token_urlsafe(24)
@@ -112,17 +174,16 @@ class Host:
             await invoker.close()
             return 1
         self._print_functions(http, specs)
-        stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, self._stop.set)
         for listener in listeners:
             listener.start()
         self.state = "Running"
         logs.HOST.info("Host started; listening on http://127.0.0.1:%s", self.options.port)
-        await stop.wait()
+        await self._stop.wait()
         await self._shutdown(listeners, invoker, runner)
-        return 0
+        return self.exit_code
 
     async def _shutdown(
         self, listeners: list[Listener], invoker: Invoker, runner: web.AppRunner
@@ -148,4 +209,7 @@ class Host:
             await asyncio.wait_for(runner.cleanup(), CLOSE_TIMEOUT)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(invoker.close(), CLOSE_TIMEOUT)
+        for closable in self._closables:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(closable.close(), CLOSE_TIMEOUT)
         logs.HOST.info("Host stopped")

@@ -1,7 +1,12 @@
 """HTTP triggers on 127.0.0.1: routing under routePrefix, methods, keys, and the admin status.
 
-No route matches the path: 404. A route matches but not for this method: 405 with ``Allow``
-(what ASP.NET routing answers). A function that fails or times out answers 500.
+Routes are tried in function name order and the first whose template and method both match
+wins; a method is a route constraint like any other, so a path that matches only with another
+method is a 404, never a 405 (Azure/azure-functions-host
+``src/WebJobs.Script.WebHost/WebScriptHostHttpRoutesManager.cs``, which maps each function's
+route with an ``HttpMethodRouteConstraint`` into one ``RouteCollection``). A function that
+fails or times out answers 500. What the function receives and how its answer is built:
+devhost/http_data.py.
 """
 
 from __future__ import annotations
@@ -13,9 +18,10 @@ from dataclasses import dataclass
 from aiohttp import web
 from multidict import CIMultiDict
 
+from devhost.http_data import answer_from, request_data
 from devhost.indexing import FunctionSpec
 from devhost.invoker import InvocationFailed, Invoker, WorkerLost
-from devhost.routes import RouteTemplate, sort_key
+from devhost.routes import RouteTemplate
 
 REASON = "This function was programmatically called via the host APIs."
 
@@ -65,7 +71,7 @@ class HttpRoute:
         methods = props.get("methods")
         return cls(
             function=spec,
-            template=RouteTemplate(spec.name if route is None or route == "" else str(route)),
+            template=RouteTemplate(str(route or "").strip() or spec.name),
             methods=frozenset(str(m).upper() for m in methods) if methods else None,
             auth_level=str(props.get("authLevel") or "function").lower(),
         )
@@ -81,8 +87,8 @@ class HttpHost:
         state: Callable[[], str],
     ) -> None:
         self.prefix = route_prefix.strip("/").lower()
-        routes = [HttpRoute.from_spec(f) for f in functions if f.trigger_type == "httpTrigger"]
-        self.routes = sorted(routes, key=lambda r: sort_key(r.template))
+        # ``functions`` come in name order (devhost/indexing.py): the order routes are tried in.
+        self.routes = [HttpRoute.from_spec(f) for f in functions if f.trigger_type == "httpTrigger"]
         self.invoker = invoker
         self.keys = keys
         self.state = state
@@ -106,41 +112,40 @@ class HttpHost:
             status = 200 if state == "Running" else 503
             return web.json_response({"state": state}, status=status)
         rest = self._strip_prefix(request.path)
-        matches = []
+        found = None
         if rest is not None:
             for route in self.routes:
+                if route.methods is not None and request.method not in route.methods:
+                    continue
                 values = route.template.match(rest)
                 if values is not None:
-                    matches.append((route, values))
-        if not matches:
+                    found = (route, values)
+                    break
+        if found is None:
             return web.Response(status=404)
-        allowed = [(r, v) for r, v in matches if r.methods is None or request.method in r.methods]
-        if not allowed:
-            methods = sorted({m for r, _ in matches for m in (r.methods or ())})
-            return web.Response(status=405, headers={"Allow": ", ".join(methods)})
-        route, values = allowed[0]
+        route, values = found
         if self.keys is not None:
             key = request.headers.get("x-functions-key") or request.query.get("code")
             if not self.keys.allows(route.auth_level, route.function.name, key):
                 return web.Response(status=401)
-        body = await request.read()
-        headers: dict[str, str] = {}
-        for name, value in request.headers.items():
-            lowered = name.lower()
-            headers[lowered] = f"{headers[lowered]}, {value}" if lowered in headers else value
-        payload = {
-            "method": request.method,
-            "url": str(request.url),
-            "headers": headers,
-            "params": dict(request.query),
-            "route_params": values,
-            "body": body,
-        }
+        length = request.content_length
+        body = await request.read() if length is not None and length > 0 else b""
+        raw_query = request.rel_url.raw_query_string
+        trigger = request_data(
+            method=request.method,
+            url=f"{request.scheme}://{request.host}{request.path}"
+            + (f"?{raw_query}" if raw_query else ""),
+            headers=request.headers.items(),
+            raw_query=raw_query,
+            route_params=values,
+            content_length=length,
+            body=body,
+        )
+        message = {"trigger_name": route.function.trigger_name, "trigger": trigger, "metadata": {}}
         try:
-            result = await self.invoker.invoke(route.function.name, "http", payload, REASON)
+            result = await self.invoker.invoke(route.function.name, message, REASON)
         except (InvocationFailed, WorkerLost):
             return web.Response(status=500)
-        response_headers: CIMultiDict[str] = CIMultiDict(result["headers"])
-        response_headers.popall("content-length", None)
-        response_headers.popall("transfer-encoding", None)
-        return web.Response(status=result["status"], headers=response_headers, body=result["body"])
+        answer = answer_from(result)
+        headers: CIMultiDict[str] = CIMultiDict(answer.headers)
+        return web.Response(status=answer.status, headers=headers, body=answer.body)

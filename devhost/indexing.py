@@ -1,7 +1,22 @@
-"""Turns the worker's view of the app (the library's own indexing) into what the host runs.
+"""Turns the worker's index of the app into the functions the host runs, one at a time.
 
-The real host refuses to start when a function cannot be indexed; so do we: an unsupported
-trigger or binding, a ``%SETTING%`` that resolves to nothing, a missing connection.
+The host starts with whatever it can (partial startup): a function that fails here is logged
+and disabled, and the others run. Two kinds of failure, logged as the host logs them:
+
+* the script host's own checks (Azure/azure-functions-host
+  ``src/WebJobs.Script/Host/ScriptHost.cs`` ``GetFunctionDescriptorsAsync`` /
+  ``ValidateFunction``): a binding this host cannot run, a route under ``admin`` or
+  ``runtime``, a route equal to an earlier function's with a method in common. Logged as
+  "The '<name>' function is in error: ...".
+* the job host's indexing (Azure/azure-webjobs-sdk
+  ``src/Microsoft.Azure.WebJobs.Host/Indexers/FunctionIndexer.cs`` with the host's
+  ``AllowPartialHostStartup``): a ``%SETTING%`` that resolves to nothing, a missing or
+  unusable connection, a bad queue name, a schedule that is neither NCRONTAB nor a TimeSpan.
+  Logged as "Error indexing method 'Functions.<name>'" and "Function 'Functions.<name>'
+  failed indexing and will be disabled."
+
+Functions are taken in name order without case (``src/WebJobs.Script/Host/
+FunctionMetadataManager.cs``), which is also the order HTTP routes are tried in.
 """
 
 from __future__ import annotations
@@ -9,20 +24,33 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
 from typing import Any
 
+from devhost import logs
 from devhost.config import ConfigError
 from devhost.connections import Connection, resolve_connection
+from devhost.schedules import ParsedSchedule, parse_schedule
 
 SUPPORTED_TRIGGERS = ("httpTrigger", "queueTrigger", "timerTrigger")
+RESERVED_ROUTES = ("admin", "runtime")
 _EXPRESSION = re.compile(r"%([^%]+)%")
+_QUEUE_NAME = re.compile(r"[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]")
 
 
-def resolve_expression(value: str, environ: Mapping[str, str], where: str) -> str:
+class FunctionError(Exception):
+    """The script host refuses this function."""
+
+
+class IndexingError(Exception):
+    """The job host could not index this function."""
+
+
+def resolve_expression(value: str, environ: Mapping[str, str]) -> str:
     def replace(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in environ:
-            raise ConfigError(f"{where}: '%{name}%' does not resolve to a value.")
+            raise IndexingError(f"'%{name}%' does not resolve to a value.")
         return environ[name]
 
     return _EXPRESSION.sub(replace, value)
@@ -32,65 +60,109 @@ def resolve_expression(value: str, environ: Mapping[str, str], where: str) -> st
 class FunctionSpec:
     name: str
     trigger_type: str
-    trigger: dict[str, Any]
-    is_async: bool
-    connection: Connection | None = None
+    trigger_name: str
     properties: dict[str, Any] = field(default_factory=dict)
+    connection: Connection | None = None
+    schedule: ParsedSchedule | None = None
+
+    @property
+    def binary(self) -> bool:
+        """``dataType: binary``: the trigger value is bytes, not strictly decoded text."""
+        return str(self.properties.get("dataType") or "").lower() in ("binary", "2")
 
 
-def _fail(name: str, reason: str) -> ConfigError:
-    return ConfigError(f"Error indexing method 'Functions.{name}': {reason}")
+@dataclass
+class Index:
+    functions: list[FunctionSpec] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def _route(item: Mapping[str, Any]) -> tuple[str, frozenset[str] | None]:
+    trigger = item["trigger"]
+    route = str(trigger.get("route") or "").strip() or str(item["name"])
+    methods = trigger.get("methods")
+    return route, frozenset(str(m).upper() for m in methods) if methods else None
+
+
+def _check_host_rules(item: Mapping[str, Any], routes: dict[str, tuple[str, Any]]) -> None:
+    trigger = item["trigger"]
+    if not trigger:
+        raise FunctionError("No trigger binding specified.")
+    kind = str(trigger["type"])
+    if kind not in SUPPORTED_TRIGGERS:
+        raise FunctionError(f"The binding type(s) '{kind}' are not supported by devhost.")
+    for binding in item["bindings"]:
+        if binding.get("name") == trigger.get("name"):
+            continue
+        if binding.get("type") == "http" and binding.get("name") == "$return":
+            continue
+        raise FunctionError(
+            f"The binding type(s) '{binding.get('type')}' are not supported by devhost."
+        )
+    if kind != "httpTrigger":
+        return
+    route, methods = _route(item)
+    if route.strip("/").lower().startswith(RESERVED_ROUTES):
+        raise FunctionError("The specified route conflicts with one or more built in routes.")
+    for other, (other_route, other_methods) in routes.items():
+        same = route.strip("/").lower() == other_route.strip("/").lower()
+        if same and (methods is None or other_methods is None or methods & other_methods):
+            raise FunctionError(
+                f"The route specified conflicts with the route defined by function '{other}'."
+            )
+    routes[str(item["name"])] = (route, methods)
+
+
+def _spec(
+    item: Mapping[str, Any], settings: Mapping[str, str], zone: tzinfo, now: datetime
+) -> FunctionSpec:
+    trigger = item["trigger"]
+    kind = str(trigger["type"])
+    props = {
+        key: resolve_expression(value, settings) if isinstance(value, str) else value
+        for key, value in trigger.items()
+    }
+    spec = FunctionSpec(str(item["name"]), kind, str(trigger["name"]), props)
+    if kind == "queueTrigger":
+        queue = str(props.get("queueName") or "").lower()
+        if not _QUEUE_NAME.fullmatch(queue):
+            raise IndexingError(f"Invalid queue name: {queue}")
+        props["queueName"] = queue
+        try:
+            connection = resolve_connection(props.get("connection") or None, settings, "queue")
+        except ConfigError as exc:
+            raise IndexingError(str(exc)) from exc
+        return FunctionSpec(spec.name, kind, spec.trigger_name, props, connection=connection)
+    if kind == "timerTrigger":
+        monitor = props.get("useMonitor")
+        try:
+            schedule = parse_schedule(
+                str(props.get("schedule") or ""),
+                None if monitor is None else bool(monitor),
+                zone,
+                now,
+            )
+        except ValueError as exc:
+            raise IndexingError(str(exc)) from exc
+        return FunctionSpec(spec.name, kind, spec.trigger_name, props, schedule=schedule)
+    return spec
 
 
 def index_functions(
-    described: list[dict[str, Any]], environ: Mapping[str, str]
-) -> list[FunctionSpec]:
-    specs: list[FunctionSpec] = []
-    seen: set[str] = set()
-    for item in described:
+    described: list[dict[str, Any]], settings: Mapping[str, str], zone: tzinfo, now: datetime
+) -> Index:
+    index = Index()
+    routes: dict[str, tuple[str, Any]] = {}
+    for item in sorted(described, key=lambda f: str(f["name"]).lower()):
         name = str(item["name"])
-        if name.lower() in seen:
-            raise _fail(name, "the function name is not unique")
-        seen.add(name.lower())
-        trigger = item["trigger"]
-        if not trigger:
-            raise _fail(name, "no trigger binding")
-        kind = str(trigger["type"])
-        if kind not in SUPPORTED_TRIGGERS:
-            raise _fail(name, f"the trigger type '{kind}' is not supported by devhost")
-        for binding in item["bindings"]:
-            if binding is trigger or binding.get("name") == trigger.get("name"):
-                continue
-            if binding.get("type") == "http" and binding.get("name") == "$return":
-                continue
-            raise _fail(
-                name,
-                f"the binding type '{binding.get('type')}' ({binding.get('name')}) is "
-                "not supported by devhost",
-            )
-        where = f"Error indexing method 'Functions.{name}'"
-        resolved = {
-            key: resolve_expression(value, environ, where) if isinstance(value, str) else value
-            for key, value in trigger.items()
-        }
-        connection = None
-        if kind == "queueTrigger":
-            queue = str(resolved.get("queueName") or "").lower()
-            if not re.fullmatch(r"[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]", queue):
-                raise _fail(name, f"'{queue}' is not a valid queue name")
-            resolved["queueName"] = queue
-            try:
-                connection = resolve_connection(resolved.get("connection") or None, environ)
-            except ConfigError as exc:
-                raise _fail(name, str(exc)) from exc
-        specs.append(
-            FunctionSpec(
-                name=name,
-                trigger_type=kind,
-                trigger=trigger,
-                is_async=bool(item["is_async"]),
-                connection=connection,
-                properties=resolved,
-            )
-        )
-    return specs
+        try:
+            _check_host_rules(item, routes)
+            index.functions.append(_spec(item, settings, zone, now))
+        except FunctionError as exc:
+            index.errors[name] = str(exc)
+            logs.HOST.error("The '%s' function is in error: %s", name, exc)
+        except IndexingError as exc:
+            index.errors[name] = str(exc)
+            logs.HOST.error("Error indexing method 'Functions.%s'\n%s", name, exc)
+            logs.HOST.warning("Function 'Functions.%s' failed indexing and will be disabled.", name)
+    return index

@@ -1,82 +1,140 @@
-"""Queue trigger listener: the storage extension's QueueListener/QueueProcessor rules.
+"""Queue trigger listener: the polling loop of the storage extension's QueueListener.
 
-Receives up to batchSize messages invisible for 10 minutes, renews that every 5 minutes
-while the function runs, keeps at most batchSize + newBatchThreshold in flight, backs off on
-an empty (or missing: it is never created) queue, poisons before invoking when a message has
-been dequeued too often, poisons undecodable base64 at once, and on failure either poisons or
-makes the message visible again after visibilityTimeout. A message whose invocation died
-with the worker is left alone: it comes back when its invisibility runs out.
+From Azure/azure-sdk-for-net ``sdk/storage/Microsoft.Azure.WebJobs.Extensions.Storage.Common/
+src/Shared/``:
+
+* ``Queues/QueueListener.cs`` (``ExecuteAsync``): receive up to batchSize messages invisible for
+  10 minutes; after a non-empty batch poll again once at most newBatchThreshold are in flight;
+  back off on an empty queue, a missing one (it is never created), a queue being deleted or a
+  5xx; any other storage error is unhandled and stops the host. Messages received when a stop
+  begins are not processed and not handed back: they reappear after their invisibility.
+* ``Timers/RandomizedExponentialBackoffStrategy.cs``: the backoff curve (see :class:`Backoff`).
+* ``Queues/SharedQueueWatcher.cs`` (Azure/azure-webjobs-sdk has the same): a message added to
+  a poison queue wakes that queue's listener at once instead of after its backoff.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 import random
-from typing import Any
+from collections.abc import Callable
 
-from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError
 from azure.storage.queue import QueueMessage
 from azure.storage.queue.aio import QueueClient, QueueServiceClient
 
 from devhost import logs
 from devhost.config import QueueOptions
 from devhost.indexing import FunctionSpec
-from devhost.invoker import InvocationFailed, Invoker, WorkerLost
+from devhost.invoker import Invoker
+from devhost.queue_processor import Fatal, QueueProcessor, poison_queue_name
 
 INVISIBILITY = 600
-RENEW_EVERY = 300.0
 MIN_POLL = 0.1
 
 
-def poison_queue_name(queue: str) -> str | None:
-    if queue.endswith("-poison") or len(queue) + len("-poison") > 63:
-        return None
-    return f"{queue}-poison"
-
-
 class Backoff:
-    """100 ms, then roughly doubling with ±20 % jitter, capped; reset by any message."""
+    """``RandomizedExponentialBackoffStrategy`` with minimum = delta = 100 ms.
 
-    def __init__(self, maximum: float) -> None:
+    After a success the delay is the minimum and the exponent 1. Each failure (empty poll)
+    below the cap gives minimum + uniform(0.8, 1.2) x 2^(n-1) x delta and raises the exponent;
+    the first one, before any success, is the minimum itself. Once a delay would reach the
+    maximum, it stays at the maximum until a success.
+    """
+
+    def __init__(
+        self,
+        maximum: float,
+        minimum: float = MIN_POLL,
+        uniform: Callable[[float, float], float] = random.uniform,
+    ) -> None:
+        self.minimum = minimum
         self.maximum = maximum
+        self.delta = minimum
+        self.uniform = uniform
         self.current = 0.0
+        self.exponent = 0
 
-    def reset(self) -> None:
-        self.current = 0.0
-
-    def next(self) -> float:
-        if self.current <= 0:
-            self.current = MIN_POLL
-        else:
-            self.current = self.current * 2 * random.uniform(0.8, 1.2)
-        self.current = min(max(self.current, MIN_POLL), self.maximum)
+    def next_delay(self, succeeded: bool) -> float:
+        if succeeded:
+            self.current = self.minimum
+            self.exponent = 1
+        elif self.current != self.maximum:
+            delay = self.minimum
+            if self.exponent > 0:
+                delay += self.uniform(0.8, 1.2) * 2 ** (self.exponent - 1) * self.delta
+            if delay < self.maximum:
+                self.current = delay
+                self.exponent += 1
+            else:
+                self.current = self.maximum
         return self.current
 
 
+def transient(exc: HttpResponseError) -> bool:
+    """Receive errors the listener backs off on rather than stopping the host."""
+    code = str(getattr(exc, "error_code", "") or "")
+    status = exc.status_code or 0
+    return (
+        (status == 404 and code == "QueueNotFound")
+        or (status == 409 and code == "QueueBeingDeleted")
+        or 500 <= status < 600
+    )
+
+
+class QueueWatcher:
+    """Which listener polls which queue, so a poison copy can wake its listener."""
+
+    def __init__(self) -> None:
+        self._listeners: dict[str, list[QueueListener]] = {}
+
+    def register(self, queue: str, listener: QueueListener) -> None:
+        self._listeners.setdefault(queue, []).append(listener)
+
+    def notify(self, queue: str) -> None:
+        for listener in self._listeners.get(queue, []):
+            listener.notify()
+
+
 class QueueListener:
-    def __init__(self, spec: FunctionSpec, options: QueueOptions, invoker: Invoker) -> None:
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        options: QueueOptions,
+        invoker: Invoker,
+        fatal: Fatal,
+        watcher: QueueWatcher,
+    ) -> None:
         assert spec.connection is not None
         self.spec = spec
         self.options = options
-        self.invoker = invoker
+        self.fatal = fatal
         self.queue_name = str(spec.properties["queueName"])
-        self.poison_name = poison_queue_name(self.queue_name)
-        self.reason = f"New queue message detected on '{self.queue_name}'."
         self._service: QueueServiceClient = spec.connection.queue_service()
         self._client: QueueClient = self._service.get_queue_client(self.queue_name)
-        self._poison: QueueClient | None = (
-            self._service.get_queue_client(self.poison_name) if self.poison_name else None
+        poison = poison_queue_name(self.queue_name)
+        self.processor = QueueProcessor(
+            spec,
+            options,
+            invoker,
+            self._client,
+            self._service.get_queue_client(poison) if poison else None,
+            fatal,
+            watcher.notify,
         )
+        watcher.register(self.queue_name, self)
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
         self._slot = asyncio.Event()
         self._loop: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self._loop = asyncio.create_task(self._run())
+
+    def notify(self) -> None:
+        self._wake.set()
 
     async def _receive(self) -> list[QueueMessage]:
         batch = self.options.batch_size
@@ -89,35 +147,41 @@ class QueueListener:
 
     async def _run(self) -> None:
         backoff = Backoff(self.options.max_polling_interval)
+        found_since_delay = False
         while not self._stopping.is_set():
             try:
                 messages = await self._receive()
-            except ResourceNotFoundError:
-                messages = []
-            except Exception as exc:  # a listener must outlive storage hiccups
+            except HttpResponseError as exc:
+                if not transient(exc):
+                    self._fail(exc)
+                    return
                 logs.HOST.warning("Queue '%s': receive failed: %s", self.queue_name, exc)
                 messages = []
-            if self._stopping.is_set():
-                # Received as the stop came: hand them back now rather than in 10 minutes.
-                for message in messages:
-                    with contextlib.suppress(Exception):
-                        await self._client.update_message(
-                            message.id, message.pop_receipt, visibility_timeout=0
-                        )
+            except Exception as exc:
+                self._fail(exc)
                 return
-            if messages:
-                backoff.reset()
-                for message in messages:
-                    task = asyncio.create_task(self._process(message))
-                    self._tasks.add(task)
-                    task.add_done_callback(self._done)
-                while len(self._tasks) > self.options.new_batch_threshold:
-                    self._slot.clear()
-                    await self._wait(self._slot, None)
-                    if self._stopping.is_set():
-                        return
-            else:
-                await self._wait(self._stopping, backoff.next())
+            if self._stopping.is_set():
+                return  # received as the stop came: left to reappear after their invisibility
+            if not messages:
+                delay = backoff.next_delay(found_since_delay)
+                found_since_delay = False
+                self._wake.clear()
+                await self._wait(self._wake, delay)
+                continue
+            found_since_delay = True
+            for message in messages:
+                task = asyncio.create_task(self.processor.process(message))
+                self._tasks.add(task)
+                task.add_done_callback(self._done)
+            while len(self._tasks) > self.options.new_batch_threshold:
+                self._slot.clear()
+                await self._wait(self._slot, None)
+                if self._stopping.is_set():
+                    return
+
+    def _fail(self, exc: BaseException) -> None:
+        if not self._stopping.is_set():
+            self.fatal(exc)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -133,110 +197,6 @@ class QueueListener:
         )
         for waiter in pending:
             waiter.cancel()
-
-    async def _process(self, message: QueueMessage) -> None:
-        try:
-            await self._handle(message)
-        except Exception as exc:  # the message comes back after its invisibility
-            logs.HOST.error("Queue '%s': handling %s failed: %r", self.queue_name, message.id, exc)
-
-    async def _handle(self, message: QueueMessage) -> None:
-        receipt: list[str] = [str(message.pop_receipt)]
-        content = str(message.content or "")
-        if (
-            message.dequeue_count is not None
-            and message.dequeue_count > self.options.max_dequeue_count
-        ):
-            logs.HOST.warning(
-                "Message %s has a dequeue count of %s: moving it to the poison queue without "
-                "running the function", message.id, message.dequeue_count,
-            )  # fmt: skip
-            await self._to_poison(message, content, receipt)
-            return
-        if self.options.message_encoding == "base64":
-            try:
-                body = base64.b64decode(content, validate=True)
-            except (binascii.Error, ValueError):
-                logs.HOST.warning(
-                    "Message %s on '%s' is not valid base64: moving it to the poison queue",
-                    message.id, self.queue_name,
-                )  # fmt: skip
-                await self._to_poison(message, content, receipt)
-                return
-        else:
-            body = content.encode("utf-8")
-        payload = {
-            "id": message.id,
-            "body": body,
-            "dequeue_count": message.dequeue_count,
-            "insertion_time": message.inserted_on,
-            "expiration_time": message.expires_on,
-            "time_next_visible": message.next_visible_on,
-            "pop_receipt": message.pop_receipt,
-        }
-        renewal = asyncio.create_task(self._renew(message, receipt))
-        try:
-            await self.invoker.invoke(self.spec.name, "queue", payload, self.reason)
-            failed = False
-        except InvocationFailed:
-            failed = True
-        except WorkerLost:
-            return
-        finally:
-            renewal.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewal
-        await self._complete(message, content, receipt, failed)
-
-    async def _complete(
-        self, message: QueueMessage, content: str, receipt: list[str], failed: bool
-    ) -> None:
-        try:
-            if not failed:
-                await self._client.delete_message(message.id, receipt[0])
-            elif self._poison is None:
-                # No poison queue: leave it invisible rather than spin on it (as the extension).
-                return
-            elif (message.dequeue_count or 0) >= self.options.max_dequeue_count:
-                await self._to_poison(message, content, receipt)
-            else:
-                await self._client.update_message(
-                    message.id,
-                    receipt[0],
-                    visibility_timeout=int(self.options.visibility_timeout),
-                )
-        except (AzureError, OSError) as exc:
-            logs.HOST.warning(
-                "Queue '%s': completing %s failed: %s", self.queue_name, message.id, exc
-            )
-
-    async def _to_poison(self, message: QueueMessage, content: str, receipt: list[str]) -> None:
-        if self._poison is None:
-            return
-        try:
-            await self._poison.send_message(content)
-        except ResourceNotFoundError:
-            with contextlib.suppress(ResourceExistsError):
-                await self._poison.create_queue()
-            await self._poison.send_message(content)
-        logs.HOST.warning(
-            "Message has reached MaxDequeueCount of %s. Moving message to queue '%s'.",
-            self.options.max_dequeue_count, self.poison_name,
-        )  # fmt: skip
-        await self._client.delete_message(message.id, receipt[0])
-
-    async def _renew(self, message: QueueMessage, receipt: list[str]) -> None:
-        while True:
-            await asyncio.sleep(RENEW_EVERY)
-            try:
-                updated: Any = await self._client.update_message(
-                    message.id, receipt[0], visibility_timeout=INVISIBILITY
-                )
-                receipt[0] = str(updated.pop_receipt)
-            except (AzureError, OSError) as exc:
-                logs.HOST.warning(
-                    "Queue '%s': renewing %s failed: %s", self.queue_name, message.id, exc
-                )
 
     def stop_receiving(self) -> None:
         self._stopping.set()

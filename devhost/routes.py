@@ -3,8 +3,12 @@
 Supports literal segments (case-insensitive), ``{name}``, constraints ``{name:int}`` (also
 long, bool, guid, alpha, decimal, double, float, datetime, min(n), max(n), range(a,b),
 length(n[,m]), minlength(n), maxlength(n), regex(...)), optional ``{name?}``, defaults
-``{name=value}`` and catch-all ``{*rest}``. Routes are tried in ASP.NET's precedence order:
-literal segments before parameters, constrained before unconstrained, catch-all last.
+``{name=value}`` and catch-all ``{*rest}``. Literal segments match without case.
+
+The host puts every function's route into one ASP.NET ``RouteCollection`` in function order
+(Azure/azure-webjobs-sdk-extensions ``src/WebJobs.Extensions.Http/Routing/WebJobsRouteBuilder.cs``),
+and a collection tries its routes in order, first match wins: there is no precedence between
+templates (see devhost/http_server.py for the order).
 """
 
 from __future__ import annotations
@@ -107,7 +111,6 @@ class RouteTemplate:
         self.template = template.strip("/")
         self.parameters: list[Parameter] = []
         pattern = ""
-        precedence: list[int] = []
         segments = self.template.split("/") if self.template else []
         for segment in segments:
             pieces = _PARAM.split(segment)
@@ -119,8 +122,6 @@ class RouteTemplate:
                     pattern += f"(?:/{group})?"
                 else:
                     pattern += f"/{group}"
-                rank = 5 if param.catch_all else 4 if param.optional else 2 if param.checks else 3
-                precedence.append(rank)
                 continue
             part = ""
             for index, piece in enumerate(pieces):
@@ -131,8 +132,6 @@ class RouteTemplate:
                     self.parameters.append(param)
                     part += f"(?P<p{len(self.parameters) - 1}>[^/]+?)"
             pattern += f"/{part}"
-            precedence.append(1 if len(pieces) == 1 else 2)
-        self.precedence = tuple(precedence)
         self._regex = re.compile(f"^{pattern}/?$", re.I)
 
     def match(self, path: str) -> dict[str, str] | None:
@@ -152,8 +151,3 @@ class RouteTemplate:
                 return None
             values[param.name] = value
         return values
-
-
-def sort_key(template: RouteTemplate) -> tuple[tuple[int, ...], int]:
-    """ASP.NET order: lower rank per segment first, then longer templates first."""
-    return template.precedence, -len(template.precedence)

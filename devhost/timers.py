@@ -1,10 +1,24 @@
-"""Timer triggers: NCRONTAB schedule, singleton via a blob lease, schedule monitor, catch-up.
+"""Timer triggers: the timer extension's TimerListener behind the host's singleton lock.
 
-The listener runs only while it holds ``azure-webjobs-hosts/locks/{hostId}/
-Host.Functions.{name}.Listener`` (60 s lease, renewed; others retry each minute). Runs
-never overlap: the next occurrence is computed after a run ends, so a late tick fires
-once. With use_monitor, ``timers/{hostId}/Host.Functions.{name}/status`` keeps
-Last/Next/LastUpdated, and a recorded Next already passed at start means one past-due run.
+From Azure/azure-webjobs-sdk-extensions ``src/WebJobs.Extensions/Extensions/Timers/
+Listener/TimerListener.cs``:
+
+* At start, with the monitor on, the recorded status is read and checked (see
+  devhost/schedule_monitor.py); without a status the in-memory one starts with ``Last`` and
+  ``LastUpdated`` at 0001-01-01. A past-due timer runs once at once (``past_due`` true);
+  otherwise ``run_on_startup`` runs once at once; otherwise the first run waits for Next.
+* A run's time is taken when it starts. Afterwards the status becomes Last = that time (or
+  the scheduled Next, if the run began early), Next = the schedule's next occurrence after
+  Last, LastUpdated = Last, and is written when the monitor is on. The wait for the next run
+  is Next minus the time now, so a run that overran its interval is followed at once by one
+  catch-up run. Runs never overlap; a failed run is logged, not retried.
+* The function receives ``TimerInfo``: ``Schedule``, ``ScheduleStatus`` (the status before
+  this run, or null with the monitor off, so ``schedule_status`` is empty) and ``IsPastDue``.
+
+The listener runs only while this instance holds ``locks/{hostId}/Host.Functions.<name>.Listener``
+(Azure/azure-webjobs-sdk ``src/Microsoft.Azure.WebJobs.Host/Singleton/SingletonListener.cs``):
+an instance that does not get it tries again every ``listenerLockRecoveryPollingInterval``
+(1 min); losing it stops the host (devhost/leases.py).
 """
 
 from __future__ import annotations
@@ -16,25 +30,19 @@ import json
 import re
 import socket
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from azure.core.exceptions import AzureError, ResourceNotFoundError
-from azure.storage.blob.aio import BlobServiceClient
-
 from devhost import logs
-from devhost.config import ConfigError
+from devhost.config import SingletonOptions
 from devhost.connections import resolve_connection
 from devhost.indexing import FunctionSpec
 from devhost.invoker import InvocationFailed, Invoker, WorkerLost
-from devhost.leases import HOSTS_CONTAINER, BlobLease
-from devhost.ncrontab import CronSchedule
-
-LEASE_SECONDS = 60
-RENEW_SECONDS = 20.0
-RETRY_ACQUIRE_SECONDS = 60.0
+from devhost.leases import BlobLease
+from devhost.queue_listener import Backoff
+from devhost.queue_processor import Fatal
+from devhost.schedule_monitor import DEFAULT, ScheduleMonitor, ScheduleStatus
 
 
 def host_id(environ: Mapping[str, str], app_dir: Path) -> str:
@@ -59,161 +67,130 @@ def time_zone(environ: Mapping[str, str]) -> tzinfo:
         return UTC
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.astimezone(UTC).isoformat() if moment else None
-
-
-def _parse(text: Any) -> datetime | None:
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 class TimerListener:
     def __init__(
-        self, spec: FunctionSpec, invoker: Invoker, hid: str, blobs: BlobServiceClient, zone: tzinfo
+        self,
+        spec: FunctionSpec,
+        invoker: Invoker,
+        lease: BlobLease,
+        monitor: ScheduleMonitor,
+        options: SingletonOptions,
+        fatal: Fatal,
     ) -> None:
+        assert spec.schedule is not None
         self.spec = spec
         self.invoker = invoker
-        self.zone = zone
-        self.blobs = blobs
-        props = spec.properties
-        try:
-            self.schedule = CronSchedule.parse(str(props["schedule"]))
-        except ValueError as exc:
-            raise ConfigError(f"Error indexing method 'Functions.{spec.name}': {exc}") from exc
-        self.run_on_startup = bool(props.get("runOnStartup"))
-        use_monitor = props.get("useMonitor")
-        self.use_monitor = self._default_monitor() if use_monitor is None else bool(use_monitor)
-        full_name = f"Host.Functions.{spec.name}"
-        self.lease = BlobLease(blobs, f"locks/{hid}/{full_name}.Listener", LEASE_SECONDS)
-        self.status_blob = blobs.get_blob_client(
-            HOSTS_CONTAINER, f"timers/{hid}/{full_name}/status"
-        )
+        self.lease = lease
+        self.monitor = monitor if spec.schedule.use_monitor else None
+        self.schedule = spec.schedule.schedule
+        self.zone = monitor.zone
+        self.options = options
+        self.fatal = fatal
+        self.timer_name = f"Host.Functions.{spec.name}"
+        self.run_on_startup = bool(spec.properties.get("runOnStartup"))
+        self.status = ScheduleStatus(DEFAULT, DEFAULT, DEFAULT)
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._running: asyncio.Task[Any] | None = None
-
-    def _default_monitor(self) -> bool:
-        """On unless the schedule fires more than once a minute."""
-        now = datetime.now(UTC)
-        first = self.schedule.next_after(now, self.zone)
-        second = self.schedule.next_after(first, self.zone)
-        return second - first >= timedelta(minutes=1)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run())
+
+    def _now(self) -> datetime:
+        return datetime.now(self.zone)
 
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), max(0.0, seconds))
 
     async def _run(self) -> None:
+        retry = Backoff(maximum=120.0, minimum=2.0)
         while not self._stopping.is_set():
+            acquired = past_due = False
             try:
                 acquired = await self.lease.try_acquire()
-            except (AzureError, OSError) as exc:
-                logs.HOST.warning("Timer %s: lease failed: %s", self.spec.name, exc)
-                acquired = False
-            if not acquired:
-                await self._pause(RETRY_ACQUIRE_SECONDS)
+                if acquired:
+                    past_due = await self._begin()
+            except Exception as exc:
+                logs.HOST.error(
+                    "The listener for function 'Functions.%s' was unable to start: %s",
+                    self.spec.name, exc,
+                )  # fmt: skip
+                await self.lease.release()
+                await self._pause(retry.next_delay(False))
                 continue
-            lost = asyncio.Event()
-            keeper = asyncio.create_task(self._keep_lease(lost))
+            if not acquired:
+                await self._pause(self.options.listener_lock_recovery_polling_interval)
+                continue
+            keeper = asyncio.create_task(self.lease.keep(self.fatal))
             try:
-                await self._schedule(lost)
-            except Exception as exc:  # keep the timer alive through storage hiccups
-                logs.HOST.error("Timer %s: %r; retrying", self.spec.name, exc)
-                await self._pause(5.0)
+                await self._schedule(past_due)
             finally:
                 keeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await keeper
-            if not lost.is_set():
-                await self.lease.release()
-
-    async def _keep_lease(self, lost: asyncio.Event) -> None:
-        while True:
-            await asyncio.sleep(RENEW_SECONDS)
-            try:
-                renewed = await self.lease.renew()
-            except (AzureError, OSError):
-                renewed = False
-            if not renewed:
-                logs.HOST.warning("Timer %s: lost the singleton lease", self.spec.name)
-                lost.set()
-                return
-
-    async def _read_status(self) -> dict[str, Any] | None:
-        try:
-            data = await (await self.status_blob.download_blob()).readall()
-            status = json.loads(data)
-        except (ResourceNotFoundError, ValueError):
-            return None
-        return status if isinstance(status, dict) else None
-
-    async def _write_status(self, last: datetime | None, upcoming: datetime) -> None:
-        if not self.use_monitor:
             return
-        body = {
-            "Last": _iso(last),
-            "Next": _iso(upcoming),
-            "LastUpdated": _iso(datetime.now(UTC)),
-        }
-        try:
-            await self.status_blob.upload_blob(json.dumps(body).encode(), overwrite=True)
-        except (AzureError, OSError) as exc:
-            logs.HOST.warning("Timer %s: writing status failed: %s", self.spec.name, exc)
 
-    async def _fire(self, past_due: bool, last: datetime | None, upcoming: datetime) -> None:
-        payload = {
-            "past_due": past_due,
-            "schedule_status": {
-                "Last": _iso(last),
-                "Next": _iso(upcoming),
-                "LastUpdated": _iso(datetime.now(UTC)),
-            },
-            "schedule": {"AdjustForDST": True},
-        }
-        reason = f"Timer fired at {datetime.now(UTC).isoformat()}"
-        self._running = asyncio.ensure_future(
-            self.invoker.invoke(self.spec.name, "timer", payload, reason)
+    async def _begin(self) -> bool:
+        now = self._now()
+        status, past_due = None, False
+        if self.monitor is not None:
+            status = await self.monitor.get_status(self.timer_name)
+            overdue, status = await self.monitor.check_past_due(
+                self.timer_name, now, self.schedule, status
+            )
+            past_due = overdue.total_seconds() > 0
+        self.status = status or ScheduleStatus(
+            DEFAULT, self.schedule.next_after(now, self.zone), DEFAULT
         )
-        with contextlib.suppress(InvocationFailed, WorkerLost):
-            await asyncio.shield(self._running)
+        upcoming, moment = [], now
+        for _ in range(5):
+            moment = self.schedule.next_after(moment, self.zone)
+            upcoming.append(moment.isoformat())
+        logs.HOST.info(
+            "The next 5 occurrences of the 'Functions.%s' schedule will be:\n%s",
+            self.spec.name, "\n".join(upcoming),
+        )  # fmt: skip
+        if past_due:
+            logs.HOST.info("Timer is past due for 'Functions.%s'", self.spec.name)
+        return past_due
 
-    async def _schedule(self, lost: asyncio.Event) -> None:
-        status = await self._read_status() if self.use_monitor else None
-        now = datetime.now(UTC)
-        recorded_next = _parse(status.get("Next")) if status else None
-        last = _parse(status.get("Last")) if status else None
-        past_due = recorded_next is not None and recorded_next < now
-        upcoming = self.schedule.next_after(now, self.zone)
-        if past_due or self.run_on_startup:
-            await self._fire(past_due, last, upcoming)
-            if past_due:
-                last = recorded_next
-            upcoming = self.schedule.next_after(datetime.now(UTC), self.zone)
-        await self._write_status(last, upcoming)
-        while not self._stopping.is_set() and not lost.is_set():
-            delay = (upcoming - datetime.now(UTC)).total_seconds()
-            await self._pause_or_lost(delay, lost)
-            if self._stopping.is_set() or lost.is_set():
+    async def _schedule(self, past_due: bool) -> None:
+        if past_due:
+            await self._invoke(self._now(), past_due=True)
+        elif self.run_on_startup:
+            await self._invoke(self._now(), startup=True)
+        while not self._stopping.is_set():
+            await self._pause((self.status.next - self._now()).total_seconds())
+            if self._stopping.is_set():
                 return
-            await self._fire(False, last, upcoming)
-            last = upcoming
-            upcoming = self.schedule.next_after(datetime.now(UTC), self.zone)
-            await self._write_status(last, upcoming)
+            await self._invoke(self._now())
 
-    async def _pause_or_lost(self, seconds: float, lost: asyncio.Event) -> None:
-        waiters = {asyncio.ensure_future(self._stopping.wait()), asyncio.ensure_future(lost.wait())}
-        await asyncio.wait(waiters, timeout=max(0.0, seconds), return_when=asyncio.FIRST_COMPLETED)
-        for waiter in waiters:
-            waiter.cancel()
+    async def _invoke(
+        self, started: datetime, past_due: bool = False, startup: bool = False
+    ) -> None:
+        info = {
+            "Schedule": {"AdjustForDST": self.schedule.adjust_for_dst},
+            "ScheduleStatus": self.status.as_json(self.zone) if self.monitor else None,
+            "IsPastDue": past_due,
+        }
+        request = {
+            "trigger_name": self.spec.trigger_name,
+            "trigger": {"type": "json", "value": json.dumps(info)},
+            "metadata": {},
+        }
+        reason = f"Timer fired at {started.isoformat()}"
+        try:
+            await self.invoker.invoke(self.spec.name, request, reason)
+        except InvocationFailed:
+            pass  # logged by the invoker; the schedule goes on
+        except WorkerLost:
+            return
+        last = started
+        if not past_due and not startup and self.status.next > started:
+            last = self.status.next
+        self.status = ScheduleStatus(last, self.schedule.next_after(last, self.zone), last)
+        if self.monitor is not None:
+            await self.monitor.update_status(self.timer_name, self.status)
 
     def stop_receiving(self) -> None:
         self._stopping.set()
@@ -230,16 +207,34 @@ class TimerListener:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self.lease.release()
-        with contextlib.suppress(Exception):
-            await self.blobs.close()
 
 
 def timer_listeners(
-    specs: list[FunctionSpec], invoker: Invoker, app_dir: Path, environ: Mapping[str, str]
-) -> list[TimerListener]:
-    """Timers need AzureWebJobsStorage for their lease and status, as in the real host."""
-    connection = resolve_connection(None, environ)
-    blobs = connection.blob_service()
-    hid = host_id(environ, app_dir)
-    zone = time_zone(environ)
-    return [TimerListener(spec, invoker, hid, blobs, zone) for spec in specs]
+    specs: list[FunctionSpec],
+    invoker: Invoker,
+    app_dir: Path,
+    settings: Mapping[str, str],
+    options: SingletonOptions,
+    fatal: Fatal,
+) -> tuple[list[TimerListener], object]:
+    """Timers use the host's storage (AzureWebJobsStorage) for their lease and status; the
+    second value is the blob client to close at the end."""
+    blobs = resolve_connection(None, settings, "blob").blob_service()
+    hid = host_id(settings, app_dir)
+    monitor = ScheduleMonitor(blobs, hid, time_zone(settings))
+    listeners = [
+        TimerListener(
+            spec,
+            invoker,
+            BlobLease(
+                blobs,
+                f"locks/{hid}/Host.Functions.{spec.name}.Listener",
+                options.listener_lock_period,
+            ),
+            monitor,
+            options,
+            fatal,
+        )
+        for spec in specs
+    ]
+    return listeners, blobs

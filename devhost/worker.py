@@ -1,31 +1,34 @@
-"""The worker process: imports the app, indexes it with the library, runs invocations.
+"""The worker process: imports the app, indexes it as the Python worker does, runs invocations.
 
-Like the Python language worker, sync functions run in a thread pool of
-``PYTHON_THREADPOOL_THREAD_COUNT`` threads (default min(32, cpu + 4)) and async functions on
-this process's event loop. It dies when the host goes away (socket closed), taking running
-invocations with it: that is what lets the host recover from a timeout by killing it.
+Indexing follows azure_functions_worker/loader.py (``index_function_app``: the app module is
+imported by name with its folder on ``sys.path``, exactly one ``FunctionRegister`` instance
+at top level) and functions.py (every function passes :func:`devhost.bindings.load_function`;
+one failure fails the whole index, as the worker's metadata response does). Invocations follow
+dispatcher.py: arguments from the host's typed data through the library's converters, sync
+functions in a thread pool of ``PYTHON_THREADPOOL_THREAD_COUNT`` threads (the executor's own
+default when unset, as the worker on Python 3.9+), async ones on this process's event loop,
+and the return value checked and encoded by :func:`devhost.bindings.encode_return`.
+
+The process dies when the host goes away (socket closed), taking running invocations with it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import enum
-import importlib.util
-import inspect
+import importlib
 import os
 import signal
 import socket
 import sys
 import traceback
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import azure.functions as func
-from azure.functions.queue import QueueMessage
-from azure.functions.timer import TimerRequest
 
+from devhost.bindings import Datum, FunctionInfo, decode_argument, encode_return, load_function
 from devhost.context import Context
 from devhost.ipc import frame, read_message
 from devhost.logs import configure_logging
@@ -41,30 +44,85 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def load_app(app_path: Path) -> func.FunctionApp:
-    """Import the app file as a top-level module and find its one FunctionApp."""
+def load_app(app_path: Path) -> func.FunctionRegister:
+    """Import the app as the worker does and return its one top-level function app."""
     sys.path.insert(0, str(app_path.parent))
-    spec = importlib.util.spec_from_file_location(app_path.stem, app_path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {app_path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[app_path.stem] = module
-    spec.loader.exec_module(module)
-    apps = [v for v in vars(module).values() if isinstance(v, func.FunctionApp)]
-    if len(apps) != 1:
-        raise ValueError(f"{app_path.name} must define exactly one FunctionApp, found {len(apps)}")
-    return apps[0]
+    module = importlib.import_module(app_path.stem)
+    app: func.FunctionRegister | None = None
+    for name in dir(module):
+        candidate = getattr(module, name, None)
+        if isinstance(candidate, func.FunctionRegister):
+            if app is not None:
+                raise ValueError(
+                    f"More than one {type(app).__name__} or other top level function app "
+                    "instances are defined."
+                )
+            app = candidate
+    if app is None:
+        raise ValueError(f"Could not find top level function app instances in {app_path.name}.")
+    return app
+
+
+def to_datum(data: dict[str, Any] | None) -> Datum | None:
+    """The host's typed data (see devhost.typed_data) as the converters' Datum."""
+    if data is None:
+        return None
+    if data["type"] != "http":
+        return Datum(data["value"], data["type"])
+    http = data["value"]
+
+    def strings(values: dict[str, str]) -> dict[str, Datum]:
+        return {k: Datum(v, "string") for k, v in values.items()}
+
+    return Datum(
+        {
+            "method": Datum(http["method"], "string"),
+            "url": Datum(http["url"], "string"),
+            "headers": strings(http["headers"]),
+            "body": to_datum(http["body"]) or Datum(b"", "bytes"),
+            "params": strings(http["params"]),
+            "query": strings(http["query"]),
+        },
+        "http",
+    )
+
+
+def from_datum(datum: Datum | None) -> dict[str, Any] | None:
+    """An encoded return value as typed data for the host (datumdef.datum_as_proto)."""
+    if datum is None or datum.type is None:
+        return None
+    if datum.type != "http":
+        return {"type": datum.type, "value": datum.value}
+    value = datum.value
+    cookies = [
+        morsel.OutputString() for cookie in value.get("cookies") or [] for morsel in cookie.values()
+    ]
+    return {
+        "type": "http",
+        "value": {
+            "status_code": value["status_code"].value,
+            "headers": {k: v.value for k, v in value["headers"].items()},
+            "cookies": cookies,
+            "body": from_datum(value["body"]),
+        },
+    }
+
+
+def _describe(function: Any) -> dict[str, Any]:
+    trigger = function.get_trigger()
+    return {
+        "name": str(function.get_function_name()),
+        "trigger": _plain(trigger.get_dict_repr()) if trigger is not None else None,
+        "bindings": [_plain(b.get_dict_repr()) for b in function.get_bindings()],
+    }
 
 
 class Worker:
     def __init__(self, app_path: Path, writer: asyncio.StreamWriter) -> None:
         self.app_path = app_path
         self.writer = writer
-        self.functions: dict[str, Callable[..., Any]] = {}
-        self.params: dict[str, list[str]] = {}
-        self.trigger_arg: dict[str, str] = {}
-        threads = int(os.environ.get("PYTHON_THREADPOOL_THREAD_COUNT") or 0)
-        threads = threads or min(32, (os.cpu_count() or 1) + 4)
+        self.functions: dict[str, FunctionInfo] = {}
+        threads = int(os.environ.get("PYTHON_THREADPOOL_THREAD_COUNT") or 0) or None
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="invocation")
         self.tasks: set[asyncio.Task[None]] = set()
 
@@ -72,91 +130,45 @@ class Worker:
         self.writer.write(frame(message))
 
     def index(self) -> list[dict[str, Any]]:
-        app = load_app(self.app_path)
         described = []
-        for function in app.get_functions():
-            name = str(function.get_function_name())
-            user = function.get_user_function()
-            trigger = function.get_trigger()
-            bindings = [_plain(b.get_dict_repr()) for b in function.get_bindings()]
-            params = list(inspect.signature(user).parameters)
-            names = {b["name"] for b in bindings}
-            unbound = [p for p in params if p not in names and p != "context"]
-            if unbound:
-                raise ValueError(
-                    f"Function {name}: the following parameters are declared in Python but "
-                    f"not in the bindings: {unbound}"
-                )
-            self.functions[name] = user
-            self.params[name] = params
-            self.trigger_arg[name] = trigger.name if trigger is not None else ""
-            described.append(
-                {
-                    "name": name,
-                    "trigger": _plain(trigger.get_dict_repr()) if trigger else None,
-                    "bindings": bindings,
-                    "is_async": inspect.iscoroutinefunction(user),
-                }
-            )
+        for function in load_app(self.app_path).get_functions():
+            info = load_function(function)
+            self.functions[info.name] = info
+            described.append(_describe(function))
         return described
-
-    def _argument(self, kind: str, payload: dict[str, Any]) -> Any:
-        if kind == "queue":
-            return QueueMessage(**payload)  # type: ignore[no-untyped-call]
-        if kind == "timer":
-            return TimerRequest(**payload)
-        return func.HttpRequest(**payload)
 
     def start(self, message: dict[str, Any]) -> None:
         task = asyncio.ensure_future(self.invoke(message))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
+    def _arguments(self, info: FunctionInfo, message: dict[str, Any]) -> dict[str, Any]:
+        metadata = {k: to_datum(v) for k, v in message["metadata"].items()}
+        inputs = {message["trigger_name"]: to_datum(message["trigger"])}
+        args = {
+            name: decode_argument(info.input_types[name], data, metadata)  # type: ignore[arg-type]
+            for name, data in inputs.items()
+        }
+        if info.requires_context:
+            args["context"] = Context(message["id"], info.name, info.directory)
+        return args
+
     async def invoke(self, message: dict[str, Any]) -> None:
-        invocation_id, name = message["id"], message["function"]
+        invocation_id = message["id"]
         try:
-            user = self.functions[name]
-            kwargs = {self.trigger_arg[name]: self._argument(message["kind"], message["payload"])}
-            if "context" in self.params[name]:
-                kwargs["context"] = Context(invocation_id, name, str(self.app_path.parent))
-            if inspect.iscoroutinefunction(user):
-                result = await user(**kwargs)
+            info = self.functions[message["function"]]
+            args = self._arguments(info, message)
+            if info.is_async:
+                result = await info.func(**args)
             else:
                 loop = asyncio.get_running_loop()
-                result = await loop.run_in_executor(self.pool, lambda: user(**kwargs))
-            value = self._encode(message["kind"], result)
+                result = await loop.run_in_executor(self.pool, lambda: info.func(**args))
+            value = from_datum(encode_return(info, result))
         except Exception as exc:
             detail = "".join(traceback.format_exception(exc))
             self.send({"type": "result", "id": invocation_id, "ok": False, "error": detail})
             return
         self.send({"type": "result", "id": invocation_id, "ok": True, "value": value})
-
-    @staticmethod
-    def _encode(kind: str, result: Any) -> Any:
-        if kind != "http":
-            return None
-        if isinstance(result, func.HttpResponse):
-            headers = result.headers
-            if "content-type" not in headers:
-                mimetype = result.mimetype
-                ct = (
-                    f"{mimetype}; charset={result.charset}"
-                    if mimetype.startswith("text/")
-                    else mimetype
-                )
-                headers["content-type"] = ct
-            body = result.get_body() or b""
-            return {"status": result.status_code, "headers": list(headers.items()), "body": body}
-        if isinstance(result, str | bytes):
-            body = result.encode() if isinstance(result, str) else result
-            return {
-                "status": 200,
-                "headers": [("content-type", "text/plain; charset=utf-8")],
-                "body": body,
-            }
-        if result is None:
-            return {"status": 204, "headers": [], "body": b""}
-        raise TypeError(f"an HTTP function must return func.HttpResponse, got {type(result)!r}")
 
 
 async def serve(fd: int, app_path: Path) -> None:
@@ -166,10 +178,13 @@ async def serve(fd: int, app_path: Path) -> None:
     try:
         functions = worker.index()
     except Exception as exc:
-        writer.write(frame({"type": "indexed", "error": "".join(traceback.format_exception(exc))}))
-        await writer.drain()
-        return
-    writer.write(frame({"type": "indexed", "functions": functions}))
+        # As the worker's failed metadata response: "<type>: <message>" and the trace.
+        error = f"{type(exc).__name__}: {exc}\n{''.join(traceback.format_exception(exc))}"
+        writer.write(frame({"type": "indexed", "error": error}))
+        functions = []
+    else:
+        writer.write(frame({"type": "indexed", "functions": functions}))
+    await writer.drain()
     while True:
         try:
             message = await read_message(reader)

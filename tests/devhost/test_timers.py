@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from azure.storage.blob import BlobServiceClient
@@ -52,9 +52,13 @@ def test_past_due_only_for_the_catch_up_run_when_recorded_next_has_passed(
     status = blobs.get_blob_client(
         "azure-webjobs-hosts", f"timers/{host_id}/Host.Functions.tick/status"
     )
-    past = datetime.now(UTC) - timedelta(hours=1)
+    # A status the schedule could have written: Next is what it gives after Last, and passed.
+    last = datetime(datetime.now(UTC).year - 1, 12, 31, 23, tzinfo=UTC)
+    missed = datetime(last.year + 1, 1, 1, tzinfo=UTC)
     status.upload_blob(
-        json.dumps({"Last": None, "Next": past.isoformat(), "LastUpdated": past.isoformat()}),
+        json.dumps(
+            {"Last": last.isoformat(), "Next": missed.isoformat(), "LastUpdated": last.isoformat()}
+        ),
         overwrite=True,
     )
     # A schedule far away: the only run is the catch-up one.
@@ -66,7 +70,10 @@ def test_past_due_only_for_the_catch_up_run_when_recorded_next_has_passed(
     try:
         wait_until(lambda: records.of("tick", past_due=True), timeout=20, message="catch-up run")
         recorded = wait_until(
-            lambda: (s := json.loads(status.download_blob().readall())) and s["Last"] and s,
+            lambda: (
+                (s := json.loads(status.download_blob().readall()))["Last"] != last.isoformat()
+                and s
+            ),
             timeout=10,
             message="status updated",
         )
