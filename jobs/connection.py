@@ -17,6 +17,7 @@ from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueServiceClient
 
 from jobs.errors import ConfigurationError
+from jobs.storage.azure import BLOB_TRANSFER_OPTIONS
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -99,12 +100,17 @@ class StorageConnection:
         )
 
     def blob_service(self) -> BlobServiceClient:
+        """Transfers in bounded chunks (BLOB_TRANSFER_OPTIONS): reading or writing a blob
+        never holds more than a few chunks of it."""
         if self.connection_string:
             return BlobServiceClient.from_connection_string(
-                self.connection_string, transport=_transport()
+                self.connection_string, transport=_transport(), **BLOB_TRANSFER_OPTIONS
             )
         return BlobServiceClient(
-            self._url("blob"), credential=self.credential(), transport=_transport()
+            self._url("blob"),
+            credential=self.credential(),
+            transport=_transport(),
+            **BLOB_TRANSFER_OPTIONS,
         )
 
     def _url(self, service: str) -> str:
