@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -222,9 +221,10 @@ class AzureBlobStore:
         blocks = _blocks(chunks, CHUNK_BYTES)
         first = next(blocks, b"")
         second = next(blocks, None)
-        data: bytes | Iterable[bytes] = (
-            first if second is None else itertools.chain((first, second), blocks)
-        )
+        data: bytes | Iterable[bytes] = first
+        if second is not None:
+            data = _chained([first, second], blocks)
+            del first, second  # the chain lets go of each block once it is sent
         self.service.get_blob_client(container, name).upload_blob(
             data, overwrite=True, content_settings=settings, max_concurrency=1
         )
@@ -282,11 +282,21 @@ def _blocks(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
     buffer = bytearray()
     for chunk in chunks:
         buffer += chunk
+        del chunk
         while len(buffer) >= size:
-            yield bytes(buffer[:size])
+            with memoryview(buffer) as view:
+                block = bytes(view[:size])
             del buffer[:size]
+            yield block
+            del block
     if buffer:
         yield bytes(buffer)
+
+
+def _chained(head: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
+    while head:
+        yield head.pop(0)
+    yield from rest
 
 
 def _code(error: HttpResponseError) -> str:
