@@ -27,6 +27,7 @@ var poisonSuffix = '-poison'
 var appContainers = [
   'job-payloads'
   'job-outputs'
+  'job-inputs'
 ]
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
