@@ -10,11 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.azurite import REPO, Azurite, start_azurite
-from harness.localhost import start_devhost
-from jobs.provision import provision
+from harness.azurite import Azurite, start_azurite
 from jobs.resources import INPUTS_CONTAINER
-from tests.e2e.conftest import SETTINGS, Api
+from tests.e2e.conftest import SETTINGS, Api, start_api
 
 MiB = 1024 * 1024
 MAX_INPUT_BYTES = 32 * MiB
@@ -36,14 +34,9 @@ def own_azurite() -> Iterator[Azurite]:
 @pytest.fixture(scope="package")
 def guarded(own_azurite: Azurite) -> Iterator[Api]:
     """The API of a host that may read only `job-inputs`, inputs of at most 32 MiB."""
-    env = {
-        "JobsStorage": own_azurite.connection_string,
-        "AzureWebJobsStorage": own_azurite.connection_string,
-    }
-    provision(env)
-    host = start_devhost(REPO, {**env, **GUARDED_SETTINGS})
-    yield Api(host, own_azurite)
-    host.stop()
+    running = start_api(own_azurite, GUARDED_SETTINGS)
+    yield running
+    running.host.stop()
 
 
 @dataclass(frozen=True)
