@@ -15,7 +15,7 @@ from jobs.resources import INPUTS_CONTAINER
 from tests.e2e.conftest import SETTINGS, Api, start_api
 
 MiB = 1024 * 1024
-MAX_INPUT_BYTES = 32 * MiB
+MAX_INPUT_BYTES = 96 * MiB
 GUARDED_SETTINGS = {
     **SETTINGS,
     "JOBS_INPUT_CONTAINERS": INPUTS_CONTAINER,
@@ -33,7 +33,7 @@ def own_azurite() -> Iterator[Azurite]:
 
 @pytest.fixture(scope="package")
 def guarded(own_azurite: Azurite) -> Iterator[Api]:
-    """The API of a host that may read only `job-inputs`, inputs of at most 32 MiB."""
+    """The API of a host that may read only `job-inputs`, inputs of at most 96 MiB."""
     running = start_api(own_azurite, GUARDED_SETTINGS)
     yield running
     running.host.stop()
