@@ -37,7 +37,9 @@ def run_job(service: Service, queue: str, message: RunMessage, attempt: int) -> 
     dims["kind"] = kind.name
     logs.event("job_started", **dims)
     try:
-        item = kind.item.validate_python(service.payloads.decode(job.item))
+        item = kind.item.validate_python(
+            service.payloads.decode(job.item), context=service.item_context
+        )
         context = JobContext(job.task_id, job.job_id, attempt, service.blobs)
         result = kind.handler(item, context)
     except (PermanentJobError, ValidationError) as error:

@@ -70,6 +70,11 @@ var appSettings = {
   JOBS_MAX_BODY_BYTES: '33554432'
   JOBS_MAX_ITEM_BYTES: '262144'
   JOBS_DISPATCH_WINDOW: '128'
+  // Where kinds may read blobs (never the service's, the host's or the deployment's containers),
+  // the largest input they may read, and how long an output's download link works.
+  JOBS_INPUT_CONTAINERS: 'job-inputs'
+  JOBS_MAX_INPUT_BYTES: '67108864'
+  JOBS_OUTPUT_LINK_MINUTES: '60'
 }
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {

@@ -28,6 +28,7 @@ var unreadableSuffix = '-unreadable'
 var appContainers = [
   'job-payloads'
   'job-outputs'
+  'job-inputs'
 ]
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
 import requests
 from azure.data.tables import TableServiceClient
 from azure.storage.blob import BlobServiceClient
@@ -106,13 +105,11 @@ class Api:
         return rows, sum(1 for _ in payloads), depth
 
 
-@pytest.fixture(scope="session")
-def api(azurite: Azurite) -> Iterator[Api]:
+def start_api(azurite: Azurite, settings: Mapping[str, str]) -> Api:
+    """function_app.py on the local host with ``settings``, over ``azurite`` provisioned."""
     env = {
         "JobsStorage": azurite.connection_string,
         "AzureWebJobsStorage": azurite.connection_string,
     }
     provision(env)
-    host = start_devhost(REPO, {**env, **SETTINGS})
-    yield Api(host, azurite)
-    host.stop()
+    return Api(start_devhost(REPO, {**env, **settings}), azurite)
