@@ -19,6 +19,8 @@ MAX_ITEMS = "JOBS_MAX_ITEMS"
 MAX_BODY_BYTES = "JOBS_MAX_BODY_BYTES"
 MAX_ITEM_BYTES = "JOBS_MAX_ITEM_BYTES"
 DISPATCH_WINDOW = "JOBS_DISPATCH_WINDOW"
+WEBHOOK_SECRET = "JOBS_WEBHOOK_SECRET"  # signs task.finished notifications
+CALLBACK_ALLOWED_HOSTS = "JOBS_CALLBACK_ALLOWED_HOSTS"  # hosts exempt from the address rules
 
 # Every plain setting the app reads (connection settings aside), for infra's drift check.
 APP_SETTINGS: tuple[str, ...] = (
@@ -28,6 +30,8 @@ APP_SETTINGS: tuple[str, ...] = (
     MAX_BODY_BYTES,
     MAX_ITEM_BYTES,
     DISPATCH_WINDOW,
+    WEBHOOK_SECRET,
+    CALLBACK_ALLOWED_HOSTS,
 )
 
 # Counter shards per task (see jobs.counters). The dispatch window must be a multiple of it.
@@ -41,6 +45,8 @@ class Settings:
     max_body_bytes: int = 32 * 1024 * 1024
     max_item_bytes: int = 256 * 1024
     dispatch_window: int = 128
+    webhook_secret: str | None = None
+    callback_allowed_hosts: frozenset[str] = frozenset()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -52,6 +58,12 @@ class Settings:
             max_body_bytes=_positive_int(env, MAX_BODY_BYTES, default.max_body_bytes),
             max_item_bytes=_positive_int(env, MAX_ITEM_BYTES, default.max_item_bytes),
             dispatch_window=_positive_int(env, DISPATCH_WINDOW, default.dispatch_window),
+            webhook_secret=env.get(WEBHOOK_SECRET) or None,
+            callback_allowed_hosts=frozenset(
+                host.strip().lower()
+                for host in env.get(CALLBACK_ALLOWED_HOSTS, "").split(",")
+                if host.strip()
+            ),
         )
         if settings.dispatch_window % COUNTER_SHARDS:
             raise ConfigurationError(
