@@ -34,12 +34,15 @@ var deploymentContainerName = 'app-package-${resourceToken}'
 // Data roles on the storage account, for the app's identity and (optionally) the deploying user.
 // Built-in role definition ids: https://learn.microsoft.com/azure/role-based-access-control/built-in-roles
 var storageDataRoleIds = [
-  // Storage Blob Data Owner. The host keeps its keys, timer status and singleton leases in blobs
-  // (azure-webjobs-hosts, azure-webjobs-secrets) and Flex reads the deployment package with this
-  // identity; the Functions docs name Owner for an identity-based AzureWebJobsStorage. The app's
-  // own blob use (payloads, outputs, a user delegation key for SAS links) would fit in Blob Data
-  // Contributor, which already includes generateUserDelegationKey, so no Delegator role is added.
-  'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  // Storage Blob Data Contributor. Everything the identity does with blobs is read, write,
+  // delete, lease (a blob write) and create containers: the host's keys, timer status and
+  // singleton locks (azure-webjobs-secrets, azure-webjobs-hosts, containers it creates on first
+  // use), Flex reading the deployment package, the app's payloads, inputs and outputs. It also
+  // holds generateUserDelegationKey, which signs the outputs' read links. The Functions docs name
+  // Blob Data Owner for host storage; what Owner adds is POSIX ACLs and ownership (a
+  // hierarchical namespace, off here), blob tags and immutability overrides, none of which the
+  // host or the app uses, so Owner would only widen what a leaked token can do.
+  'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
   // Storage Queue Data Contributor. The queue trigger reads, deletes and updates messages (a
   // failed message's visibility is reset), copies them to `<queue>-poison` and creates that queue
   // on first use; the app enqueues. Message Processor/Sender are subsets of it and add nothing,

@@ -25,10 +25,10 @@ from jobs.models import (
     TaskSummary,
     utcnow,
 )
+from jobs.payloads import results_path
 from jobs.resources import CONTROL_QUEUE, EVENTS_QUEUE, PAYLOADS_CONTAINER
 from jobs.service import Service
 from jobs.storage import ConcurrentUpdate
-from jobs.payloads import results_path
 from jobs.tasks import result_lines, status, task_document
 
 MAX_DELIVERIES = 13  # 1 s, 2 s, 4 s, ... 4096 s apart: over two hours in all
@@ -48,10 +48,12 @@ def follow_up(service: Service, message: FinishedMessage, *, last_try: bool = Fa
     task = service.table.get_task(message.task_id)
     if task is None or task.completion.number > message.number:
         return  # gone, or a later end follows itself up
-    if task.completion.number < message.number or task.completion.finished_at is None:
+    if task.completion.number < message.number:
         if last_try:  # the end never landed: the move that meant it lost its race
             return
         raise NotYet(f"task {message.task_id}: end {message.number} not recorded yet")
+    if task.completion.finished_at is None:
+        return  # a retry reopened the task since: its next end follows itself up
     summary = status(service, task.task_id)
     _write_results(service, task, message.number)
     document = event_document(summary)
@@ -80,7 +82,9 @@ def deliver(service: Service, message: DeliverMessage) -> None:
     secret = service.settings.webhook_secret
     problem = webhooks.url_problem(task.callback_url, service.settings.callback_allowed_hosts)
     if problem is None and secret:
-        problem = webhooks.post(task.callback_url, body, secret, event_id(task.task_id, message.number))
+        problem = webhooks.post(
+            task.callback_url, body, secret, event_id(task.task_id, message.number)
+        )
     elif problem is None:
         problem = "the service has no JOBS_WEBHOOK_SECRET to sign with"
     if problem is None:

@@ -19,6 +19,7 @@ from azure.storage.queue import LinearRetry as QueueRetry
 from azure.storage.queue import QueueServiceClient
 
 from jobs.errors import ConfigurationError
+from jobs.storage.azure import BLOB_TRANSFER_OPTIONS
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -126,7 +127,13 @@ class StorageConnection:
         return QueueServiceClient(self._url("queue"), credential=self.credential(), **options)
 
     def blob_service(self, patience: Patience = BACKGROUND) -> BlobServiceClient:
-        options = {"transport": _transport(patience), **patience.storage_options(BlobRetry)}
+        """Transfers in bounded chunks (BLOB_TRANSFER_OPTIONS): reading or writing a blob
+        never holds more than a few chunks of it."""
+        options = {
+            "transport": _transport(patience),
+            **patience.storage_options(BlobRetry),
+            **BLOB_TRANSFER_OPTIONS,
+        }
         if self.connection_string:
             return BlobServiceClient.from_connection_string(self.connection_string, **options)
         return BlobServiceClient(self._url("blob"), credential=self.credential(), **options)

@@ -3,6 +3,8 @@ create exactly these; the app never creates them on a hot path."""
 
 from __future__ import annotations
 
+import re
+
 # One table: a task's partition holds its task row, its counter shards and its job rows.
 JOBS_TABLE = "jobs"
 
@@ -22,10 +24,22 @@ POISON_SUFFIX = "-poison"
 # Where the sweep moves a poison message it cannot read (logged, kept visible, out of its way).
 UNREADABLE_SUFFIX = "-unreadable"
 
-# Blob containers: submitted batches and values too large for a table property; kinds' outputs.
+# Blob containers: submitted batches and values too large for a table property; kinds' outputs;
+# and the default place kinds read their inputs from (JOBS_INPUT_CONTAINERS lists the others).
 PAYLOADS_CONTAINER = "job-payloads"
 OUTPUTS_CONTAINER = "job-outputs"
-CONTAINERS: tuple[str, ...] = (PAYLOADS_CONTAINER, OUTPUTS_CONTAINER)
+INPUTS_CONTAINER = "job-inputs"
+CONTAINERS: tuple[str, ...] = (PAYLOADS_CONTAINER, OUTPUTS_CONTAINER, INPUTS_CONTAINER)
+
+# What Azure accepts as a container name: 3-63 lowercase letters, digits and single hyphens.
+CONTAINER_NAME = re.compile(r"[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}")
+
+# Containers no kind may ever read, whatever JOBS_INPUT_CONTAINERS says: the service's own, the
+# Functions host's (keys in azure-webjobs-secrets, locks in azure-webjobs-hosts, ...) and the
+# deployment package's, which infra/main.bicep names `app-package-<token>`.
+SERVICE_CONTAINERS: tuple[str, ...] = (PAYLOADS_CONTAINER, OUTPUTS_CONTAINER)
+HOST_CONTAINER_PREFIX = "azure-webjobs-"
+DEPLOYMENT_CONTAINER_PREFIX = "app-package-"
 
 
 def poison_queue(queue: str) -> str:
@@ -43,4 +57,11 @@ def all_queues() -> tuple[str, ...]:
         + tuple(poison_queue(q) for q in LISTENED_QUEUES)
         + tuple(unreadable_queue(q) for q in LISTENED_QUEUES)
         + (EVENTS_QUEUE,)
+    )
+
+
+def is_private_container(name: str) -> bool:
+    """True for a container that holds the service's, the host's or the deployment's data."""
+    return name in SERVICE_CONTAINERS or name.startswith(
+        (HOST_CONTAINER_PREFIX, DEPLOYMENT_CONTAINER_PREFIX)
     )

@@ -7,9 +7,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
 
 from jobs.blobs import Blobs
 from jobs.connection import BACKGROUND, Patience, StorageConnection
+from jobs.inputs import InputPolicy, item_context
 from jobs.kinds import Kind, registry
 from jobs.lifecycle import Lifecycle
 from jobs.payloads import Payloads
@@ -29,6 +32,9 @@ class Service:
     queue_store: QueueStore
     blob_store: BlobStore
     kinds: dict[str, Kind] = field(init=False)
+    inputs: InputPolicy = field(init=False)
+    # What kinds' items are validated with (at submit and before each run): the input policy.
+    item_context: dict[str, Any] = field(init=False)
     table: JobsTable = field(init=False)
     queues: JobQueues = field(init=False)
     payloads: Payloads = field(init=False)
@@ -37,10 +43,13 @@ class Service:
 
     def __post_init__(self) -> None:
         self.kinds = registry(self.settings)
+        self.inputs = InputPolicy.from_settings(self.settings)
+        self.item_context = item_context(self.inputs)
         self.table = JobsTable(self.tables)
         self.queues = JobQueues(self.queue_store)
         self.payloads = Payloads(self.blob_store)
-        self.blobs = Blobs(self.blob_store)
+        links = timedelta(minutes=self.settings.output_link_minutes)
+        self.blobs = Blobs(self.blob_store, self.inputs, links)
         self.lifecycle = Lifecycle(self.table, self.queues, self.payloads)
 
     @classmethod

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from jobs.errors import ConfigurationError
+from jobs.resources import CONTAINER_NAME, INPUTS_CONTAINER, is_private_container
 
 # The connection name the app's bindings and its own clients use (see jobs.connection):
 # `JobsStorage` holds a connection string, or `JobsStorage__accountName` etc. an identity.
@@ -19,6 +20,9 @@ MAX_ITEMS = "JOBS_MAX_ITEMS"
 MAX_BODY_BYTES = "JOBS_MAX_BODY_BYTES"
 MAX_ITEM_BYTES = "JOBS_MAX_ITEM_BYTES"
 DISPATCH_WINDOW = "JOBS_DISPATCH_WINDOW"
+INPUT_CONTAINERS = "JOBS_INPUT_CONTAINERS"  # where kinds may read blobs, comma-separated
+MAX_INPUT_BYTES = "JOBS_MAX_INPUT_BYTES"  # the largest blob a kind may read
+OUTPUT_LINK_MINUTES = "JOBS_OUTPUT_LINK_MINUTES"  # how long an output's download link works
 WEBHOOK_SECRET = "JOBS_WEBHOOK_SECRET"  # signs task.finished notifications
 CALLBACK_ALLOWED_HOSTS = "JOBS_CALLBACK_ALLOWED_HOSTS"  # hosts exempt from the address rules
 
@@ -30,12 +34,17 @@ APP_SETTINGS: tuple[str, ...] = (
     MAX_BODY_BYTES,
     MAX_ITEM_BYTES,
     DISPATCH_WINDOW,
+    INPUT_CONTAINERS,
+    MAX_INPUT_BYTES,
+    OUTPUT_LINK_MINUTES,
     WEBHOOK_SECRET,
     CALLBACK_ALLOWED_HOSTS,
 )
 
 # Counter shards per task (see jobs.counters). The dispatch window must be a multiple of it.
 COUNTER_SHARDS = 32
+# A user delegation key, which signs the links under an identity, lives at most 7 days.
+MAX_LINK_MINUTES = 7 * 24 * 60
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,9 @@ class Settings:
     max_body_bytes: int = 32 * 1024 * 1024
     max_item_bytes: int = 256 * 1024
     dispatch_window: int = 128
+    input_containers: tuple[str, ...] = (INPUTS_CONTAINER,)
+    max_input_bytes: int = 64 * 1024 * 1024
+    output_link_minutes: int = 60
     webhook_secret: str | None = None
     callback_allowed_hosts: frozenset[str] = frozenset()
 
@@ -58,6 +70,11 @@ class Settings:
             max_body_bytes=_positive_int(env, MAX_BODY_BYTES, default.max_body_bytes),
             max_item_bytes=_positive_int(env, MAX_ITEM_BYTES, default.max_item_bytes),
             dispatch_window=_positive_int(env, DISPATCH_WINDOW, default.dispatch_window),
+            input_containers=_containers(env, INPUT_CONTAINERS, default.input_containers),
+            max_input_bytes=_positive_int(env, MAX_INPUT_BYTES, default.max_input_bytes),
+            output_link_minutes=_positive_int(
+                env, OUTPUT_LINK_MINUTES, default.output_link_minutes
+            ),
             webhook_secret=env.get(WEBHOOK_SECRET) or None,
             callback_allowed_hosts=frozenset(
                 host.strip().lower()
@@ -69,6 +86,11 @@ class Settings:
             raise ConfigurationError(
                 f"{DISPATCH_WINDOW} must be a multiple of {COUNTER_SHARDS}, "
                 f"got {settings.dispatch_window}"
+            )
+        if settings.output_link_minutes > MAX_LINK_MINUTES:
+            raise ConfigurationError(
+                f"{OUTPUT_LINK_MINUTES} must be at most {MAX_LINK_MINUTES} (7 days), "
+                f"got {settings.output_link_minutes}"
             )
         return settings
 
@@ -95,3 +117,21 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     if value <= 0:
         raise ConfigurationError(f"{name} must be positive, got {value}")
     return value
+
+
+def _containers(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """Container names, comma-separated. Naming one of the service's, the host's or the
+    deployment's own containers is a mistake that would expose it: refused, not ignored."""
+    parts = (part.strip() for part in env.get(name, "").split(","))
+    names = tuple(dict.fromkeys(part for part in parts if part))  # in order, once each
+    if not names:
+        return default
+    for container in names:
+        if not CONTAINER_NAME.fullmatch(container):
+            raise ConfigurationError(f"{name}: {container!r} is not a container name")
+        if is_private_container(container):
+            raise ConfigurationError(
+                f"{name}: {container!r} holds the service's, the host's or the deployment's "
+                "own data and can never be read by a job"
+            )
+    return names

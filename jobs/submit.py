@@ -163,7 +163,7 @@ def _validate(service: Service, body: bytes) -> tuple[SubmitRequest, Kind, str]:
     if len(body) > settings.max_item_bytes:  # otherwise no item can be over the limit
         _check_item_sizes(request.items, settings.max_item_bytes)
     try:
-        kind.items.validate_python(request.items)
+        kind.items.validate_python(request.items, context=service.item_context)
     except ValidationError as error:
         raise InvalidItems(
             f"items are not valid for kind {kind.name!r}", _item_problems(error)

@@ -125,7 +125,9 @@ def _fail_setup(service: Service, task_id: str) -> None:
     if task is None:
         return
     if task.setup is Setup.ACCEPTED:
-        error = "the batch could not be split into jobs; see the app's logs for the fan-out's errors"
+        error = (
+            "the batch could not be split into jobs; see the app's logs for the fan-out's errors"
+        )
         service.table.update_task(task_id, setup=Setup.FAILED, error=error, updated_at=utcnow())
         logs.event("task_failed", logging.ERROR, task_id=task_id, kind=task.kind, error=error)
     service.lifecycle.settle(task_id)  # again after a crash: the end is recorded once

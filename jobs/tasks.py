@@ -10,11 +10,10 @@ from datetime import timedelta
 from typing import Any
 
 from jobs.errors import Conflict, NotFound
+from jobs.models import Job, JobStatus, JsonValue, TaskSummary
 from jobs.payloads import results_path
 from jobs.resources import PAYLOADS_CONTAINER
-from jobs.models import Job, JobStatus, JsonValue, TaskSummary
 from jobs.service import Service
-
 
 RESULTS_INLINE_BYTES = 1024 * 1024  # a larger results file is a link, not an answer body
 RESULTS_LINK_LIFETIME = timedelta(minutes=10)
@@ -116,7 +115,9 @@ def results(service: Service, task_id: str) -> Results:
     if size is None:  # not written yet (its follow-up is on its way): read the rows
         return Results(lines=result_lines(service, task_id))
     if size > RESULTS_INLINE_BYTES:
-        return Results(link=service.blob_store.link(PAYLOADS_CONTAINER, path, RESULTS_LINK_LIFETIME))
+        return Results(
+            link=service.blob_store.link(PAYLOADS_CONTAINER, path, RESULTS_LINK_LIFETIME)
+        )
     return Results(lines=service.blob_store.read(PAYLOADS_CONTAINER, path))
 
 

@@ -28,10 +28,12 @@ Resolver = Callable[[str], list[str]]
 
 
 def resolve(host: str) -> list[str]:
-    return sorted({info[4][0] for info in socket.getaddrinfo(host, None)})
+    return sorted({str(info[4][0]) for info in socket.getaddrinfo(host, None)})
 
 
-def url_problem(url: str, allowed_hosts: frozenset[str], resolver: Resolver = resolve) -> str | None:
+def url_problem(
+    url: str, allowed_hosts: frozenset[str], resolver: Resolver = resolve
+) -> str | None:
     """Why ``url`` may not be called back, or None when it may."""
     if len(url) > MAX_URL_LENGTH:
         return f"at most {MAX_URL_LENGTH} characters"

@@ -6,8 +6,8 @@ import logging
 
 from jobs import logs
 from jobs.cancel import cancel_pending
-from jobs.fanout import fan_out
 from jobs.completion import deliver, follow_up
+from jobs.fanout import fan_out
 from jobs.models import (
     CancelMessage,
     DeliverMessage,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,6 +25,7 @@ from azure.storage.blob import (
 from azure.storage.queue import QueueClient, QueueServiceClient
 
 from jobs.storage.base import (
+    CHUNK_BYTES,
     ConcurrentUpdate,
     Entity,
     EntityExists,
@@ -37,6 +38,13 @@ from jobs.storage.base import (
     check_transaction,
 )
 
+# Blob transfers in CHUNK_BYTES pieces: a download's first request and each later one, and an
+# upload's blocks. The SDK's default first request is 32 MiB, whatever the reader wants.
+BLOB_TRANSFER_OPTIONS: dict[str, Any] = {
+    "max_single_get_size": CHUNK_BYTES,
+    "max_chunk_get_size": CHUNK_BYTES,
+    "max_block_size": CHUNK_BYTES,
+}
 # A probe wants the truth now: no retries, short timeouts.
 PING: dict[str, Any] = {"retry_total": 0, "connection_timeout": 3, "read_timeout": 5}
 KEYS = ("PartitionKey", "RowKey")
@@ -206,11 +214,50 @@ class AzureBlobStore:
             data, overwrite=True, content_settings=settings
         )
 
+    def put_stream(
+        self,
+        container: str,
+        name: str,
+        chunks: Iterable[bytes],
+        *,
+        content_type: str | None = None,
+    ) -> None:
+        """One request when the data fits in a block; otherwise blocks of CHUNK_BYTES, staged
+        one at a time and committed at the end (a failure before the commit changes nothing)."""
+        settings = None if content_type is None else ContentSettings(content_type=content_type)
+        blocks = _blocks(chunks, CHUNK_BYTES)
+        first = next(blocks, b"")
+        second = next(blocks, None)
+        data: bytes | Iterable[bytes] = first
+        if second is not None:
+            data = _chained([first, second], blocks)
+            del first, second  # the chain lets go of each block once it is sent
+        self.service.get_blob_client(container, name).upload_blob(
+            data, overwrite=True, content_settings=settings, max_concurrency=1
+        )
+
     def get(self, container: str, name: str) -> bytes | None:
         try:
             return self.service.get_blob_client(container, name).download_blob().readall()
         except ResourceNotFoundError:
             return None
+
+    def size(self, container: str, name: str) -> int | None:
+        try:
+            return int(self.service.get_blob_client(container, name).get_blob_properties().size)
+        except ResourceNotFoundError:
+            return None
+
+    def read(self, container: str, name: str) -> Iterator[bytes] | None:
+        """Chunks as the SDK downloads them (BLOB_TRANSFER_OPTIONS bound their size); every
+        request after the first is conditional on the blob being unchanged since it."""
+        try:
+            download = self.service.get_blob_client(container, name).download_blob(
+                max_concurrency=1
+            )
+        except ResourceNotFoundError:
+            return None
+        return download.chunks()
 
     def link(self, container: str, name: str, lifetime: timedelta) -> str:
         """A read-only SAS for one blob: signed with the account key where the connection has
@@ -235,6 +282,28 @@ class AzureBlobStore:
 
     def ping(self) -> None:
         self.service.get_container_client(self.ping_container).get_container_properties(**PING)
+
+
+def _blocks(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
+    """The bytes of ``chunks`` regrouped in pieces of ``size`` (the last one shorter)."""
+    buffer = bytearray()
+    for chunk in chunks:
+        buffer += chunk
+        del chunk
+        while len(buffer) >= size:
+            with memoryview(buffer) as view:
+                block = bytes(view[:size])
+            del buffer[:size]
+            yield block
+            del block
+    if buffer:
+        yield bytes(buffer)
+
+
+def _chained(head: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
+    while head:
+        yield head.pop(0)
+    yield from rest
 
 
 def _code(error: HttpResponseError) -> str:

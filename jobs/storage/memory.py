@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from jobs.storage.base import (
+    CHUNK_BYTES,
     ConcurrentUpdate,
     Entity,
     EntityExists,
@@ -175,7 +176,12 @@ class MemoryQueueStore:
 
 
 class MemoryBlobStore:
-    def __init__(self) -> None:
+    """``chunk_size`` (at most CHUNK_BYTES) lets tests read in small chunks."""
+
+    def __init__(self, chunk_size: int = CHUNK_BYTES) -> None:
+        if not 0 < chunk_size <= CHUNK_BYTES:
+            raise ValueError(f"chunk_size must be 1 to {CHUNK_BYTES}")
+        self.chunk_size = chunk_size
         self._blobs: dict[tuple[str, str], bytes] = {}
         self._lock = threading.Lock()
 
@@ -185,9 +191,30 @@ class MemoryBlobStore:
         with self._lock:
             self._blobs[container, name] = bytes(data)
 
+    def put_stream(
+        self,
+        container: str,
+        name: str,
+        chunks: Iterable[bytes],
+        *,
+        content_type: str | None = None,
+    ) -> None:
+        data = b"".join(chunks)  # all or nothing: a failing iterator stores nothing
+        self.put(container, name, data, content_type=content_type)
+
     def get(self, container: str, name: str) -> bytes | None:
         with self._lock:
             return self._blobs.get((container, name))
+
+    def size(self, container: str, name: str) -> int | None:
+        data = self.get(container, name)
+        return None if data is None else len(data)
+
+    def read(self, container: str, name: str) -> Iterator[bytes] | None:
+        data = self.get(container, name)
+        if data is None:
+            return None
+        return (data[at : at + self.chunk_size] for at in range(0, len(data), self.chunk_size))
 
     def link(self, container: str, name: str, lifetime: timedelta) -> str:
         return f"memory://{container}/{name}?lifetime={int(lifetime.total_seconds())}"

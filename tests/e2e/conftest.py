@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
 import requests
 from azure.data.tables import TableServiceClient
 from azure.storage.blob import BlobServiceClient
@@ -26,6 +25,8 @@ SETTINGS = {
     "JOBS_MAX_BODY_BYTES": "200000",
     "JOBS_MAX_ITEM_BYTES": "20000",
     "JOBS_DISPATCH_WINDOW": "64",
+    "JOBS_WEBHOOK_SECRET": "e2e-webhook-secret",
+    "JOBS_CALLBACK_ALLOWED_HOSTS": "127.0.0.1",
     "AzureFunctionsJobHost__extensions__queues__maxPollingInterval": "00:00:00.500",
 }
 
@@ -106,13 +107,11 @@ class Api:
         return rows, sum(1 for _ in payloads), depth
 
 
-@pytest.fixture(scope="session")
-def api(azurite: Azurite) -> Iterator[Api]:
+def start_api(azurite: Azurite, settings: Mapping[str, str]) -> Api:
+    """function_app.py on the local host with ``settings``, over ``azurite`` provisioned."""
     env = {
         "JobsStorage": azurite.connection_string,
         "AzureWebJobsStorage": azurite.connection_string,
     }
     provision(env)
-    host = start_devhost(REPO, {**env, **SETTINGS})
-    yield Api(host, azurite)
-    host.stop()
+    return Api(start_devhost(REPO, {**env, **settings}), azurite)

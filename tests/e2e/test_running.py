@@ -7,7 +7,7 @@ import json
 import requests
 
 from harness.polling import wait_until
-from jobs.resources import LISTENED_QUEUES
+from jobs.resources import INPUTS_CONTAINER, LISTENED_QUEUES
 from tests.e2e.conftest import Api
 
 
@@ -84,12 +84,10 @@ def test_a_permanent_error_fails_the_job_at_once(api: Api) -> None:
 
 
 def test_retry_reruns_failed_jobs_on_their_queue_with_attempts_starting_over(api: Api) -> None:
-    container = api.blobs().get_container_client("inputs")
-    if not container.exists():
-        container.create_container()
+    container = api.blobs().get_container_client(INPUTS_CONTAINER)  # provisioned, allowed
     items = [
-        {"container": "inputs", "blob": "present.txt", "operation": "upper"},
-        {"container": "inputs", "blob": "later.txt", "operation": "upper"},
+        {"container": INPUTS_CONTAINER, "blob": "present.txt", "operation": "upper"},
+        {"container": INPUTS_CONTAINER, "blob": "later.txt", "operation": "upper"},
     ]
     container.upload_blob("present.txt", b"hello\nworld\n", overwrite=True)
     task_id = api.submit("transform", items)

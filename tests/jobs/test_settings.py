@@ -12,11 +12,17 @@ from jobs.settings import Settings
 def test_settings_have_defaults_and_reject_nonsense() -> None:
     assert Settings.from_env({}) == Settings()
     assert Settings.from_env({"JOBS_TEST_KINDS": "True", "JOBS_MAX_ITEMS": "7"}).max_items == 7
+    inputs = Settings.from_env({"JOBS_MAX_INPUT_BYTES": "1024", "JOBS_OUTPUT_LINK_MINUTES": "5"})
+    assert (inputs.max_input_bytes, inputs.output_link_minutes) == (1024, 5)
     for bad in (
         {"JOBS_MAX_ITEMS": "many"},
         {"JOBS_MAX_ITEMS": "0"},
         {"JOBS_TEST_KINDS": "perhaps"},
         {"JOBS_DISPATCH_WINDOW": "100"},  # not a multiple of the counter shards
+        {"JOBS_MAX_INPUT_BYTES": "-1"},
+        {"JOBS_OUTPUT_LINK_MINUTES": "0"},
+        {"JOBS_OUTPUT_LINK_MINUTES": "10081"},  # past what a user delegation key signs
+        {"JOBS_INPUT_CONTAINERS": "no_such/container"},
     ):
         with pytest.raises(ConfigurationError, match=next(iter(bad))):
             Settings.from_env(bad)
