@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from jobs.models import Job, JobStatus, TaskSummary
-from jobs.tasks import JobDetail, JobPage
+from jobs.models import Job, TaskSummary
+from jobs.tasks import JobDetail, JobPage, progress_of, task_document
 
 PREFIX = "/api"  # host.json extensions.http.routePrefix
 
@@ -16,19 +16,8 @@ def task_url(task_id: str) -> str:
 
 
 def task(summary: TaskSummary) -> dict[str, Any]:
-    task = summary.task
-    return {
-        "task_id": task.task_id,
-        "kind": task.kind,
-        "queue": task.queue,
-        "status": summary.status.value,
-        "total": task.total,
-        "counts": {status.api_name: summary.counts[status] for status in JobStatus},
-        "created_at": task.created_at,
-        "updated_at": task.updated_at,
-        "error": task.error,
-        "results_url": f"{task_url(task.task_id)}/results",
-    }
+    results = f"{task_url(summary.task.task_id)}/results"
+    return {**task_document(summary), "results_url": results}
 
 
 def job(job: Job) -> dict[str, Any]:
@@ -40,6 +29,7 @@ def job(job: Job) -> dict[str, Any]:
         "error": job.error,
         "started_at": job.started_at,
         "updated_at": job.updated_at,
+        "progress": progress_of(job)[1],
     }
 
 

@@ -65,8 +65,10 @@ def get_job(service: Service, request: Request) -> Answer:
 
 def get_results(service: Service, request: Request) -> Answer:
     def download() -> Answer:
-        lines = tasks.results(service, params.task_id(request.route["task_id"]))
-        return Answer(200, b"".join(lines), mimetype="application/x-ndjson")
+        found = tasks.results(service, params.task_id(request.route["task_id"]))
+        if found.link is not None:  # a large file: the caller reads it from storage
+            return Answer(303, b"", headers={"Location": found.link})
+        return Answer(200, b"".join(found.lines or ()), mimetype="application/x-ndjson")
 
     return answering(download)
 

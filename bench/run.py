@@ -37,6 +37,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from bench.completion import completion_phase
 from bench.floor import PrivateQueue, Run, in_process, service_in_process, storage_floor
 from bench.profiling import profile
 from bench.report import Report, Row, median, ms, secs, times, values
@@ -379,6 +380,11 @@ def profile_phase(stack: Stack, plan: Plan, report: Report) -> None:
 # -- main ----------------------------------------------------------------------------------
 
 
+def completion(stack: Stack, plan: Plan, report: Report) -> None:
+    phase("6. a task's end: webhook delay, results file memory")
+    completion_phase(stack, plan.fairness_runs, report)
+
+
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -406,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
     stack = Stack(log_dir=logs)
     started = time.monotonic()
     steps: list[Callable[[Stack, Plan, Report], None]] = [
-        submit_latency, throughput, fairness_and_reads, profile_phase,
+        submit_latency, throughput, fairness_and_reads, profile_phase, completion,
     ]  # fmt: skip
     try:
         stack.start_azurite()

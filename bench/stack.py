@@ -35,6 +35,8 @@ HOST_SETTINGS = {
     "JOBS_TEST_KINDS": "true",
     "PYTHON_THREADPOOL_THREAD_COUNT": "32",
     "JOBS_SWEEP_SCHEDULE": "0 0 0 1 1 *",
+    "JOBS_WEBHOOK_SECRET": "bench-webhook-secret",
+    "JOBS_CALLBACK_ALLOWED_HOSTS": "127.0.0.1",
 }
 
 
@@ -228,6 +230,14 @@ def cpu_seconds(pids: list[int]) -> float:
             continue
         total += (int(fields[11]) + int(fields[12])) / tick
     return total
+
+
+def worker_pid(host: RunningHost) -> int:
+    """The host's worker process (the one that runs function_app.py)."""
+    for pid in _children(host.process.pid):
+        if b"devhost.worker" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return pid
+    raise Deadline("the host has no worker process")
 
 
 def _children(pid: int) -> list[int]:

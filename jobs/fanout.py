@@ -55,6 +55,7 @@ def spread(service: Service, task: Task, items: list[Any], claim: str) -> None:
         )
         for index, item in enumerate(items)
     ]
+    table.size_shards(task_id, total)  # before any job can start, so every shard can close
     with ThreadPoolExecutor(PARALLEL_WRITES) as pool:
         for _ in pool.map(lambda chunk: _create(service, task_id, chunk), _chunks(jobs)):
             pass

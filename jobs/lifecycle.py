@@ -33,15 +33,31 @@ from typing import Final
 
 from jobs import logs
 from jobs.errors import JobsError
-from jobs.models import Job, JobStatus, JsonValue, Payload, RunMessage, job_id, utcnow
+from jobs.models import (
+    Completion,
+    Counts,
+    FinishedMessage,
+    Job,
+    JobStatus,
+    JsonValue,
+    Payload,
+    RunMessage,
+    Task,
+    TaskSummary,
+    job_id,
+    utcnow,
+)
 from jobs.payloads import Payloads
 from jobs.queues import JobQueues
+from jobs.resources import CONTROL_QUEUE
+from jobs.settings import COUNTER_SHARDS
 from jobs.storage import ConcurrentUpdate
-from jobs.store import JobsTable, Shard, shard_of
+from jobs.store import JobsTable, Shard, TaskWrite, completion_props, shard_of
 
 MAX_RACES = 50
 GROUP = 99  # job rows per transaction, leaving room for the shard row
 POISONED = "the job did not finish within the allowed attempts"
+FOLLOW_UP = -1  # in a move's ``sent`` set: the task's follow-up message went out
 
 
 class Contention(JobsError):
@@ -260,16 +276,68 @@ class Lifecycle:
             counts = shard.counts
             for stored, moved in moves:
                 counts = counts.moved(stored.status, moved.status)
-            written = replace(shard, counts=counts)
             now = moves[0][1].updated_at or utcnow()
+            started = any(m.status is JobStatus.IN_PROGRESS for _, m in moves)
+            written = replace(
+                shard, counts=counts, started=shard.started or (now if started else None)
+            )
+            task = None
+            if written.closed and not shard.closed:  # this move ends the shard's last open job
+                task = self._closing(task_id, written, now, sent)
             try:
-                *etags, etag = self.table.write(task_id, [m for _, m in moves], written, now)
+                *etags, etag = self.table.write(task_id, [m for _, m in moves], written, now, task)
             except ConcurrentUpdate:
                 rows, shard = {}, None
                 continue
             done = [replace(m, etag=e) for (_, m), e in zip(moves, etags, strict=True)]
             return done, replace(written, etag=etag)
         raise Contention(f"task {task_id}: {len(changes)} job(s) lost {MAX_RACES} races")
+
+    def settle(self, task_id: str) -> bool:
+        """Record the task's end if every job has ended and nobody recorded it (a setup that
+        failed, a retry that found nothing to reset); True when this call did."""
+        for _ in range(MAX_RACES):
+            found = self.table.read_shards(task_id)
+            if found is None:
+                return False
+            task, shards = found
+            summary = TaskSummary.of(task, sum((s.counts for s in shards), Counts()))
+            if not summary.status.finished or task.completion.finished_at is not None:
+                return False
+            write = self._completion(task, summary, utcnow(), set())
+            try:
+                self.table.write_task(task_id, write)
+            except ConcurrentUpdate:
+                continue
+            return True
+        raise Contention(f"task {task_id}: could not record its end")
+
+    def _closing(self, task_id: str, written: Shard, now: str, sent: set[int]) -> TaskWrite:
+        """The task row's part in a move that ends a shard's last open job: the task's end when
+        every other shard has ended too, else a touch that makes concurrent closers take turns
+        (their ETag guard on the task row fails, and they decide again on fresh rows)."""
+        found = self.table.read_shards(task_id)
+        if found is None:
+            raise ConcurrentUpdate(task_id)
+        task, shards = found
+        others = [s for s in shards if s.number != written.number]
+        counts = sum((s.counts for s in others), written.counts)
+        summary = TaskSummary.of(task, counts)
+        ended = all(s.closed for s in others) and len(others) == COUNTER_SHARDS - 1
+        if ended and summary.status.finished and task.completion.finished_at is None:
+            return self._completion(task, summary, now, sent)
+        return TaskWrite({"Updated": now}, task.etag)
+
+    def _completion(self, task: Task, summary: TaskSummary, now: str, sent: set[int]) -> TaskWrite:
+        """The write that records the task's next end, its follow-up message sent first (a
+        crash in between sends it again, or leaves a message whose end never landed, which
+        its handler drops)."""
+        number = task.completion.number + 1
+        if FOLLOW_UP not in sent:
+            self.queues.send(CONTROL_QUEUE, FinishedMessage(task.task_id, number))
+            sent.add(FOLLOW_UP)
+        completion = Completion(number, now, summary.status.value)
+        return TaskWrite({**completion_props(completion), "Updated": now}, task.etag)
 
     def _missing(
         self, task_id: str, changes: Mapping[int, Change], rows: Mapping[int, Job]

@@ -114,6 +114,26 @@ class RetryRound:
         return self.done < self.number
 
 
+@dataclass(frozen=True)
+class Completion:
+    """A task's end, recorded once by the move that finished its last open job. A retry
+    reopens the task; its next end is completion ``number + 1``."""
+
+    number: int = 0  # ends recorded so far
+    finished_at: str | None = None  # None while the task is open
+    status: str | None = None  # its TaskStatus then
+
+
+@dataclass(frozen=True)
+class Notification:
+    """Delivery of a completion's webhook."""
+
+    completion: int = 0  # which completion it announces
+    state: str | None = None  # pending, delivered, failed
+    attempts: int = 0
+    last_error: str | None = None
+
+
 @dataclass
 class Task:
     task_id: str
@@ -129,6 +149,11 @@ class Task:
     error: str | None = None
     dispatcher: str | None = None  # the fan-out message that won the right to dispatch
     retry: RetryRound = field(default_factory=lambda: RetryRound())
+    metadata: str | None = None  # the caller's JSON object, as text
+    callback_url: str | None = None
+    completion: Completion = field(default_factory=lambda: Completion())
+    notification: Notification = field(default_factory=lambda: Notification())
+    started_at: str | None = None  # the first job's start (kept by the counter shards)
     etag: str | None = field(default=None, compare=False)
 
 
@@ -148,6 +173,7 @@ class Job:
     updated_at: str | None = None
     item: Payload | None = None
     result: Payload | None = None
+    progress: str | None = None  # the handler's last report, JSON text
     etag: str | None = field(default=None, compare=False)
 
     @property
@@ -198,6 +224,15 @@ class TaskSummary:
     task: Task
     counts: Mapping[JobStatus, int]
     status: TaskStatus
+    reported: float = 0.0  # the fractions its running jobs have reported, added up
+
+    @property
+    def progress(self) -> float:
+        """From 0 to 1: finished jobs, and the running ones' reported fractions, over all."""
+        if not self.task.total:
+            return 1.0
+        done = sum(self.counts[s] for s in JobStatus if s.finished) + self.reported
+        return min(1.0, done / self.task.total)
 
     @classmethod
     def of(cls, task: Task, counted: Counts) -> TaskSummary:
@@ -268,7 +303,38 @@ class RetryMessage:
         )
 
 
-Message = RunMessage | FanOutMessage | CancelMessage | RetryMessage
+@dataclass(frozen=True)
+class FinishedMessage:
+    """The queue message that follows up completion ``number`` of a task: its results file,
+    its event, its webhook."""
+
+    task_id: str
+    number: int
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"op": "finished", "task_id": self.task_id, "n": self.number}, separators=(",", ":")
+        )
+
+
+@dataclass(frozen=True)
+class DeliverMessage:
+    """The queue message for one attempt at delivering completion ``number``'s webhook."""
+
+    task_id: str
+    number: int
+    attempt: int
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"op": "deliver", "task_id": self.task_id, "n": self.number, "try": self.attempt},
+            separators=(",", ":"),
+        )
+
+
+Message = (
+    RunMessage | FanOutMessage | CancelMessage | RetryMessage | FinishedMessage | DeliverMessage
+)
 
 
 def parse_message(text: str) -> Message:
@@ -283,6 +349,16 @@ def parse_message(text: str) -> Message:
         return FanOutMessage(task_id)
     if data.get("op") == "cancel":
         return CancelMessage(task_id)
+    if data.get("op") in ("finished", "deliver"):
+        number = data.get("n")
+        if type(number) is not int or number < 1:
+            raise ValueError("bad n")
+        if data["op"] == "finished":
+            return FinishedMessage(task_id, number)
+        attempt = data.get("try")
+        if type(attempt) is not int or attempt < 1:
+            raise ValueError("bad try")
+        return DeliverMessage(task_id, number, attempt)
     if data.get("op") == "retry":
         number = data.get("round")
         if type(number) is not int or number < 1:

@@ -51,3 +51,8 @@ def request_path(task: Task) -> str:
     """Where a task's request body is kept, as received. Named by its fingerprint too, so a
     racing submit with the same Idempotency-Key and another body cannot overwrite it."""
     return f"{task.task_id}/request-{task.request_hash[:16]}.json"
+
+
+def results_path(task_id: str, number: int) -> str:
+    """Where the results file of a task's ``number``-th end is kept."""
+    return f"{task_id}/results-{number}.ndjson"

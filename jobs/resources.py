@@ -15,6 +15,9 @@ JOB_QUEUES: tuple[str, ...] = (DEFAULT_QUEUE, "jobs-long")
 # Fan-out and cancel messages: a queue of their own, so a new task's setup never waits behind
 # other tasks' windows of job messages.
 CONTROL_QUEUE = "jobs-control"
+# Where each task's end is announced, for other apps that prefer a queue to a callback. No
+# function of ours listens to it.
+EVENTS_QUEUE = "task-events"
 # Every queue with a trigger (and so a poison queue the sweep reads).
 LISTENED_QUEUES: tuple[str, ...] = (*JOB_QUEUES, CONTROL_QUEUE)
 POISON_SUFFIX = "-poison"
@@ -48,11 +51,12 @@ def unreadable_queue(queue: str) -> str:
 
 
 def all_queues() -> tuple[str, ...]:
-    """The listened queues, their poison queues and their unreadable queues."""
+    """The listened queues, their poison and unreadable queues, and the events queue."""
     return (
         LISTENED_QUEUES
         + tuple(poison_queue(q) for q in LISTENED_QUEUES)
         + tuple(unreadable_queue(q) for q in LISTENED_QUEUES)
+        + (EVENTS_QUEUE,)
     )
 
 

@@ -18,7 +18,7 @@ from dataclasses import replace
 from jobs import logs
 from jobs.errors import Conflict
 from jobs.lifecycle import Successor
-from jobs.models import JobStatus, RetryMessage, RetryRound, RunMessage, Task
+from jobs.models import Completion, JobStatus, RetryMessage, RetryRound, RunMessage, Task
 from jobs.resources import CONTROL_QUEUE
 from jobs.service import Service
 from jobs.storage import ConcurrentUpdate
@@ -40,7 +40,8 @@ def request_retry(service: Service, task_id: str) -> int:
     service.queues.send(CONTROL_QUEUE, RetryMessage(task_id, number))
     with contextlib.suppress(ConcurrentUpdate):  # a repeat recorded the same round first
         round_ = RetryRound(number=number, done=task.retry.done)
-        service.table.update_task(task_id, etag=task.etag, retry=round_)
+        reopened = Completion(number=task.completion.number)  # its next end is a new one
+        service.table.update_task(task_id, etag=task.etag, retry=round_, completion=reopened)
     logs.event("task_retried", task_id=task_id, kind=task.kind, requeued=failed, round=number)
     return failed
 
@@ -78,6 +79,7 @@ def run_retry(service: Service, message: RetryMessage) -> None:
         service.queues.send(task.queue, RunMessage(task.task_id, index, generation))
     table.update_task(task.task_id, retry=replace(round_, done=round_.number))
     logs.event("task_retry_dispatched", task_id=task.task_id, kind=task.kind, round=round_.number)
+    service.lifecycle.settle(task.task_id)  # nothing was left to reset: the task ends here
 
 
 def _round_task(service: Service, message: RetryMessage) -> Task | None:
@@ -91,5 +93,8 @@ def _round_task(service: Service, message: RetryMessage) -> Task | None:
             return task
         # The request's own record did not land (it died after sending): record it here.
         round_ = RetryRound(number=message.round, done=task.retry.done)
+        reopened = Completion(number=task.completion.number)
         with contextlib.suppress(ConcurrentUpdate):
-            service.table.update_task(message.task_id, etag=task.etag, retry=round_)
+            service.table.update_task(
+                message.task_id, etag=task.etag, retry=round_, completion=reopened
+            )

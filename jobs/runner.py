@@ -4,7 +4,10 @@ kind's handler in between and says which way it went."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+import time
 from typing import Any
 
 from pydantic import ValidationError
@@ -12,10 +15,12 @@ from pydantic import ValidationError
 from jobs import logs
 from jobs.errors import PermanentJobError
 from jobs.kinds import JobContext
-from jobs.models import RunMessage
+from jobs.kinds.base import Reporter
+from jobs.models import Job, RunMessage, utcnow
 from jobs.service import Service
 
 MAX_ERROR_LENGTH = 4000
+REPORT_INTERVAL = 1.0  # seconds between two progress writes of one job
 
 
 def run_job(service: Service, queue: str, message: RunMessage, attempt: int) -> None:
@@ -40,7 +45,9 @@ def run_job(service: Service, queue: str, message: RunMessage, attempt: int) -> 
         item = kind.item.validate_python(
             service.payloads.decode(job.item), context=service.item_context
         )
-        context = JobContext(job.task_id, job.job_id, attempt, service.blobs)
+        context = JobContext(
+            job.task_id, job.job_id, attempt, service.blobs, _reporter(service, job)
+        )
         result = kind.handler(item, context)
     except (PermanentJobError, ValidationError) as error:
         lifecycle.fail(claim, describe(error))
@@ -65,3 +72,21 @@ def describe(error: BaseException) -> str:
     else:
         text = f"{type(error).__name__}: {error}"
     return text[:MAX_ERROR_LENGTH]
+
+
+def _reporter(service: Service, job: Job) -> Reporter:
+    """Writes a running job's reports, at most about one a second (the last word of a burst
+    may wait for the next report, or for the job's end, which says all)."""
+    last = 0.0
+
+    def report(fraction: float, message: str | None) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last < REPORT_INTERVAL and fraction < 1.0:
+            return
+        last = now
+        text = {"fraction": round(fraction, 4), "message": message, "at": utcnow()}
+        with contextlib.suppress(Exception):  # a lost report must never fail the job
+            service.table.report_progress(job, json.dumps(text, separators=(",", ":")))
+
+    return report

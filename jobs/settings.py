@@ -23,6 +23,8 @@ DISPATCH_WINDOW = "JOBS_DISPATCH_WINDOW"
 INPUT_CONTAINERS = "JOBS_INPUT_CONTAINERS"  # where kinds may read blobs, comma-separated
 MAX_INPUT_BYTES = "JOBS_MAX_INPUT_BYTES"  # the largest blob a kind may read
 OUTPUT_LINK_MINUTES = "JOBS_OUTPUT_LINK_MINUTES"  # how long an output's download link works
+WEBHOOK_SECRET = "JOBS_WEBHOOK_SECRET"  # signs task.finished notifications
+CALLBACK_ALLOWED_HOSTS = "JOBS_CALLBACK_ALLOWED_HOSTS"  # hosts exempt from the address rules
 
 # Every plain setting the app reads (connection settings aside), for infra's drift check.
 APP_SETTINGS: tuple[str, ...] = (
@@ -35,6 +37,8 @@ APP_SETTINGS: tuple[str, ...] = (
     INPUT_CONTAINERS,
     MAX_INPUT_BYTES,
     OUTPUT_LINK_MINUTES,
+    WEBHOOK_SECRET,
+    CALLBACK_ALLOWED_HOSTS,
 )
 
 # Counter shards per task (see jobs.counters). The dispatch window must be a multiple of it.
@@ -53,6 +57,8 @@ class Settings:
     input_containers: tuple[str, ...] = (INPUTS_CONTAINER,)
     max_input_bytes: int = 64 * 1024 * 1024
     output_link_minutes: int = 60
+    webhook_secret: str | None = None
+    callback_allowed_hosts: frozenset[str] = frozenset()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -68,6 +74,12 @@ class Settings:
             max_input_bytes=_positive_int(env, MAX_INPUT_BYTES, default.max_input_bytes),
             output_link_minutes=_positive_int(
                 env, OUTPUT_LINK_MINUTES, default.output_link_minutes
+            ),
+            webhook_secret=env.get(WEBHOOK_SECRET) or None,
+            callback_allowed_hosts=frozenset(
+                host.strip().lower()
+                for host in env.get(CALLBACK_ALLOWED_HOSTS, "").split(",")
+                if host.strip()
             ),
         )
         if settings.dispatch_window % COUNTER_SHARDS:

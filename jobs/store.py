@@ -15,7 +15,17 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from jobs.models import Counts, Job, JobStatus, Payload, RetryRound, Setup, Task
+from jobs.models import (
+    Completion,
+    Counts,
+    Job,
+    JobStatus,
+    Notification,
+    Payload,
+    RetryRound,
+    Setup,
+    Task,
+)
 from jobs.settings import COUNTER_SHARDS
 from jobs.storage import ConcurrentUpdate, Entity, EntityExists, TableStore, Write
 
@@ -25,6 +35,14 @@ KEY_ROW = "key"
 SHARD_PREFIX = "shard-"
 JOB_PREFIX = "job-"
 JOBS_END = "job."  # the first key after every job row
+
+
+@dataclass(frozen=True)
+class TaskWrite:
+    """A change to the task row that must land with a move, or not at all."""
+
+    props: dict[str, Any]
+    etag: str | None
 
 
 class AlreadyExists(EntityExists):
@@ -48,7 +66,21 @@ class Shard:
     number: int
     counts: Counts
     cancelled: bool = False
+    size: int | None = None  # how many of the task's jobs count here (None: an older task)
+    started: str | None = None  # when its first job started
+    updated: str | None = None  # when a job last moved here
     etag: str | None = None  # None: the row does not exist yet
+
+    @property
+    def closed(self) -> bool:
+        """Every job counted here has finished."""
+        counts = self.counts
+        finished = counts.completed + counts.failed + counts.cancelled
+        return self.size is not None and counts.in_progress == 0 and finished >= self.size
+
+
+def shard_size(total: int, number: int) -> int:
+    return len(range(number, total, COUNTER_SHARDS))
 
 
 class JobsTable:
@@ -73,6 +105,8 @@ class JobsTable:
         *,
         etag: str | None = None,
         retry: RetryRound | None = None,
+        completion: Completion | None = None,
+        notification: Notification | None = None,
         **fields: Any,
     ) -> str:
         """Merge the named fields into the task row; with ``etag``, only if it is unchanged
@@ -80,6 +114,10 @@ class JobsTable:
         props = {_TASK_FIELDS[name]: _stored(value) for name, value in fields.items()}
         if retry is not None:
             props.update(retry_props(retry))
+        if completion is not None:
+            props.update(completion_props(completion))
+        if notification is not None:
+            props.update(notification_props(notification))
         return self.table.transact(task_id, [Write("merge", TASK_ROW, props, etag)])[0]
 
     def claim_key(
@@ -100,17 +138,16 @@ class JobsTable:
 
     def read_counts(self, task_id: str) -> tuple[Task, Counts] | None:
         """The task and its counts in one query: its row and its shards, whatever its size."""
-        task, counts, updated = None, Counts(), ""
-        for entity in self.table.query(task_id, start=SHARD_PREFIX):
-            if entity.row == TASK_ROW:
-                task = _task_from(entity)
-            elif entity.row.startswith(SHARD_PREFIX):
-                counts += _shard_from(entity).counts
-                updated = max(updated, entity.props.get("Updated") or "")
-        if task is None:
+        found = self.read_shards(task_id)
+        if found is None:
             return None
-        # Every job's move stamps its shard, so the newest shard says when the task last moved.
-        return replace(task, updated_at=max(task.updated_at, updated)), counts
+        task, shards = found
+        counts = sum((shard.counts for shard in shards), Counts())
+        # Every job's move stamps its shard, so the newest shard says when the task last moved,
+        # and the earliest shard start is the task's.
+        updated = max([task.updated_at, *(s.updated for s in shards if s.updated)])
+        starts = [s.started for s in shards if s.started]
+        return replace(task, updated_at=updated, started_at=min(starts, default=None)), counts
 
     def cancel_task(self, task_id: str, now: str) -> None:
         """Flag the task and every shard cancelled in one transaction: a worker that read a
@@ -178,9 +215,17 @@ class JobsTable:
         except EntityExists:
             raise AlreadyExists(task_id) from None
 
-    def write(self, task_id: str, jobs: Sequence[Job], shard: Shard, now: str) -> list[str]:
-        """Store ``jobs`` (each guarded by its ETag) and ``shard`` in one transaction; returns
-        the new ETags, shard last. ConcurrentUpdate when any guard fails."""
+    def write(
+        self,
+        task_id: str,
+        jobs: Sequence[Job],
+        shard: Shard,
+        now: str,
+        task: TaskWrite | None = None,
+    ) -> list[str]:
+        """Store ``jobs`` (each guarded by its ETag), ``shard`` and, when given, a change to
+        the task row (guarded by its ETag) in one transaction; returns the new ETags, jobs
+        first, then the shard's. ConcurrentUpdate when any guard fails."""
         writes = [Write("merge", job_key(job.index), job_props(job), job.etag) for job in jobs]
         props = {
             "InProgress": shard.counts.in_progress,
@@ -188,16 +233,49 @@ class JobsTable:
             "Failed": shard.counts.failed,
             "Cancelled": shard.counts.cancelled,
             "TaskCancelled": shard.cancelled,
+            "Started": shard.started,
             "Updated": now,
         }
         row = shard_key(shard.number)
         writes.append(
             Write("merge", row, props, shard.etag) if shard.etag else Write("create", row, props)
         )
+        if task is not None:
+            writes.append(Write("merge", TASK_ROW, task.props, task.etag))
         try:
-            return self.table.transact(task_id, writes)
+            etags = self.table.transact(task_id, writes)
+            return etags[: len(jobs) + 1]
         except EntityExists:  # another worker created the shard first: same as a lost race
             raise ConcurrentUpdate(task_id) from None
+
+    def write_task(self, task_id: str, write: TaskWrite) -> str:
+        """Merge ``write`` into the task row, guarded by its ETag."""
+        return self.table.transact(task_id, [Write("merge", TASK_ROW, write.props, write.etag)])[0]
+
+    def size_shards(self, task_id: str, total: int) -> None:
+        """Tell every counter shard how many jobs count in it, so the move that finishes a
+        shard's last job knows it did (idempotent: only the sizes are merged)."""
+        writes = [
+            Write("upsert", shard_key(number), {"Size": shard_size(total, number)})
+            for number in range(COUNTER_SHARDS)
+        ]
+        self.table.transact(task_id, writes)
+
+    def read_shards(self, task_id: str) -> tuple[Task, list[Shard]] | None:
+        """The task row and every counter shard, in one query."""
+        task, shards = None, []
+        for entity in self.table.query(task_id, start=SHARD_PREFIX):
+            if entity.row == TASK_ROW:
+                task = _task_from(entity)
+            elif entity.row.startswith(SHARD_PREFIX):
+                shards.append(_shard_from(entity))
+        return None if task is None else (task, shards)
+
+    def report_progress(self, job: Job, progress: str) -> None:
+        """Store a running job's progress report; no guard, no counter: it changes only that."""
+        self.table.transact(
+            job.task_id, [Write("merge", job_key(job.index), {"Progress": progress})]
+        )
 
     def update_job(self, job: Job) -> str:
         """Store a job's own fields (no status change), guarded by its ETag."""
@@ -254,13 +332,14 @@ def _job_from(entity: Entity) -> Job:
         kind=props.get("Kind", ""),
         item=_payload_from(props, "JobDetail"),
         result=_payload_from(props, "JobResult"),
+        progress=props.get("Progress") or None,
         etag=entity.etag,
     )
 
 
 _SUMMARY_FIELDS = [
     "Index", "Status", "RetryCount", "Generation", "NextIndex", "NextGeneration", "NextSent",
-    "ErrorMessage", "Started", "Updated", "Kind",
+    "ErrorMessage", "Started", "Updated", "Kind", "Progress",
 ]  # fmt: skip
 
 _TASK_FIELDS = {
@@ -275,6 +354,8 @@ _TASK_FIELDS = {
     "cancelled": "Cancelled",
     "error": "ErrorMessage",
     "dispatcher": "Dispatcher",
+    "metadata": "Metadata",
+    "callback_url": "CallbackUrl",
 }
 _RETRY_FIELDS = {"number": "RetryRound", "done": "RetryDone", "after": "RetryAfter",
                  "head": "RetryHead"}  # fmt: skip
@@ -286,11 +367,34 @@ def _stored(value: Any) -> Any:
 
 def _task_props(task: Task) -> dict[str, Any]:
     props = {column: _stored(getattr(task, name)) for name, column in _TASK_FIELDS.items()}
-    return {**props, **retry_props(task.retry)}
+    return {
+        **props,
+        **retry_props(task.retry),
+        **completion_props(task.completion),
+        **notification_props(task.notification),
+    }
 
 
 def retry_props(retry: RetryRound) -> dict[str, Any]:
     return {column: getattr(retry, name) for name, column in _RETRY_FIELDS.items()}
+
+
+def completion_props(completion: Completion) -> dict[str, Any]:
+    return {
+        "Completions": completion.number,
+        # "" reads back as None: a merge ignores None, so an open task is written as "".
+        "FinishedAt": completion.finished_at or "",
+        "FinalStatus": completion.status or "",
+    }
+
+
+def notification_props(notification: Notification) -> dict[str, Any]:
+    return {
+        "NotifyFor": notification.completion,
+        "NotifyState": notification.state or "",
+        "NotifyAttempts": notification.attempts,
+        "NotifyError": notification.last_error or "",
+    }
 
 
 def _task_from(entity: Entity) -> Task:
@@ -308,6 +412,19 @@ def _task_from(entity: Entity) -> Task:
         cancelled=bool(props.get("Cancelled")),
         error=props.get("ErrorMessage"),
         dispatcher=props.get("Dispatcher") or None,
+        metadata=props.get("Metadata") or None,
+        callback_url=props.get("CallbackUrl") or None,
+        completion=Completion(
+            number=int(props.get("Completions") or 0),
+            finished_at=props.get("FinishedAt") or None,
+            status=props.get("FinalStatus") or None,
+        ),
+        notification=Notification(
+            completion=int(props.get("NotifyFor") or 0),
+            state=props.get("NotifyState") or None,
+            attempts=int(props.get("NotifyAttempts") or 0),
+            last_error=props.get("NotifyError") or None,
+        ),
         retry=RetryRound(
             number=int(props.get("RetryRound") or 0),
             done=int(props.get("RetryDone") or 0),
@@ -329,5 +446,8 @@ def _shard_from(entity: Entity) -> Shard:
             cancelled=int(props.get("Cancelled") or 0),
         ),
         cancelled=bool(props.get("TaskCancelled")),
+        size=None if props.get("Size") is None else int(props["Size"]),
+        started=props.get("Started") or None,
+        updated=props.get("Updated") or None,
         etag=entity.etag,
     )

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import from_json, to_json
 
-from jobs import logs
+from jobs import logs, webhooks
 from jobs.errors import (
     Conflict,
     InvalidBody,
@@ -32,6 +32,7 @@ from jobs.store import AlreadyExists
 
 MAX_KEY_LENGTH = 200
 MAX_DETAILS = 100  # item errors listed in one answer
+MAX_METADATA_BYTES = 4096
 
 
 class SubmitRequest(BaseModel):
@@ -40,6 +41,8 @@ class SubmitRequest(BaseModel):
     kind: str
     items: list[Any]
     queue: str | None = None
+    callback_url: str | None = None
+    metadata: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,8 @@ def submit(service: Service, body: bytes, idempotency_key: str | None = None) ->
         created_at=now,
         updated_at=now,
         request_hash=request_hash,
+        metadata=None if request.metadata is None else to_json(request.metadata).decode(),
+        callback_url=request.callback_url,
     )
     # Stored as received: the fan-out reads its items back, nothing is serialised twice.
     service.payloads.put_request(task, body)
@@ -163,7 +168,25 @@ def _validate(service: Service, body: bytes) -> tuple[SubmitRequest, Kind, str]:
         raise InvalidItems(
             f"items are not valid for kind {kind.name!r}", _item_problems(error)
         ) from None
+    _check_notification(service, request)
     return request, kind, queue
+
+
+def _check_notification(service: Service, request: SubmitRequest) -> None:
+    settings = service.settings
+    if request.metadata is not None:
+        size = len(to_json(request.metadata))
+        if size > MAX_METADATA_BYTES:
+            raise InvalidBody(
+                f"metadata is {size} bytes; the limit is {MAX_METADATA_BYTES}",
+                [Problem("metadata", f"at most {MAX_METADATA_BYTES} bytes of JSON")],
+            )
+    if request.callback_url is not None:
+        problem = webhooks.url_problem(request.callback_url, settings.callback_allowed_hosts)
+        if problem is None and not settings.webhook_secret:
+            problem = "callbacks are off: the service has no JOBS_WEBHOOK_SECRET to sign with"
+        if problem is not None:
+            raise InvalidBody(f"callback_url {problem}", [Problem("callback_url", problem)])
 
 
 def _check_item_sizes(items: list[Any], limit: int) -> None:

@@ -13,7 +13,17 @@ from dataclasses import dataclass, field
 
 from jobs import logs
 from jobs.cancel import cancel_pending
-from jobs.models import CancelMessage, FanOutMessage, RetryMessage, RunMessage, Setup, utcnow
+from jobs.completion import deliver, follow_up
+from jobs.models import (
+    CancelMessage,
+    DeliverMessage,
+    FanOutMessage,
+    FinishedMessage,
+    RetryMessage,
+    RunMessage,
+    Setup,
+    utcnow,
+)
 from jobs.queues import PoisonMessage
 from jobs.resources import LISTENED_QUEUES
 from jobs.retry import run_retry
@@ -85,6 +95,10 @@ def _handle(service: Service, poison: PoisonMessage, report: SweepReport) -> Non
         cancel_pending(service, message.task_id)
     elif isinstance(message, RetryMessage):
         run_retry(service, message)  # it kept failing: the jobs it reset must still go out
+    elif isinstance(message, FinishedMessage):
+        follow_up(service, message, last_try=True)
+    elif isinstance(message, DeliverMessage):
+        deliver(service, message)
 
 
 def _fail_job(service: Service, queue: str, message: RunMessage) -> bool:
@@ -108,8 +122,12 @@ def _fail_setup(service: Service, task_id: str) -> None:
     """The fan-out itself kept failing: the task can never start, so every job that has not
     finished counts as failed (see models.TaskSummary)."""
     task = service.table.get_task(task_id)
-    if task is None or task.setup is not Setup.ACCEPTED:
+    if task is None:
         return
-    error = "the batch could not be split into jobs; see the app's logs for the fan-out's errors"
-    service.table.update_task(task_id, setup=Setup.FAILED, error=error, updated_at=utcnow())
-    logs.event("task_failed", logging.ERROR, task_id=task_id, kind=task.kind, error=error)
+    if task.setup is Setup.ACCEPTED:
+        error = (
+            "the batch could not be split into jobs; see the app's logs for the fan-out's errors"
+        )
+        service.table.update_task(task_id, setup=Setup.FAILED, error=error, updated_at=utcnow())
+        logs.event("task_failed", logging.ERROR, task_id=task_id, kind=task.kind, error=error)
+    service.lifecycle.settle(task_id)  # again after a crash: the end is recorded once

@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any
 
 from jobs.errors import Conflict, NotFound
 from jobs.models import Job, JobStatus, JsonValue, TaskSummary
+from jobs.payloads import results_path
+from jobs.resources import PAYLOADS_CONTAINER
 from jobs.service import Service
+
+RESULTS_INLINE_BYTES = 1024 * 1024  # a larger results file is a link, not an answer body
+RESULTS_LINK_LIFETIME = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -26,11 +32,55 @@ class JobDetail:
     result: JsonValue
 
 
+@dataclass(frozen=True)
+class Results:
+    """A finished task's results: the lines themselves, or a short-lived link to its file."""
+
+    lines: Iterator[bytes] | None = None
+    link: str | None = None
+
+
 def status(service: Service, task_id: str) -> TaskSummary:
     found = service.table.read_counts(task_id)
     if found is None:
         raise NotFound(task_id)
-    return TaskSummary.of(*found)
+    summary = TaskSummary.of(*found)
+    if summary.counts[JobStatus.IN_PROGRESS]:  # what the running jobs say of themselves
+        running = service.table.jobs(task_id, JobStatus.IN_PROGRESS)
+        reported = sum(progress_of(job)[0] for job in running)
+        summary = replace(summary, reported=reported)
+    return summary
+
+
+def task_document(summary: TaskSummary) -> dict[str, Any]:
+    """What a caller, a webhook and an event are told of a task (the API adds its URLs)."""
+    task, completion, note = summary.task, summary.task.completion, summary.task.notification
+    return {
+        "task_id": task.task_id,
+        "kind": task.kind,
+        "queue": task.queue,
+        "status": summary.status.value,
+        "total": task.total,
+        "counts": {status.api_name: summary.counts[status] for status in JobStatus},
+        "progress": round(summary.progress, 4),
+        "created_at": task.created_at,
+        "started_at": task.started_at,
+        "updated_at": task.updated_at,
+        "finished_at": completion.finished_at if summary.status.finished else None,
+        "error": task.error,
+        "metadata": None if task.metadata is None else json.loads(task.metadata),
+        "notification": None
+        if not task.callback_url or not note.state
+        else {"state": note.state, "attempts": note.attempts, "last_error": note.last_error},
+    }
+
+
+def progress_of(job: Job) -> tuple[float, dict[str, Any] | None]:
+    """A job's reported fraction (0 when it has said nothing) and its report as stored."""
+    if not job.progress:
+        return 0.0, None
+    report: dict[str, Any] = json.loads(job.progress)
+    return float(report.get("fraction") or 0.0), report
 
 
 def jobs_page(
@@ -53,14 +103,25 @@ def job_detail(service: Service, task_id: str, index: int) -> JobDetail:
     return JobDetail(job, decode(job.item), decode(job.result))
 
 
-def results(service: Service, task_id: str) -> Iterator[bytes]:
-    """The task's results as NDJSON lines in item order; Conflict while any job can still run."""
-    if not status(service, task_id).status.finished:
+def results(service: Service, task_id: str) -> Results:
+    """The task's results as NDJSON lines in item order, from the file written when it ended:
+    in full when small, else as a short-lived read-only link. Conflict while it runs."""
+    summary = status(service, task_id)
+    if not summary.status.finished:
         raise Conflict("the task is still running; poll its status until it is not")
-    return _result_lines(service, task_id)
+    number = summary.task.completion.number
+    path = results_path(task_id, number)
+    size = service.blob_store.size(PAYLOADS_CONTAINER, path) if number else None
+    if size is None:  # not written yet (its follow-up is on its way): read the rows
+        return Results(lines=result_lines(service, task_id))
+    if size > RESULTS_INLINE_BYTES:
+        return Results(
+            link=service.blob_store.link(PAYLOADS_CONTAINER, path, RESULTS_LINK_LIFETIME)
+        )
+    return Results(lines=service.blob_store.read(PAYLOADS_CONTAINER, path))
 
 
-def _result_lines(service: Service, task_id: str) -> Iterator[bytes]:
+def result_lines(service: Service, task_id: str) -> Iterator[bytes]:
     for job in service.table.jobs(task_id, with_values=True):
         line: dict[str, Any] = {
             "index": job.index,

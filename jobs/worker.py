@@ -6,8 +6,16 @@ import logging
 
 from jobs import logs
 from jobs.cancel import cancel_pending
+from jobs.completion import deliver, follow_up
 from jobs.fanout import fan_out
-from jobs.models import CancelMessage, FanOutMessage, RetryMessage, parse_message
+from jobs.models import (
+    CancelMessage,
+    DeliverMessage,
+    FanOutMessage,
+    FinishedMessage,
+    RetryMessage,
+    parse_message,
+)
 from jobs.retry import run_retry
 from jobs.runner import run_job
 from jobs.service import Service
@@ -31,5 +39,9 @@ def handle(
         cancel_pending(service, message.task_id)
     elif isinstance(message, RetryMessage):
         run_retry(service, message)
+    elif isinstance(message, FinishedMessage):
+        follow_up(service, message)
+    elif isinstance(message, DeliverMessage):
+        deliver(service, message)
     else:
         run_job(service, queue, message, attempt)

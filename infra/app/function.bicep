@@ -41,6 +41,10 @@ param maximumInstanceCount int = 100
 ])
 param instanceMemoryMB int = 2048
 
+@secure()
+@description('Signs task.finished webhooks (JOBS_WEBHOOK_SECRET). A new random value per deployment unless given; keep it to keep receivers\' checks working across deployments.')
+param webhookSecret string = newGuid()
+
 resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: applicationInsightsName
 }
@@ -75,6 +79,9 @@ var appSettings = {
   JOBS_INPUT_CONTAINERS: 'job-inputs'
   JOBS_MAX_INPUT_BYTES: '67108864'
   JOBS_OUTPUT_LINK_MINUTES: '60'
+  // Signs webhooks; callbacks may go only to public https hosts unless listed here.
+  JOBS_WEBHOOK_SECRET: webhookSecret
+  JOBS_CALLBACK_ALLOWED_HOSTS: ''
 }
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {

@@ -25,6 +25,7 @@ var jobQueues = [
 ]
 var poisonSuffix = '-poison'
 var unreadableSuffix = '-unreadable'
+var eventsQueueName = 'task-events'
 var appContainers = [
   'job-payloads'
   'job-outputs'
@@ -94,6 +95,12 @@ resource unreadableQueues 'Microsoft.Storage/storageAccounts/queueServices/queue
   parent: queueService
   name: '${queue}${unreadableSuffix}'
 }]
+
+// Where each task's end is announced, for apps that prefer a queue to a callback.
+resource eventsQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = {
+  parent: queueService
+  name: eventsQueueName
+}
 
 resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' = {
   parent: storage

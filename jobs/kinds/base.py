@@ -13,6 +13,12 @@ from jobs.blobs import Blobs
 from jobs.models import JsonValue
 from jobs.resources import DEFAULT_QUEUE
 
+Reporter = Callable[[float, "str | None"], None]
+
+
+def _ignore(fraction: float, message: str | None) -> None:
+    return None
+
 
 @dataclass(frozen=True)
 class JobContext:
@@ -20,6 +26,13 @@ class JobContext:
     job_id: str
     attempt: int  # 1 on the first run; the queue message's dequeue count
     blobs: Blobs
+    reporter: Reporter = _ignore
+
+    def report_progress(self, fraction: float, message: str | None = None) -> None:
+        """Say how far the job has got (0 to 1), with an optional word on what it is doing.
+        Shown on the job and rolled into its task's progress; cheap to call often (the
+        runner writes at most about one report a second)."""
+        self.reporter(min(1.0, max(0.0, float(fraction))), message)
 
 
 @dataclass(frozen=True)

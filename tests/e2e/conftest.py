@@ -25,6 +25,8 @@ SETTINGS = {
     "JOBS_MAX_BODY_BYTES": "200000",
     "JOBS_MAX_ITEM_BYTES": "20000",
     "JOBS_DISPATCH_WINDOW": "64",
+    "JOBS_WEBHOOK_SECRET": "e2e-webhook-secret",
+    "JOBS_CALLBACK_ALLOWED_HOSTS": "127.0.0.1",
     "AzureFunctionsJobHost__extensions__queues__maxPollingInterval": "00:00:00.500",
 }
 

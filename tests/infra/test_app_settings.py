@@ -85,9 +85,12 @@ def test_connections_are_identity_based() -> None:
 
 def test_bicep_values_are_valid_for_the_app() -> None:
     values = bicep_settings()
-    env = {name: values[name] for name in settings.APP_SETTINGS}
+    secret = settings.WEBHOOK_SECRET  # a secure parameter, new per deployment: not a literal
+    env = {name: values[name] for name in settings.APP_SETTINGS if name != secret}
     assert all(isinstance(value, str) for value in env.values())
     assert settings.Settings.from_env(env) == settings.Settings()
+    assert "webhookSecret" in str(values[secret])
+    assert "@secure()\n" in FUNCTION_MODULE.read_text().split("param webhookSecret")[0][-200:]
     assert len(env[settings.SWEEP_SCHEDULE].split()) == 6  # NCRONTAB with seconds
 
 

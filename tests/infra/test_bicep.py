@@ -30,7 +30,12 @@ def test_storage_module_creates_each_job_queue_and_its_poison_and_unreadable_que
     poison = variable(STORAGE_MODULE, "poisonSuffix")
     unreadable = variable(STORAGE_MODULE, "unreadableSuffix")
     assert queues == list(resources.LISTENED_QUEUES)
-    created = [*queues, *(f"{q}{poison}" for q in queues), *(f"{q}{unreadable}" for q in queues)]
+    created = [
+        *queues,
+        *(f"{q}{poison}" for q in queues),
+        *(f"{q}{unreadable}" for q in queues),
+        variable(STORAGE_MODULE, "eventsQueueName"),
+    ]
     assert sorted(created) == sorted(resources.all_queues())
     assert [resources.poison_queue(q) for q in queues] == [f"{q}{poison}" for q in queues]
     assert [resources.unreadable_queue(q) for q in queues] == [f"{q}{unreadable}" for q in queues]
