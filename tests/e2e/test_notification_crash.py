@@ -5,7 +5,6 @@ only after its 10-minute invisibility, as with the real host: this test may wait
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +21,7 @@ __all__ = ["receiver"]
 
 
 @pytest.fixture
-def own_azurite(tmp_path: Path) -> Iterator[Azurite]:
+def own_azurite() -> Iterator[Azurite]:
     server = start_azurite()
     yield server
     server.stop()
