@@ -8,7 +8,6 @@ repeats, and the webhook's state lives on the task row."""
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import logging
 import uuid
@@ -56,15 +55,32 @@ def follow_up(service: Service, message: FinishedMessage, *, last_try: bool = Fa
         return  # a retry reopened the task since: its next end follows itself up
     summary = status(service, task.task_id)
     _write_results(service, task, message.number)
-    document = event_document(summary)
-    text = json.dumps(document, separators=(",", ":"))
-    service.queue_store.send(EVENTS_QUEUE, base64.b64encode(text.encode()).decode("ascii"))
+    document = _store_event(service, summary, message.number)
+    service.queue_store.send(EVENTS_QUEUE, _encoded(document.decode()))
     logs.event("task_finished", task_id=task.task_id, kind=task.kind, status=summary.status.value)
-    if task.callback_url and task.notification.completion < message.number:
-        pending = Notification(message.number, "pending", 0, None)
-        with contextlib.suppress(ConcurrentUpdate):  # a twin of this message got there first
-            service.table.update_task(task.task_id, etag=task.etag, notification=pending)
-            service.queues.send(CONTROL_QUEUE, DeliverMessage(task.task_id, message.number, 1))
+    if task.callback_url:
+        _start_delivery(service, task.task_id, message.number)
+
+
+def _start_delivery(service: Service, task_id: str, number: int) -> None:
+    """Mark end ``number``'s webhook pending and send its first try. Run again (a redelivered
+    message), it sends the first try again if none was made: deliver drops repeats."""
+    while True:
+        task = service.table.get_task(task_id)
+        if task is None or task.notification.completion > number:
+            return
+        note = task.notification
+        if note.completion == number:
+            if note.state == "pending" and note.attempts == 0:
+                service.queues.send(CONTROL_QUEUE, DeliverMessage(task_id, number, 1))
+            return
+        pending = Notification(number, "pending", 0, None)
+        try:
+            service.table.update_task(task_id, etag=task.etag, notification=pending)
+        except ConcurrentUpdate:
+            continue  # the row moved (a twin of this message, a cancel): look again
+        service.queues.send(CONTROL_QUEUE, DeliverMessage(task_id, number, 1))
+        return
 
 
 def deliver(service: Service, message: DeliverMessage) -> None:
@@ -76,15 +92,15 @@ def deliver(service: Service, message: DeliverMessage) -> None:
     if note.completion != message.number or note.state != "pending":
         return  # delivered, given up, or superseded by a later end
     if note.attempts >= message.attempt:
-        return  # a repeat of an attempt already made
-    summary = status(service, task.task_id)
-    body = json.dumps(event_document(summary), separators=(",", ":")).encode()
+        if note.attempts == message.attempt:  # recorded, but the next try may not have gone
+            _schedule(service, message)
+        return  # otherwise a repeat of an attempt already made
+    body = _event(service, task.task_id, message.number)
     secret = service.settings.webhook_secret
     problem = webhooks.url_problem(task.callback_url, service.settings.callback_allowed_hosts)
     if problem is None and secret:
-        problem = webhooks.post(
-            task.callback_url, body, secret, event_id(task.task_id, message.number)
-        )
+        the_id = event_id(task.task_id, message.number)
+        problem = webhooks.post(task.callback_url, body, secret, the_id)
     elif problem is None:
         problem = "the service has no JOBS_WEBHOOK_SECRET to sign with"
     if problem is None:
@@ -93,10 +109,8 @@ def deliver(service: Service, message: DeliverMessage) -> None:
         state = Notification(message.number, "failed", message.attempt, problem)
     else:
         state = Notification(message.number, "pending", message.attempt, problem)
-    try:
-        service.table.update_task(task.task_id, etag=task.etag, notification=state)
-    except ConcurrentUpdate:
-        raise NotYet(f"task {task.task_id}: its row moved; deliver again") from None
+    if not _record(service, task.task_id, message, state):
+        return
     logs.event(
         "webhook_" + (state.state or "pending"),
         logging.INFO if problem is None else logging.WARNING,
@@ -105,9 +119,52 @@ def deliver(service: Service, message: DeliverMessage) -> None:
         error=problem,
     )
     if state.state == "pending":
-        delay = timedelta(seconds=2 ** (message.attempt - 1))
-        next_try = DeliverMessage(task.task_id, message.number, message.attempt + 1)
-        service.queue_store.send(CONTROL_QUEUE, _encoded(next_try.to_json()), delay=delay)
+        _schedule(service, message)
+
+
+def _record(service: Service, task_id: str, message: DeliverMessage, state: Notification) -> bool:
+    """Store an attempt's outcome unless the notification moved on meanwhile."""
+    while True:
+        task = service.table.get_task(task_id)
+        if task is None:
+            return False
+        note = task.notification
+        if note.completion != message.number or note.attempts >= message.attempt:
+            return False  # a later end, or a twin of this attempt, got there first
+        try:
+            service.table.update_task(task_id, etag=task.etag, notification=state)
+        except ConcurrentUpdate:
+            continue
+        return True
+
+
+def _schedule(service: Service, message: DeliverMessage) -> None:
+    delay = timedelta(seconds=2 ** (message.attempt - 1))
+    next_try = DeliverMessage(message.task_id, message.number, message.attempt + 1)
+    service.queue_store.send(CONTROL_QUEUE, _encoded(next_try.to_json()), delay=delay)
+
+
+def event_path(task_id: str, number: int) -> str:
+    return f"{task_id}/event-{number}.json"
+
+
+def _store_event(service: Service, summary: TaskSummary, number: int) -> bytes:
+    """The end's event document as it stood when the task ended, written once: every copy of
+    the event and every webhook try sends these same bytes."""
+    path = event_path(summary.task.task_id, number)
+    stored = service.blob_store.get(PAYLOADS_CONTAINER, path)
+    if stored is not None:
+        return stored
+    document = json.dumps(event_document(summary), separators=(",", ":")).encode()
+    service.blob_store.put(PAYLOADS_CONTAINER, path, document, content_type="application/json")
+    return document
+
+
+def _event(service: Service, task_id: str, number: int) -> bytes:
+    stored = service.blob_store.get(PAYLOADS_CONTAINER, event_path(task_id, number))
+    if stored is not None:
+        return stored
+    raise NotYet(f"task {task_id}: the event of end {number} is not stored yet")
 
 
 def event_document(summary: TaskSummary) -> dict[str, Any]:

@@ -108,6 +108,7 @@ class RetryRound:
     done: int = 0  # rounds finished: every failed job reset and the first window sent
     after: int = -1  # the round's cursor: every failed job up to this index is reset
     head: str = ""  # the round's first window, "index:generation" pairs, sent at its end
+    page: str = ""  # the page being reset, saved before any reset: "index:next:generation"
 
     @property
     def running(self) -> bool:

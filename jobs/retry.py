@@ -18,7 +18,17 @@ from dataclasses import replace
 from jobs import logs
 from jobs.errors import Conflict
 from jobs.lifecycle import Successor
-from jobs.models import Completion, JobStatus, RetryMessage, RetryRound, RunMessage, Task
+from jobs.models import (
+    CancelMessage,
+    Completion,
+    JobStatus,
+    RetryMessage,
+    RetryRound,
+    RunMessage,
+    Setup,
+    Task,
+    TaskStatus,
+)
 from jobs.resources import CONTROL_QUEUE
 from jobs.service import Service
 from jobs.storage import ConcurrentUpdate
@@ -34,8 +44,12 @@ def request_retry(service: Service, task_id: str) -> int:
     if task.cancelled:
         raise Conflict("the task is cancelled")
     failed = summary.counts[JobStatus.FAILED]
-    if task.retry.running or not failed:
-        return failed  # a round already on its way picks them up, or there is nothing to do
+    if task.retry.running:
+        return failed  # a round already on its way picks them up: asking again changes nothing
+    if summary.status is TaskStatus.RUNNING:
+        raise Conflict("the task is still running; retry its failed jobs once it has finished")
+    if task.setup is Setup.FAILED or not failed:
+        return 0  # nothing to run again (a batch that never became jobs must be submitted anew)
     number = task.retry.number + 1
     service.queues.send(CONTROL_QUEUE, RetryMessage(task_id, number))
     with contextlib.suppress(ConcurrentUpdate):  # a repeat recorded the same round first
@@ -47,50 +61,95 @@ def request_retry(service: Service, task_id: str) -> int:
 
 
 def run_retry(service: Service, message: RetryMessage) -> None:
-    """Reset the failed jobs of the message's round, resuming from the saved cursor."""
-    task = _round_task(service, message)
+    """Reset the failed jobs of the message's round, page by page, resuming where it stopped."""
+    task, over = _round_task(service, message)
     if task is None:
         return
-    table, window = service.table, task.window
-    round_, deadline = task.retry, time.monotonic() + TIME_BUDGET
-    while True:
-        # One page, and the window after it: the jobs the page's jobs will dispatch.
-        page, _ = table.job_page(task.task_id, JobStatus.FAILED, 2 * window, round_.after)
-        current = page[:window]
-        if not current:
+    if over:  # a redelivery after the round ended: its end may not have been recorded
+        service.lifecycle.settle(task.task_id)
+        return
+    table, round_, deadline = service.table, task.retry, time.monotonic() + TIME_BUDGET
+    while not task.cancelled:
+        plan = _plan(round_.page) or _next_plan(service, task, round_.after)
+        if not plan:
             break
-        if round_.after < 0 and not round_.head:  # the round's first page: its first window
-            round_ = replace(
-                round_, head=",".join(f"{j.index}:{j.generation + 1}" for j in current)
-            )
+        if not round_.page:  # saved before any reset, so a crash resumes this very page
+            first = round_.after < 0 and not round_.head
+            head = ",".join(f"{index}:{generation}" for index, generation, _, _ in plan)
+            round_ = replace(round_, page=_encode(plan), head=head if first else round_.head)
             table.update_task(task.task_id, retry=round_)
-        successors = {
-            job.index: Successor(after.index, after.generation + 1)
-            for job, after in zip(current, page[window:], strict=False)
-        }
-        service.lifecycle.reset(current, successors)
-        round_ = replace(round_, after=current[-1].index)
+        _reset(service, task, plan)
+        round_ = replace(round_, after=plan[-1][0], page="")
         table.update_task(task.task_id, retry=round_)
         if time.monotonic() > deadline:
             service.queues.send(CONTROL_QUEUE, message)  # carry on in a fresh invocation
             return
-    for pair in filter(None, round_.head.split(",")):
-        index, generation = (int(part) for part in pair.split(":"))
-        service.queues.send(task.queue, RunMessage(task.task_id, index, generation))
-    table.update_task(task.task_id, retry=replace(round_, done=round_.number))
+    current = table.get_task(task.task_id)
+    if current is not None and current.cancelled:
+        # Cancelled meanwhile: the jobs reset so far must be cancelled, not started.
+        service.queues.send(CONTROL_QUEUE, CancelMessage(task.task_id))
+    else:
+        for pair in filter(None, round_.head.split(",")):
+            index, generation = (int(part) for part in pair.split(":"))
+            service.queues.send(task.queue, RunMessage(task.task_id, index, generation))
+    table.update_task(task.task_id, retry=replace(round_, done=round_.number, page=""))
     logs.event("task_retry_dispatched", task_id=task.task_id, kind=task.kind, round=round_.number)
     service.lifecycle.settle(task.task_id)  # nothing was left to reset: the task ends here
 
 
-def _round_task(service: Service, message: RetryMessage) -> Task | None:
-    """The task, with ``message``'s round on record; None when that round is over or was
-    overtaken by a newer one."""
+# A page: each failed job's index and generation once reset, and the job it will dispatch
+# (the failed job ``window`` places after it, -1 for none) with that job's generation then.
+Plan = list[tuple[int, int, int, int]]
+
+
+def _next_plan(service: Service, task: Task, after: int) -> Plan:
+    """The next page: the failed jobs after ``after``, each chained to the failed job
+    ``window`` places after it (reset in the next page: its generation then is known now)."""
+    window = task.window
+    page, _ = service.table.job_page(task.task_id, JobStatus.FAILED, 2 * window, after)
+    plan: Plan = []
+    for position, job in enumerate(page[:window]):
+        later = page[position + window] if position + window < len(page) else None
+        plan.append((
+            job.index,
+            job.generation + 1,
+            -1 if later is None else later.index,
+            0 if later is None else later.generation + 1,
+        ))  # fmt: skip
+    return plan
+
+
+def _reset(service: Service, task: Task, plan: Plan) -> None:
+    """Reset the plan's jobs that are still failed (a resumed page skips those done)."""
+    successors = {index: Successor(nxt, gen) for index, _, nxt, gen in plan if nxt >= 0}
+    indices = {entry[0] for entry in plan}
+    rows, _ = service.table.job_page(task.task_id, JobStatus.FAILED, 2 * len(plan), plan[0][0] - 1)
+    service.lifecycle.reset([job for job in rows if job.index in indices], successors)
+
+
+def _encode(plan: Plan) -> str:
+    return ",".join(":".join(str(value) for value in entry) for entry in plan)
+
+
+def _plan(text: str) -> Plan:
+    plan: Plan = []
+    for part in filter(None, text.split(",")):
+        index, generation, nxt, next_generation = (int(value) for value in part.split(":"))
+        plan.append((index, generation, nxt, next_generation))
+    return plan
+
+
+def _round_task(service: Service, message: RetryMessage) -> tuple[Task | None, bool]:
+    """The task with ``message``'s round on record, and whether that round is already over;
+    None when the round was overtaken by a newer one."""
     while True:
         task = service.table.get_task(message.task_id)
-        if task is None or message.round <= task.retry.done or message.round < task.retry.number:
-            return None
+        if task is None or message.round < task.retry.number:
+            return None, False
+        if message.round <= task.retry.done:
+            return task, True
         if message.round == task.retry.number:
-            return task
+            return task, False
         # The request's own record did not land (it died after sending): record it here.
         round_ = RetryRound(number=message.round, done=task.retry.done)
         reopened = Completion(number=task.completion.number)

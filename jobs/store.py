@@ -358,7 +358,7 @@ _TASK_FIELDS = {
     "callback_url": "CallbackUrl",
 }
 _RETRY_FIELDS = {"number": "RetryRound", "done": "RetryDone", "after": "RetryAfter",
-                 "head": "RetryHead"}  # fmt: skip
+                 "head": "RetryHead", "page": "RetryPage"}  # fmt: skip
 
 
 def _stored(value: Any) -> Any:
@@ -430,6 +430,7 @@ def _task_from(entity: Entity) -> Task:
             done=int(props.get("RetryDone") or 0),
             after=int(props.get("RetryAfter", -1)),
             head=props.get("RetryHead") or "",
+            page=props.get("RetryPage") or "",
         ),
         etag=entity.etag,
     )

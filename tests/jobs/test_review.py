@@ -12,6 +12,7 @@ import pytest
 
 from jobs import completion, webhooks
 from jobs.cancel import request_cancel
+from jobs.errors import Conflict
 from jobs.fanout import fan_out
 from jobs.models import (
     CancelMessage,
@@ -134,14 +135,12 @@ def test_bug_a_cancel_pass_during_a_retry_round_strands_the_jobs_reset_after_it(
     assert status(service, task_id).status is TaskStatus.CANCELLED
 
 
-def test_bug_a_job_failing_between_two_pages_of_a_round_is_reset_but_never_dispatched(
-    service: Service, table: Interfering
+def test_a_retry_is_refused_while_a_job_still_runs_so_none_can_fail_between_pages(
+    service: Service,
 ) -> None:
-    """jobs/retry.py run_retry chains page N's jobs to a lookahead read with page N, but reads
-    page N+1 afresh by status Failed. A retry asked for while a job still runs (request_retry
-    allows it) lets that job fail between pages: it lands in page N+1, is reset, and nothing
-    dispatches it, nor the job page N+1 chains from it (here 50 and 82 stay Pending, and job
-    64 is dispatched twice)."""
+    """Found by review: a retry allowed while a job still ran let that job fail between two
+    pages of the round, land in the next page unchained, and stay Pending for good. A retry
+    now waits for the task to finish (409); once it has, every failed job runs once more."""
     task_id = new_task(service, "fail", [PERMANENT] * 100)
     lifecycle = service.lifecycle
     claims = {i: lifecycle.start(RunMessage(task_id, i), QUEUE, 1) for i in range(100)}
@@ -151,13 +150,15 @@ def test_bug_a_job_failing_between_two_pages_of_a_round_is_reset_but_never_dispa
             lifecycle.fail(claim, "failed")
     late = claims[50]
     assert late is not None
-    assert request_retry(service, task_id) == 99  # job 50 still runs: allowed
+    with pytest.raises(Conflict):
+        request_retry(service, task_id)  # job 50 still runs
 
-    table.before(writes_task("RetryAfter", 31), lambda: lifecycle.fail(late, "failed late"))
+    lifecycle.fail(late, "failed late")
+    assert request_retry(service, task_id) == 100
     run_retry(service, retry_message(service))
     run_queue(service)
 
-    assert pending(service, task_id) == []  # found: [50, 82]
+    assert pending(service, task_id) == []
     assert status(service, task_id).status is TaskStatus.COMPLETED_WITH_FAILURES
 
 
