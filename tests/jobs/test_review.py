@@ -1,6 +1,7 @@
-"""Review of the service's core on the in-memory twin: each test forces one race or crash the
-design claims to survive. The ``test_bug_*`` tests fail on the code as reviewed (each names the
-lines at fault); the ``test_holds_*`` tests pin down tricky cases that were checked and hold."""
+"""Races and crashes found by a review of retry rounds and webhook follow-ups, each forced on
+the in-memory twin at the point it matters. Each failed on the code as reviewed (its docstring
+says how) and passes since the fix; the ``test_holds_*`` tests pin down tricky cases that were
+checked and held all along."""
 
 from __future__ import annotations
 
@@ -111,7 +112,7 @@ def pending(service: Service, task_id: str) -> list[int]:
 # -- retry rounds ------------------------------------------------------------------------
 
 
-def test_bug_a_cancel_pass_during_a_retry_round_strands_the_jobs_reset_after_it(
+def test_a_cancel_during_a_retry_round_cancels_every_job_it_reset(
     service: Service, table: Interfering
 ) -> None:
     """jobs/retry.py run_retry never looks at ``task.cancelled``: the cancel pass cancels the
@@ -162,7 +163,7 @@ def test_a_retry_is_refused_while_a_job_still_runs_so_none_can_fail_between_page
     assert status(service, task_id).status is TaskStatus.COMPLETED_WITH_FAILURES
 
 
-def test_bug_a_round_that_dies_inside_a_page_resumes_with_a_broken_chain(
+def test_a_round_that_dies_inside_a_page_resumes_that_page_with_its_chain(
     table: Interfering,
 ) -> None:
     """jobs/lifecycle.py _apply_all resets a page shard by shard, so with a window above 32
@@ -186,7 +187,7 @@ def test_bug_a_round_that_dies_inside_a_page_resumes_with_a_broken_chain(
     assert {(job.status, job.generation) for job in jobs} == {(JobStatus.FAILED, 1)}
 
 
-def test_bug_a_crash_between_ending_the_round_and_settling_never_records_the_end(
+def test_a_round_redelivered_after_it_ended_still_records_the_tasks_end(
     service: Service, table: Interfering, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """jobs/retry.py: the round writes ``done`` and then calls settle. If its jobs have all
@@ -212,7 +213,7 @@ def test_bug_a_crash_between_ending_the_round_and_settling_never_records_the_end
     assert task.completion.number == 2
 
 
-def test_bug_a_retry_of_a_task_whose_setup_failed_reruns_nothing_but_records_a_new_end(
+def test_a_retry_of_a_task_whose_setup_failed_changes_nothing(
     service: Service,
 ) -> None:
     """jobs/retry.py request_retry counts the setup-failed task's never-created jobs as failed
@@ -235,7 +236,7 @@ def test_bug_a_retry_of_a_task_whose_setup_failed_reruns_nothing_but_records_a_n
 # -- follow-up and webhooks --------------------------------------------------------------
 
 
-def test_bug_a_crash_after_marking_the_webhook_pending_means_it_is_never_sent(
+def test_a_webhook_marked_pending_before_a_crash_is_still_sent(
     service: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """jobs/completion.py follow_up writes ``NotifyState=pending`` and then sends the first
@@ -260,7 +261,7 @@ def test_bug_a_crash_after_marking_the_webhook_pending_means_it_is_never_sent(
     assert deliveries(service) == [DeliverMessage(task_id, 1, 1)]
 
 
-def test_bug_a_crash_after_recording_a_failed_attempt_stops_the_webhook_retries(
+def test_a_crash_after_a_failed_attempt_still_queues_the_next_try(
     service: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """jobs/completion.py deliver writes attempt N's state and then queues attempt N + 1.
@@ -283,7 +284,7 @@ def test_bug_a_crash_after_recording_a_failed_attempt_stops_the_webhook_retries(
     assert DeliverMessage(task_id, 1, 2) in deliveries(service)
 
 
-def test_bug_an_unrelated_change_to_the_task_row_drops_the_webhook(
+def test_an_unrelated_write_to_the_task_row_does_not_drop_the_webhook(
     service: Service, table: Interfering
 ) -> None:
     """jobs/completion.py follow_up guards the ``pending`` write with the ETag it read at the
@@ -300,7 +301,7 @@ def test_bug_an_unrelated_change_to_the_task_row_drops_the_webhook(
     assert deliveries(service) == [DeliverMessage(task_id, 1, 1)]
 
 
-def test_bug_a_webhook_of_an_end_posted_after_a_retry_reopened_the_task_says_running(
+def test_a_webhook_sent_after_a_retry_reopened_the_task_describes_its_own_end(
     service: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """jobs/completion.py deliver builds the body from the task as it is now (event_document
