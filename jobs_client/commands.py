@@ -44,14 +44,13 @@ def submit(client: Client, args: argparse.Namespace) -> int:
     except ApiError as error:
         output.api_error(error, sys.stderr, as_json=_json(args), where=found.where)
         return USAGE if error.status < 500 else UNREACHABLE
+    if not _json(args):
+        print(accepted.task_id, flush=True)  # the command's data: `ID=$(jobs submit ...)`
+        _note(f"task {accepted.task_id}: {accepted.total} items (Idempotency-Key {key})")
     if not args.wait:
         if _json(args):
             _print_json(accepted.model_dump())
-        else:
-            print(accepted.task_id)
-            _note(f"task {accepted.task_id}: {accepted.total} items (Idempotency-Key {key})")
         return OK
-    _note(f"task {accepted.task_id}: {accepted.total} items (Idempotency-Key {key})", args)
     task = _follow(client, accepted.task_id, args)
     if args.output:
         lines = _save_results(client, task.task_id, args.output)
