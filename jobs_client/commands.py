@@ -161,7 +161,10 @@ def _follow(client: Client, task_id: str, args: argparse.Namespace) -> Task:
 def _save_results(client: Client, task_id: str, path: str) -> int:
     """Written beside ``path`` and moved into place whole: never a half file under its name."""
     target = Path(path)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    except OSError as error:
+        raise UsageError(f"cannot write {path}: {error.strerror or error}") from None
     try:
         with os.fdopen(handle, "wb") as out:
             lines = client.download_results(task_id, out)

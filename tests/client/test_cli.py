@@ -187,7 +187,10 @@ def test_usage_errors_exit_2(jobs: Jobs) -> None:
     assert "--metadata must be a JSON object" in not_object.stderr
     missing = jobs("submit", "no-such-file.json", "--kind", "echo")
     assert missing.returncode == 2
-    assert "cannot read no-such-file.json" in missing.stderr
+    assert "cannot read no-such-file.json: No such file or directory" in missing.stderr
+    nowhere = jobs("results", str(uuid.uuid4()), "-o", "no/such/dir/out.ndjson")
+    assert nowhere.returncode == 2
+    assert nowhere.stderr.startswith("error: cannot write no/such/dir/out.ndjson: No such file")
 
 
 def test_metadata_is_sent_only_when_given_and_refused_readably_where_unsupported(
