@@ -110,6 +110,13 @@ async def health(req: func.HttpRequest) -> func.HttpResponse:
     return await _http(routes.health, req)
 
 
+# Anonymous like /health: it says nothing the repository does not, and tools that generate
+# clients or draw the API read it before anyone has handed them a key.
+@app.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+async def openapi_document(req: func.HttpRequest) -> func.HttpResponse:
+    return await _http(routes.openapi_document, req)
+
+
 # -- queues and timer ------------------------------------------------------------------------
 
 

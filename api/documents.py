@@ -1,11 +1,14 @@
 """The documents the API answers with, built from the domain's data in one place, and the
-URLs they carry."""
+URLs they carry. Each is validated by its model in api/schemas.py on the way out, so an
+answer that strays from the OpenAPI document fails loudly instead of reaching a caller."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from jobs.models import Job, TaskSummary
+from api import schemas
+from jobs.errors import Problem
+from jobs.models import Job, Task, TaskSummary
 from jobs.tasks import JobDetail, JobPage, progress_of, task_document
 
 PREFIX = "/api"  # host.json extensions.http.routePrefix
@@ -15,12 +18,28 @@ def task_url(task_id: str) -> str:
     return f"{PREFIX}/tasks/{task_id}"
 
 
+def accepted(task: Task) -> dict[str, Any]:
+    url = task_url(task.task_id)
+    return schemas.Accepted(task_id=task.task_id, status_url=url, total=task.total).document()
+
+
+def cancel_accepted(task: Task) -> dict[str, Any]:
+    url = task_url(task.task_id)
+    return schemas.CancelAccepted(task_id=task.task_id, status_url=url).document()
+
+
+def retry_accepted(requeued: int) -> dict[str, Any]:
+    return schemas.RetryAccepted(requeued=requeued).document()
+
+
 def task(summary: TaskSummary) -> dict[str, Any]:
     results = f"{task_url(summary.task.task_id)}/results"
-    return {**task_document(summary), "results_url": results}
+    return schemas.Task.model_validate(
+        {**task_document(summary), "results_url": results}
+    ).document()
 
 
-def job(job: Job) -> dict[str, Any]:
+def _job(job: Job) -> dict[str, Any]:
     return {
         "job_id": job.job_id,
         "index": job.index,
@@ -34,16 +53,33 @@ def job(job: Job) -> dict[str, Any]:
 
 
 def job_page(page: JobPage) -> dict[str, Any]:
-    return {
-        "jobs": [job(j) for j in page.jobs],
-        "continuation": page.jobs[-1].job_id if page.more and page.jobs else None,
-    }
+    return schemas.JobPage.model_validate(
+        {
+            "jobs": [_job(j) for j in page.jobs],
+            "continuation": page.jobs[-1].job_id if page.more and page.jobs else None,
+        }
+    ).document()
 
 
 def job_detail(detail: JobDetail) -> dict[str, Any]:
-    return {
-        **job(detail.job),
-        "kind": detail.job.kind,
-        "item": detail.item,
-        "result": detail.result,
-    }
+    return schemas.JobDetail.model_validate(
+        {**_job(detail.job), "kind": detail.job.kind, "item": detail.item, "result": detail.result}
+    ).document()
+
+
+def error(message: str, problems: list[Problem]) -> dict[str, Any]:
+    return schemas.Error(
+        error=message,
+        details=[
+            schemas.ErrorDetail(field=p.field, message=p.message)
+            if p.index is None
+            else schemas.ErrorDetail(index=p.index, field=p.field, message=p.message)
+            for p in problems
+        ],
+    ).document()
+
+
+def health(error: Exception | None) -> dict[str, Any]:
+    if error is None:
+        return schemas.Health(status="ok").document()
+    return schemas.Health(status="unavailable", error=type(error).__name__).document()

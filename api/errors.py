@@ -6,10 +6,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
 
 from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 
+from api import documents
 from api.answers import Answer, json_answer
 from jobs.errors import (
     ConfigurationError,
@@ -63,9 +63,4 @@ def unavailable(error: Exception) -> bool:
 
 
 def error_answer(status: int, message: str, problems: list[Problem] | None = None) -> Answer:
-    return json_answer({"error": message, "details": [_detail(p) for p in problems or []]}, status)
-
-
-def _detail(problem: Problem) -> dict[str, Any]:
-    detail: dict[str, Any] = {} if problem.index is None else {"index": problem.index}
-    return {**detail, "field": problem.field, "message": problem.message}
+    return json_answer(documents.error(message, problems or []), status)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from api import documents, params
+from api import documents, openapi, params
 from api.answers import Answer, Request, json_answer
 from api.errors import answering
 from jobs import cancel, retry, submit, tasks
@@ -19,7 +19,7 @@ def submit_task(service: Service, request: Request) -> Answer:
     def accepted() -> Answer:
         done = submit.submit(service, request.body, request.header("Idempotency-Key"))
         url = documents.task_url(done.task.task_id)
-        body = {"task_id": done.task.task_id, "status_url": url, "total": done.task.total}
+        body = documents.accepted(done.task)
         return json_answer(body, 202, {"Location": url, "Retry-After": RETRY_AFTER})
 
     return answering(accepted)
@@ -37,7 +37,7 @@ def cancel_task(service: Service, request: Request) -> Answer:
     def cancelled() -> Answer:
         task = cancel.request_cancel(service, params.task_id(request.route["task_id"]))
         url = documents.task_url(task.task_id)
-        return json_answer({"task_id": task.task_id, "status_url": url}, 202, {"Location": url})
+        return json_answer(documents.cancel_accepted(task), 202, {"Location": url})
 
     return answering(cancelled)
 
@@ -76,7 +76,9 @@ def get_results(service: Service, request: Request) -> Answer:
 def retry_task(service: Service, request: Request) -> Answer:
     return answering(
         lambda: json_answer(
-            {"requeued": retry.request_retry(service, params.task_id(request.route["task_id"]))},
+            documents.retry_accepted(
+                retry.request_retry(service, params.task_id(request.route["task_id"]))
+            ),
             202,
         )
     )
@@ -87,5 +89,9 @@ def health(service: Service, request: Request) -> Answer:
         service.check()
     except Exception as error:
         logger.warning("health check failed: %s", error)
-        return json_answer({"status": "unavailable", "error": type(error).__name__}, 503)
-    return json_answer({"status": "ok"})
+        return json_answer(documents.health(error), 503)
+    return json_answer(documents.health(None))
+
+
+def openapi_document(service: Service, request: Request) -> Answer:
+    return Answer(200, openapi.document_bytes())

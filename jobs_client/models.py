@@ -1,0 +1,128 @@
+"""The service's documents as the client reads them. They mirror api/schemas.py field for
+field (tests/client/test_models.py compares them) but ignore fields they do not know, so a
+newer service does not break an older client."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+FINISHED = ("completed", "completed_with_failures", "cancelled")
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class ErrorDetail(Model):
+    index: int | None = None  # the item's position, when the problem is inside one
+    field: str
+    message: str
+
+
+class ErrorDocument(Model):
+    error: str
+    details: list[ErrorDetail] = []
+
+
+class Accepted(Model):
+    task_id: str
+    status_url: str
+    total: int
+
+
+class Counts(Model):
+    pending: int
+    in_progress: int
+    completed: int
+    failed: int
+    cancelled: int
+
+
+class Notification(Model):
+    state: str  # pending, delivered, failed
+    attempts: int
+    last_error: str | None = None
+
+
+class Task(Model):
+    task_id: str
+    kind: str
+    queue: str
+    status: str  # running, completed, completed_with_failures, cancelled
+    total: int
+    counts: Counts
+    progress: float = 0.0
+    created_at: str
+    started_at: str | None = None
+    updated_at: str
+    finished_at: str | None = None
+    error: str | None = None
+    metadata: dict[str, Any] | None = None
+    notification: Notification | None = None
+    results_url: str
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+    @property
+    def done(self) -> int:
+        """Jobs that have ended, one way or another."""
+        return self.counts.completed + self.counts.failed + self.counts.cancelled
+
+
+class TaskPage(Model):
+    tasks: list[Task]
+    continuation: str | None = None
+
+
+class CancelAccepted(Model):
+    task_id: str
+    status_url: str
+
+
+class RetryAccepted(Model):
+    requeued: int
+
+
+class Progress(Model):
+    fraction: float
+    message: str | None = None
+    at: str
+
+
+class Job(Model):
+    job_id: str
+    index: int
+    status: str  # pending, in_progress, completed, failed, cancelled
+    attempts: int
+    error: str | None
+    started_at: str | None
+    updated_at: str | None
+    progress: Progress | None = None
+
+
+class JobPage(Model):
+    jobs: list[Job]
+    continuation: str | None
+
+
+class JobDetail(Job):
+    kind: str
+    item: Any
+    result: Any
+
+
+class ResultLine(Model):
+    index: int
+    job_id: str
+    status: str
+    result: Any = None
+    error: str | None = None
+
+
+class Health(Model):
+    status: str
+    error: str | None = None

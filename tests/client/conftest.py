@@ -1,0 +1,60 @@
+"""The client and the ``jobs`` command against the service on the local host over Azurite
+(tests/e2e's ``api`` fixture), the command run as users run it: the console script that
+scripts/bootstrap installs, in a process of its own."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import Api
+
+__all__ = ["Jobs", "jobs"]
+
+SCRIPT = Path(sys.executable).parent / "jobs"
+
+
+@dataclass
+class Jobs:
+    """Runs ``jobs`` against one service."""
+
+    url: str
+    cwd: Path
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("JOBS_")}
+        return {**env, "JOBS_URL": self.url}
+
+    def __call__(
+        self, *args: str, input: bytes | None = None, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        return self.run(args, input=input, timeout=timeout)
+
+    def run(
+        self, args: Sequence[str], *, input: bytes | None = None, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [str(SCRIPT), *args],
+            input=input,
+            capture_output=True,
+            cwd=self.cwd,
+            env=self.env(),
+            timeout=timeout,
+            check=False,
+        )
+        return subprocess.CompletedProcess(
+            done.args, done.returncode, done.stdout.decode(), done.stderr.decode()
+        )
+
+
+@pytest.fixture
+def jobs(api: Api, tmp_path: Path) -> Jobs:
+    if not SCRIPT.exists():
+        pytest.fail(f"{SCRIPT} is missing: scripts/bootstrap installs the jobs command")
+    return Jobs(api.host.api, tmp_path)
