@@ -15,7 +15,7 @@ import contextlib
 import time
 from dataclasses import replace
 
-from jobs import logs
+from jobs import listing, logs
 from jobs.errors import Conflict
 from jobs.lifecycle import Successor
 from jobs.models import JobStatus, RetryMessage, RetryRound, RunMessage, Task
@@ -41,6 +41,8 @@ def request_retry(service: Service, task_id: str) -> int:
     with contextlib.suppress(ConcurrentUpdate):  # a repeat recorded the same round first
         round_ = RetryRound(number=number, done=task.retry.done)
         service.table.update_task(task_id, etag=task.etag, retry=round_)
+    if summary.status.finished:  # it runs again: the index lists it as running
+        listing.record_reopened(service.table, task, summary.status)
     logs.event("task_retried", task_id=task_id, kind=task.kind, requeued=failed, round=number)
     return failed
 
