@@ -3,9 +3,12 @@ URLs they carry."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+from jobs.listing import TaskPage
 from jobs.models import Job, JobStatus, TaskSummary
+from jobs.stats import Stats
 from jobs.tasks import JobDetail, JobPage
 
 PREFIX = "/api"  # host.json extensions.http.routePrefix
@@ -29,6 +32,25 @@ def task(summary: TaskSummary) -> dict[str, Any]:
         "error": task.error,
         "results_url": f"{task_url(task.task_id)}/results",
     }
+
+
+def task_page(page: TaskPage) -> dict[str, Any]:
+    return {"tasks": [task(summary) for summary in page.tasks], "continuation": page.continuation}
+
+
+def stats(stats: Stats) -> dict[str, Any]:
+    return {
+        "queues": [{"queue": q.queue, "depth": q.depth, "poison": q.poison} for q in stats.queues],
+        "running_tasks": stats.running_tasks,
+        "per_minute": [
+            {"minute": _stamp(m.start), "completed": m.completed, "failed": m.failed}
+            for m in stats.minutes
+        ],
+    }
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def job(job: Job) -> dict[str, Any]:
