@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -41,7 +41,7 @@ class Counting:
             self.rows[partition] = self.rows.get(partition, 0) + 1
             yield entity
 
-    def transact(self, partition: str, writes: list[Write]) -> list[str]:
+    def transact(self, partition: str, writes: Sequence[Write]) -> list[str]:
         return self.store.transact(partition, writes)
 
     def ping(self) -> None:
@@ -208,7 +208,7 @@ def test_a_listing_mends_a_task_listed_twice_by_a_move_cut_short(service: Servic
 def test_the_kind_filter_never_mixes_kinds_whose_names_share_a_beginning(
     service: Service,
 ) -> None:
-    made = {}
+    made: dict[str, str] = {}
     for kind in ("a", "a-b", "a%2Db", "ab"):
         task = Task(_uuid(len(made)), kind, "jobs", 1, 32, _at(len(made)), _at(0), "h")
         service.table.create_task(task)
