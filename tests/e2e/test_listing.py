@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 
 from harness.polling import wait_until
+from jobs import listing as listing_rows
+from jobs.resources import JOBS_TABLE
 from tests.e2e.conftest import Api
 
 
@@ -100,6 +102,20 @@ def test_stats_count_jobs_per_minute_without_a_write_on_their_path(api: Api) -> 
         lambda: (now := last_hour())[0] >= before[0] + 7 and now[1] >= before[1] + 4,
         timeout=30,
         message="the sampler to count both tasks",
+    )
+    # Counted and finished: the sampler has retired both from the running tasks' rows.
+    running_rows = api.tables().get_table_client(JOBS_TABLE)
+    wait_until(
+        lambda: (
+            not list(
+                running_rows.query_entities(
+                    "PartitionKey eq @pk and ( TaskId eq @a or TaskId eq @b )",
+                    parameters={"pk": listing_rows.RUNNING, "a": task_id, "b": other},
+                )
+            )
+        ),
+        timeout=30,
+        message="the finished tasks to leave the running partition",
     )
     stats = api.get("stats").json()
     assert {q["queue"] for q in stats["queues"]} == {"jobs", "jobs-long", "jobs-control"}
