@@ -160,6 +160,8 @@ def heal(table: JobsTable, entry: Entry, summary: TaskSummary) -> None:
     if entry.partition == RUNNING:
         if live.finished and entry.state is TaskStatus.RUNNING:
             record_finished(table, task, live, task.updated_at)
+        elif live is TaskStatus.RUNNING and entry.state.finished:  # retried, not recorded
+            record_reopened(table, task, entry.state)
         return
     if live is entry.state:
         return

@@ -37,12 +37,15 @@ def request_retry(service: Service, task_id: str) -> int:
     if task.retry.running or not failed:
         return failed  # a round already on its way picks them up, or there is nothing to do
     number = task.retry.number + 1
+    if summary.status.finished:
+        # It runs again: the index lists it as running. Before the intent, so the answer waits
+        # no longer once the round is under way; should the message never go, a listing finds
+        # the task finished after all and lists it so again (jobs.listing.heal).
+        listing.record_reopened(service.table, task, summary.status)
     service.queues.send(CONTROL_QUEUE, RetryMessage(task_id, number))
     with contextlib.suppress(ConcurrentUpdate):  # a repeat recorded the same round first
         round_ = RetryRound(number=number, done=task.retry.done)
         service.table.update_task(task_id, etag=task.etag, retry=round_)
-    if summary.status.finished:  # it runs again: the index lists it as running
-        listing.record_reopened(service.table, task, summary.status)
     logs.event("task_retried", task_id=task_id, kind=task.kind, requeued=failed, round=number)
     return failed
 

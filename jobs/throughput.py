@@ -51,7 +51,9 @@ def sample(table: JobsTable, now: datetime | None = None) -> Minute:
         failed += max(0, seen[1] - entry.seen[1])  # below: a retry reset some
         if summary.status.finished:
             listing.retire(table, entry, summary, seen)
-        elif seen != entry.seen:
+            continue
+        listing.heal(table, entry, summary)
+        if seen != entry.seen:
             listing.note_seen(table, entry, seen)
     minute = Minute(_bucket(table.table, moment), completed, failed)
     if completed or failed:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from jobs import listing
+from jobs import listing, throughput
 from jobs.listing import RUNNING, partition
 from jobs.models import Counts, Task, TaskStatus, TaskSummary
 from jobs.resources import CONTROL_QUEUE, JOB_QUEUES, all_queues
@@ -268,3 +268,22 @@ def _uuid(n: int) -> str:
 
 def _at(n: int) -> str:
     return f"2026-01-01T00:00:{n:02d}.000Z"
+
+
+def test_a_task_recorded_finished_then_retried_unrecorded_is_running_again_after_a_sample(
+    service: Service,
+) -> None:
+    task = new(service, "fail", [{"permanent": True}])
+    run(service)
+    listing.record_finished(service.table, task, TaskStatus.COMPLETED_WITH_FAILURES, "t")
+    # A retry whose reopen was never recorded (a listing healed in between, say).
+    listing.record_reopened(service.table, task, TaskStatus.COMPLETED_WITH_FAILURES)
+    listing.record_finished(service.table, task, TaskStatus.COMPLETED_WITH_FAILURES, "t")
+    request_retry(service, task.task_id)
+    listing.record_finished(service.table, task, TaskStatus.COMPLETED_WITH_FAILURES, "t")
+    assert listing.running_count(service.table) == 0  # the index is wrong now
+
+    throughput.sample(service.table)
+
+    assert listing.running_count(service.table) == 1
+    assert listed(service, TaskStatus.RUNNING) == [task.task_id]
