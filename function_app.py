@@ -13,7 +13,7 @@ import azure.functions as func
 
 from api import routes
 from api.answers import Answer, Request
-from jobs import depth, sweep, worker
+from jobs import depth, sweep, throughput, worker
 from jobs.connection import REQUEST
 from jobs.resources import LISTENED_QUEUES
 from jobs.service import Service
@@ -75,6 +75,11 @@ async def submit_task(req: func.HttpRequest) -> func.HttpResponse:
     return await _http(routes.submit_task, req)
 
 
+@app.route(route="tasks", methods=["GET"])
+async def list_tasks(req: func.HttpRequest) -> func.HttpResponse:
+    return await _http(routes.list_tasks, req)
+
+
 @app.route(route="tasks/{task_id}", methods=["GET"])
 async def get_task(req: func.HttpRequest) -> func.HttpResponse:
     return await _http(routes.get_task, req)
@@ -103,6 +108,17 @@ async def get_results(req: func.HttpRequest) -> func.HttpResponse:
 @app.route(route="tasks/{task_id}/retry", methods=["POST"])
 async def retry_task(req: func.HttpRequest) -> func.HttpResponse:
     return await _http(routes.retry_task, req)
+
+
+@app.route(route="stats", methods=["GET"])
+async def get_stats(req: func.HttpRequest) -> func.HttpResponse:
+    return await _http(routes.get_stats, req)
+
+
+@app.route(route="dashboard", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+async def dashboard(req: func.HttpRequest) -> func.HttpResponse:
+    """Static files only: the page asks for the function key the API routes need."""
+    return await _http(routes.dashboard, req)
 
 
 @app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
@@ -149,6 +165,8 @@ def sweep_poison(timer: func.TimerRequest) -> None:
 
 @app.timer_trigger(schedule=f"%{SWEEP_SCHEDULE}%", arg_name="timer")
 def sample_queue_depth(timer: func.TimerRequest) -> None:
-    """Each queue's depth and oldest waiting message, on the sweep's schedule (one wake-up a
-    minute for both in Azure)."""
+    """Each queue's depth and oldest waiting message, and the running tasks' jobs completed
+    and failed since the last sample, on the sweep's schedule (one wake-up a minute for all in
+    Azure)."""
     depth.report(service())
+    throughput.sample(service().table)

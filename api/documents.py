@@ -4,11 +4,14 @@ answer that strays from the OpenAPI document fails loudly instead of reaching a 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from api import schemas
 from jobs.errors import Problem
+from jobs.listing import TaskPage
 from jobs.models import Job, Task, TaskSummary
+from jobs.stats import Stats
 from jobs.tasks import JobDetail, JobPage, progress_of, task_document
 
 PREFIX = "/api"  # host.json extensions.http.routePrefix
@@ -37,6 +40,25 @@ def task(summary: TaskSummary) -> dict[str, Any]:
     return schemas.Task.model_validate(
         {**task_document(summary), "results_url": results}
     ).document()
+
+
+def task_page(page: TaskPage) -> dict[str, Any]:
+    return {"tasks": [task(summary) for summary in page.tasks], "continuation": page.continuation}
+
+
+def stats(stats: Stats) -> dict[str, Any]:
+    return {
+        "queues": [{"queue": q.queue, "depth": q.depth, "poison": q.poison} for q in stats.queues],
+        "running_tasks": stats.running_tasks,
+        "per_minute": [
+            {"minute": _stamp(m.start), "completed": m.completed, "failed": m.failed}
+            for m in stats.minutes
+        ],
+    }
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _job(job: Job) -> dict[str, Any]:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
+from jobs import listing
 from jobs.errors import MalformedRequest, NotFound, Problem
-from jobs.models import JobStatus, canonical_task_id, job_index
+from jobs.models import JobStatus, TaskStatus, canonical_task_id, job_index
 
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
+MAX_TASK_PAGE = 100  # each task on a page costs a query of its counters
+DEFAULT_TASK_PAGE = 20
 
 
 def task_id(text: str) -> str:
@@ -34,12 +39,46 @@ def status(text: str | None) -> JobStatus | None:
         raise MalformedRequest(f"unknown status {text!r}", [Problem("status", names)]) from None
 
 
-def limit(text: str | None) -> int:
+def limit(text: str | None, default: int = DEFAULT_PAGE, most: int = MAX_PAGE) -> int:
     if not text:
-        return DEFAULT_PAGE
-    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_PAGE):
-        raise MalformedRequest(f"limit must be 1 to {MAX_PAGE}", [Problem("limit", "out of range")])
+        return default
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= most):
+        raise MalformedRequest(f"limit must be 1 to {most}", [Problem("limit", "out of range")])
     return int(text)
+
+
+def task_limit(text: str | None) -> int:
+    return limit(text, DEFAULT_TASK_PAGE, MAX_TASK_PAGE)
+
+
+def task_state(text: str | None) -> TaskStatus | None:
+    if not text:
+        return None
+    try:
+        return TaskStatus(text)
+    except ValueError:
+        names = ", ".join(s.value for s in TaskStatus)
+        raise MalformedRequest(f"unknown state {text!r}", [Problem("state", names)]) from None
+
+
+def kind(text: str | None, known: Collection[str]) -> str | None:
+    if not text:
+        return None
+    if text not in known:
+        names = ", ".join(sorted(known))
+        raise MalformedRequest(f"unknown kind {text!r}", [Problem("kind", names)])
+    return text
+
+
+def task_continuation(text: str | None) -> str | None:
+    """Where the previous page of tasks ended, as its answer said."""
+    if not text:
+        return None
+    if not listing.is_position(text):
+        raise MalformedRequest(
+            "bad continuation", [Problem("continuation", "not from a task listing")]
+        )
+    return text
 
 
 def continuation(text: str | None) -> int | None:

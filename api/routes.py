@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 
+from api import dashboard as page
 from api import documents, openapi, params
 from api.answers import Answer, Request, json_answer
 from api.errors import answering
-from jobs import cancel, retry, submit, tasks
+from jobs import cancel, listing, retry, stats, submit, tasks
 from jobs.service import Service
 
 logger = logging.getLogger("api")
@@ -31,6 +32,29 @@ def get_task(service: Service, request: Request) -> Answer:
             documents.task(tasks.status(service, params.task_id(request.route["task_id"])))
         )
     )
+
+
+def list_tasks(service: Service, request: Request) -> Answer:
+    def found() -> Answer:
+        query = request.query
+        state = params.task_state(query.get("state"))
+        kind = params.kind(query.get("kind"), service.kinds)
+        limit = params.task_limit(query.get("limit"))
+        after = params.task_continuation(query.get("continuation"))
+        return json_answer(
+            documents.task_page(listing.page(service.table, state, kind, limit, after))
+        )
+
+    return answering(found)
+
+
+def get_stats(service: Service, request: Request) -> Answer:
+    return answering(lambda: json_answer(documents.stats(stats.read(service))))
+
+
+def dashboard(service: Service, request: Request) -> Answer:
+    """The page itself: static, so it needs no key; it asks for one to call the API."""
+    return answering(page.answer)
 
 
 def cancel_task(service: Service, request: Request) -> Answer:

@@ -14,7 +14,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from jobs import logs, webhooks
+from jobs import listing, logs, webhooks
 from jobs.errors import JobsError
 from jobs.models import (
     DeliverMessage,
@@ -54,6 +54,7 @@ def follow_up(service: Service, message: FinishedMessage, *, last_try: bool = Fa
     if task.completion.finished_at is None:
         return  # a retry reopened the task since: its next end follows itself up
     summary = status(service, task.task_id)
+    listing.record_finished(service.table, task, summary.status, task.completion.finished_at)
     _write_results(service, task, message.number)
     document = _store_event(service, summary, message.number)
     service.queue_store.send(EVENTS_QUEUE, _encoded(document.decode()))

@@ -15,7 +15,7 @@ import contextlib
 import time
 from dataclasses import replace
 
-from jobs import logs
+from jobs import listing, logs
 from jobs.errors import Conflict
 from jobs.lifecycle import Successor
 from jobs.models import (
@@ -51,6 +51,11 @@ def request_retry(service: Service, task_id: str) -> int:
     if task.setup is Setup.FAILED or not failed:
         return 0  # nothing to run again (a batch that never became jobs must be submitted anew)
     number = task.retry.number + 1
+    if summary.status.finished:
+        # It runs again: the index lists it as running. Before the intent, so the answer waits
+        # no longer once the round is under way; should the message never go, a listing finds
+        # the task finished after all and lists it so again (jobs.listing.heal).
+        listing.record_reopened(service.table, task, summary.status)
     service.queues.send(CONTROL_QUEUE, RetryMessage(task_id, number))
     with contextlib.suppress(ConcurrentUpdate):  # a repeat recorded the same round first
         round_ = RetryRound(number=number, done=task.retry.done)

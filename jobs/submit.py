@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import from_json, to_json
 
-from jobs import logs, webhooks
+from jobs import listing, logs, webhooks
 from jobs.errors import (
     Conflict,
     InvalidBody,
@@ -90,6 +90,7 @@ def submit(service: Service, body: bytes, idempotency_key: str | None = None) ->
         if earlier is None:
             raise
         return earlier
+    listing.record_submitted(service.table, task)
     service.queues.send(CONTROL_QUEUE, FanOutMessage(task_id))
     logs.event("task_submitted", task_id=task_id, kind=kind.name, queue=queue, total=task.total)
     return Submitted(task, created=True)
@@ -116,7 +117,9 @@ def _earlier(service: Service, task_id: str) -> Submitted | None:
         return None
     if task.setup is Setup.ACCEPTED:
         # The first request may have died before its fan-out message went out. A duplicate
-        # message is harmless: only one fan-out of a task dispatches (jobs.fanout).
+        # message is harmless: only one fan-out of a task dispatches (jobs.fanout). Its
+        # index rows may be missing for the same reason; writing them again is harmless too.
+        listing.record_submitted(service.table, task)
         service.queues.send(CONTROL_QUEUE, FanOutMessage(task_id))
     return Submitted(task, created=False)
 

@@ -48,6 +48,7 @@ BLOB_TRANSFER_OPTIONS: dict[str, Any] = {
 # A probe wants the truth now: no retries, short timeouts.
 PING: dict[str, Any] = {"retry_total": 0, "connection_timeout": 3, "read_timeout": 5}
 KEYS = ("PartitionKey", "RowKey")
+MAX_PAGE = 1000  # rows storage returns in one answer at most
 
 _TRANSACTION_ERRORS: dict[str, type[Exception]] = {
     "EntityAlreadyExists": EntityExists,
@@ -79,6 +80,7 @@ class AzureTableStore:
         end: str | None = None,
         equals: Mapping[str, Any] | None = None,
         select: Sequence[str] | None = None,
+        page_size: int | None = None,
     ) -> Iterator[Entity]:
         clauses = ["PartitionKey eq @pk", "RowKey ge @start"]
         parameters: dict[str, Any] = {"pk": partition, "start": start}
@@ -97,7 +99,7 @@ class AzureTableStore:
             " and ".join(clauses),
             parameters=parameters,
             select=None if select is None else [*KEYS, *select],
-            results_per_page=1000,
+            results_per_page=min(page_size or MAX_PAGE, MAX_PAGE),
         )
         for row in rows:
             yield _entity(row)

@@ -101,10 +101,13 @@ class TableStore(Protocol):
         end: str | None = None,
         equals: Mapping[str, Any] | None = None,
         select: Sequence[str] | None = None,
+        page_size: int | None = None,
     ) -> Iterator[Entity]:
         """The partition's rows with ``start <= row < end`` (and ``row > after`` when given)
         whose properties equal ``equals``, in row order. With ``select`` each entity carries
-        only those properties (and no others, whatever the row holds)."""
+        only those properties (and no others, whatever the row holds). ``page_size`` says how
+        many rows the caller expects to read, so storage is asked for that many at a time
+        (1,000 at most); the rows are the same whatever it is, fetched as they are read."""
         ...
 
     def transact(self, partition: str, writes: Sequence[Write]) -> list[str]:

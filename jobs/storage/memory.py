@@ -48,6 +48,7 @@ class MemoryTableStore:
         end: str | None = None,
         equals: Mapping[str, Any] | None = None,
         select: Sequence[str] | None = None,
+        page_size: int | None = None,
     ) -> Iterator[Entity]:
         with self._lock:
             rows = sorted(self._rows.get(partition, {}).items())

@@ -4,6 +4,7 @@ or item, one spelling of a task id, parameters read strictly."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -114,3 +115,70 @@ def test_an_unexpected_error_is_answered_as_json(service: Service) -> None:
     service.table.read_counts = lambda task_id: broken()  # type: ignore[method-assign]
     answer = routes.get_results(service, Request(route={"task_id": TASK}))
     assert (answer.status, body(answer)["error"]) == (500, "internal error")
+
+
+# -- listing, stats and the dashboard ------------------------------------------------------
+
+
+def test_tasks_are_listed_newest_first_as_the_task_document(service: Service) -> None:
+    made = [body(submit(service, {"kind": "echo", "items": [n]}))["task_id"] for n in range(3)]
+    listed = body(routes.list_tasks(service, Request(query={"limit": "2"})))
+    assert len(listed["tasks"]) == 2
+    one = body(routes.get_task(service, Request(route={"task_id": listed["tasks"][0]["task_id"]})))
+    assert listed["tasks"][0] == one
+    rest = body(routes.list_tasks(service, Request(query={"continuation": listed["continuation"]})))
+    found = [t["task_id"] for t in listed["tasks"] + rest["tasks"]]
+    assert sorted(found) == sorted(made)
+    assert rest["continuation"] is None
+    running = body(routes.list_tasks(service, Request(query={"state": "running", "kind": "echo"})))
+    assert len(running["tasks"]) == 3
+    assert body(routes.list_tasks(service, Request(query={"kind": "sleep"})))["tasks"] == []
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"state": "done"}, "state"),
+        ({"state": "Running"}, "state"),
+        ({"kind": "nope"}, "kind"),
+        ({"limit": "0"}, "limit"),
+        ({"limit": "101"}, "limit"),
+        ({"limit": "٣"}, "limit"),
+        ({"continuation": "00000007"}, "continuation"),
+        ({"continuation": "8232774399999-not-a-task"}, "continuation"),
+    ],
+)
+def test_task_listing_parameters_are_read_strictly(
+    service: Service, query: dict[str, str], field: str
+) -> None:
+    answer = routes.list_tasks(service, Request(query=query))
+    assert answer.status == 400
+    assert [d["field"] for d in body(answer)["details"]] == [field]
+    assert body(answer)["error"]
+
+
+def test_stats_show_each_queue_running_tasks_and_sixty_minutes(service: Service) -> None:
+    submit(service, {"kind": "echo", "items": [1]})
+    stats = body(routes.get_stats(service, Request()))
+    assert [q["queue"] for q in stats["queues"]] == ["jobs", "jobs-long", "jobs-control"]
+    assert stats["queues"][2] == {"queue": "jobs-control", "depth": 1, "poison": 0}
+    assert stats["running_tasks"] == 1
+    assert len(stats["per_minute"]) == 60
+    assert set(stats["per_minute"][-1]) == {"minute", "completed", "failed"}
+    assert stats["per_minute"][-1]["minute"].endswith(":00Z")
+
+
+def test_the_dashboard_is_one_page_that_allows_only_its_own_style_and_script(
+    service: Service,
+) -> None:
+    answer = routes.dashboard(service, Request())
+    assert answer.status == 200
+    assert answer.mimetype == "text/html"
+    page = answer.body.decode()
+    assert page.count("<script>") == 1
+    assert page.count("<style>") == 1
+    assert re.findall(r'(?:src|href)="(?!data:)', page) == []  # nothing to fetch but the API
+    policy = answer.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in policy
+    assert "connect-src 'self'" in policy
+    assert policy.count("sha256-") == 2

@@ -197,6 +197,20 @@ def test_a_query_returns_a_key_range_in_order_filtered_and_narrowed(stores: Stor
     assert dict(narrow.props) == {"Status": "Open"}
 
 
+def test_a_small_page_size_changes_how_rows_are_fetched_never_which(stores: Stores) -> None:
+    stores.table.transact("p", [Write("create", f"r{i:02d}", {"N": i}) for i in range(7)])
+    stores.table.transact("p", [Write("create", "s", {"N": 7})])
+
+    def rows(**options: object) -> list[str]:
+        return [e.row for e in stores.table.query("p", **options)]  # type: ignore[arg-type]
+
+    everything = rows(start="r", end="s")
+    assert len(everything) == 7
+    assert rows(start="r", end="s", page_size=2) == everything  # four answers of two or one
+    assert rows(start="r", after="r01", page_size=3) == [*everything[2:], "s"]
+    assert rows(page_size=5000) == [*everything, "s"]  # more than storage's most, asked as that
+
+
 # -- queues ------------------------------------------------------------------------------
 
 
