@@ -43,10 +43,16 @@ def task(summary: TaskSummary) -> dict[str, Any]:
 
 
 def task_page(page: TaskPage) -> dict[str, Any]:
-    return {"tasks": [task(summary) for summary in page.tasks], "continuation": page.continuation}
+    tasks = [task(summary) for summary in page.tasks]
+    document = {"tasks": tasks, "continuation": page.continuation}
+    return schemas.TaskPage.model_validate(document).document()
 
 
 def stats(stats: Stats) -> dict[str, Any]:
+    return schemas.Stats.model_validate(_stats(stats)).document()
+
+
+def _stats(stats: Stats) -> dict[str, Any]:
     return {
         "queues": [{"queue": q.queue, "depth": q.depth, "poison": q.poison} for q in stats.queues],
         "running_tasks": stats.running_tasks,

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from api import params, schemas
+from jobs.models import TaskStatus
 from jobs.submit import MAX_KEY_LENGTH, SubmitRequest
 
 VERSION = "1.0.0"
@@ -104,6 +105,44 @@ OPERATIONS: tuple[Operation, ...] = (
                 "(`details` give each bad item's `index` and `field`)",
             ),
         ),
+    ),
+    Operation(
+        "get",
+        "/tasks",
+        "list_tasks",
+        "Tasks newest first, each as GET /tasks/{task_id} answers, a page at a time",
+        parameters=(
+            Parameter(
+                "state",
+                "query",
+                "only tasks in this state",
+                {"type": "string", "enum": [s.value for s in TaskStatus]},
+            ),
+            Parameter("kind", "query", "only tasks of this kind", {"type": "string"}),
+            Parameter("limit", "query", "tasks per page", {"type": "integer", "minimum": 1}),
+            Parameter(
+                "continuation", "query", "the previous page's `continuation`", {"type": "string"}
+            ),
+        ),
+        replies=(
+            Reply(200, "the page", schemas.TaskPage),
+            _error(400, "a bad `state`, `kind`, `limit` or `continuation`"),
+        ),
+    ),
+    Operation(
+        "get",
+        "/stats",
+        "get_stats",
+        "Queue depths, running tasks, and jobs ended per minute over the last hour",
+        replies=(Reply(200, "the figures", schemas.Stats),),
+    ),
+    Operation(
+        "get",
+        "/dashboard",
+        "dashboard",
+        "The dashboard page (it asks for the function key the API needs)",
+        anonymous=True,
+        replies=(Reply(200, "an HTML page", media="text/html"),),
     ),
     Operation(
         "get",

@@ -100,6 +100,29 @@ class Task(Document):
     results_url: str
 
 
+class TaskPage(Document):
+    tasks: list[Task] = Field(description="newest first")
+    continuation: str | None = Field(description="pass back for the next page; null at the end")
+
+
+class QueueDepth(Document):
+    queue: str
+    depth: Count = Field(description="messages waiting or being worked on (approximate)")
+    poison: Count = Field(description="messages in its poison queue")
+
+
+class Minute(Document):
+    minute: Timestamp
+    completed: Count
+    failed: Count
+
+
+class Stats(Document):
+    queues: list[QueueDepth]
+    running_tasks: Count
+    per_minute: list[Minute] = Field(description="jobs ended per minute, the last 60 minutes")
+
+
 class CancelAccepted(Document):
     task_id: TaskId
     status_url: str
@@ -158,6 +181,8 @@ RESPONSE_MODELS: tuple[type[Document], ...] = (
     Error,
     Accepted,
     Task,
+    TaskPage,
+    Stats,
     CancelAccepted,
     RetryAccepted,
     JobPage,

@@ -78,6 +78,24 @@ class TaskPage(Model):
     continuation: str | None = None
 
 
+class QueueDepth(Model):
+    queue: str
+    depth: int
+    poison: int
+
+
+class Minute(Model):
+    minute: str
+    completed: int
+    failed: int
+
+
+class Stats(Model):
+    queues: list[QueueDepth]
+    running_tasks: int
+    per_minute: list[Minute]
+
+
 class CancelAccepted(Model):
     task_id: str
     status_url: str

@@ -14,6 +14,10 @@ PAIRS: list[tuple[type[BaseModel], type[BaseModel]]] = [
     (schemas.Accepted, models.Accepted),
     (schemas.Counts, models.Counts),
     (schemas.Task, models.Task),
+    (schemas.TaskPage, models.TaskPage),
+    (schemas.Stats, models.Stats),
+    (schemas.QueueDepth, models.QueueDepth),
+    (schemas.Minute, models.Minute),
     (schemas.CancelAccepted, models.CancelAccepted),
     (schemas.RetryAccepted, models.RetryAccepted),
     (schemas.Job, models.Job),
@@ -36,4 +40,6 @@ def test_every_document_the_service_answers_with_has_a_client_model() -> None:
         schemas.ErrorDetail,
         schemas.Counts,
         schemas.Job,
+        schemas.QueueDepth,
+        schemas.Minute,
     }
