@@ -54,6 +54,10 @@ def run_job(service: Service, queue: str, message: RunMessage, attempt: int) -> 
         logs.event("job_failed", logging.WARNING, error=describe(error), **dims)
         return
     except Exception as error:
+        if attempt >= kind.max_attempts:  # the kind allows no more: fail now, error kept
+            lifecycle.fail(claim, describe(error))
+            logs.event("job_failed", logging.WARNING, error=describe(error), **dims)
+            return
         lifecycle.note_error(claim, describe(error))
         logs.event("job_retrying", logging.WARNING, error=describe(error), **dims)
         raise
