@@ -68,6 +68,7 @@ def task_document(summary: TaskSummary) -> dict[str, Any]:
         "updated_at": task.updated_at,
         "finished_at": completion.finished_at if summary.status.finished else None,
         "error": task.error,
+        "not_before": task.not_before,
         "metadata": None if task.metadata is None else json.loads(task.metadata),
         "notification": None
         if not task.callback_url or not note.state
