@@ -15,7 +15,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from jobs import logs, webhooks
+from jobs import finished_index, logs, webhooks
 from jobs.errors import JobsError
 from jobs.models import (
     DeliverMessage,
@@ -52,8 +52,9 @@ def follow_up(service: Service, message: FinishedMessage, *, last_try: bool = Fa
         if last_try:  # the end never landed: the move that meant it lost its race
             return
         raise NotYet(f"task {message.task_id}: end {message.number} not recorded yet")
-    if task.completion.finished_at is None:
-        return  # a retry reopened the task since: its next end follows itself up
+    if task.completion.finished_at is None or task.purging:
+        return  # a retry reopened the task since (its next end follows itself up), or purged
+    finished_index.record(service.tables, task)  # for the retention run: by day of its end
     summary = status(service, task.task_id)
     _write_results(service, task, message.number)
     document = event_document(summary)

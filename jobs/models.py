@@ -300,6 +300,16 @@ class CancelMessage:
 
 
 @dataclass(frozen=True)
+class PurgeMessage:
+    """The queue message for one bounded step of deleting a finished task (jobs.purge)."""
+
+    task_id: str
+
+    def to_json(self) -> str:
+        return json.dumps({"op": "purge", "task_id": self.task_id}, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
 class RetryMessage:
     """The queue message that resets a task's failed jobs, for retry round ``round``."""
 
@@ -342,7 +352,13 @@ class DeliverMessage:
 
 
 Message = (
-    RunMessage | FanOutMessage | CancelMessage | RetryMessage | FinishedMessage | DeliverMessage
+    RunMessage
+    | FanOutMessage
+    | CancelMessage
+    | RetryMessage
+    | FinishedMessage
+    | DeliverMessage
+    | PurgeMessage
 )
 
 
@@ -358,6 +374,8 @@ def parse_message(text: str) -> Message:
         return FanOutMessage(task_id)
     if data.get("op") == "cancel":
         return CancelMessage(task_id)
+    if data.get("op") == "purge":
+        return PurgeMessage(task_id)
     if data.get("op") in ("finished", "deliver"):
         number = data.get("n")
         if type(number) is not int or number < 1:

@@ -87,7 +87,9 @@ def _round_task(service: Service, message: RetryMessage) -> Task | None:
     overtaken by a newer one."""
     while True:
         task = service.table.get_task(message.task_id)
-        if task is None or message.round <= task.retry.done or message.round < task.retry.number:
+        if task is None or task.purging:
+            return None  # gone, or being purged: nothing to run again
+        if message.round <= task.retry.done or message.round < task.retry.number:
             return None
         if message.round == task.retry.number:
             return task
