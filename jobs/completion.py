@@ -54,13 +54,13 @@ def follow_up(service: Service, message: FinishedMessage, *, last_try: bool = Fa
         raise NotYet(f"task {message.task_id}: end {message.number} not recorded yet")
     if task.completion.finished_at is None or task.purging:
         return  # a retry reopened the task since (its next end follows itself up), or purged
-    finished_index.record(service.tables, task)  # for the retention run: by day of its end
     summary = status(service, task.task_id)
     _write_results(service, task, message.number)
     document = event_document(summary)
     text = json.dumps(document, separators=(",", ":"))
     service.queue_store.send(EVENTS_QUEUE, base64.b64encode(text.encode()).decode("ascii"))
     logs.event("task_finished", task_id=task.task_id, kind=task.kind, status=summary.status.value)
+    finished_index.record(service.tables, task)  # for the retention run: by day of its end
     if task.callback_url and task.notification.completion < message.number:
         pending = Notification(message.number, "pending", 0, None)
         with contextlib.suppress(ConcurrentUpdate):  # a twin of this message got there first
