@@ -13,11 +13,16 @@ import azure.functions as func
 
 from api import routes
 from api.answers import Answer, Request
-from jobs import depth, sweep, throughput, worker
+from jobs import depth, retention, scheduler, sweep, throughput, worker
 from jobs.connection import REQUEST
 from jobs.resources import LISTENED_QUEUES
 from jobs.service import Service
-from jobs.settings import STORAGE_CONNECTION, SWEEP_SCHEDULE
+from jobs.settings import (
+    RETENTION_SCHEDULE,
+    SCHEDULER_SCHEDULE,
+    STORAGE_CONNECTION,
+    SWEEP_SCHEDULE,
+)
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 HTTP_THREADS = 8
@@ -121,6 +126,26 @@ async def dashboard(req: func.HttpRequest) -> func.HttpResponse:
     return await _http(routes.dashboard, req)
 
 
+@app.route(route="schedules", methods=["GET"])
+async def list_schedules(req: func.HttpRequest) -> func.HttpResponse:
+    return await _http(routes.list_schedules, req)
+
+
+@app.route(route="schedules/{name}", methods=["PUT"])
+async def put_schedule(req: func.HttpRequest) -> func.HttpResponse:
+    return await _http(routes.put_schedule, req)
+
+
+@app.route(route="schedules/{name}", methods=["GET"])
+async def get_schedule(req: func.HttpRequest) -> func.HttpResponse:
+    return await _http(routes.get_schedule, req)
+
+
+@app.route(route="schedules/{name}", methods=["DELETE"])
+async def delete_schedule(req: func.HttpRequest) -> func.HttpResponse:
+    return await _http(routes.delete_schedule, req)
+
+
 @app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def health(req: func.HttpRequest) -> func.HttpResponse:
     return await _http(routes.health, req)
@@ -161,6 +186,19 @@ def sweep_poison(timer: func.TimerRequest) -> None:
             report.set_aside,
             report.by_queue,
         )
+
+
+@app.timer_trigger(schedule=f"%{SCHEDULER_SCHEDULE}%", arg_name="timer")
+def run_schedules(timer: func.TimerRequest) -> None:
+    """Submit each due recurring schedule's task, once per fire time (jobs.scheduler)."""
+    scheduler.run_due(service())
+
+
+@app.timer_trigger(schedule=RETENTION_SCHEDULE, arg_name="timer")
+def purge_old_tasks(timer: func.TimerRequest) -> None:
+    """Daily: start purging finished tasks older than JOBS_RETENTION_DAYS (jobs.retention)."""
+    run = service()
+    retention.run(run, run.settings.retention_days)
 
 
 @app.timer_trigger(schedule=f"%{SWEEP_SCHEDULE}%", arg_name="timer")

@@ -11,6 +11,7 @@ from api import schemas
 from jobs.errors import Problem
 from jobs.listing import TaskPage
 from jobs.models import Job, Task, TaskSummary
+from jobs.schedules import Schedule
 from jobs.stats import Stats
 from jobs.tasks import JobDetail, JobPage, progress_of, task_document
 
@@ -33,6 +34,31 @@ def cancel_accepted(task: Task) -> dict[str, Any]:
 
 def retry_accepted(requeued: int) -> dict[str, Any]:
     return schemas.RetryAccepted(requeued=requeued).document()
+
+
+def schedule_url(name: str) -> str:
+    return f"{PREFIX}/schedules/{name}"
+
+
+def schedule(found: Schedule) -> dict[str, Any]:
+    batch = found.batch
+    return {
+        "name": found.name,
+        "cron": found.cron,
+        "kind": batch["kind"],
+        "items": batch["items"],
+        "queue": batch.get("queue"),
+        "metadata": batch.get("metadata"),
+        "callback_url": batch.get("callback_url"),
+        "next_run": found.next_run,
+        "last_run": found.last_run,
+        "last_task_id": found.last_task_id,
+        "last_task_url": None if found.last_task_id is None else task_url(found.last_task_id),
+        "last_error": found.last_error,
+        "created_at": found.created_at,
+        "updated_at": found.updated_at,
+        "url": schedule_url(found.name),
+    }
 
 
 def task(summary: TaskSummary) -> dict[str, Any]:

@@ -40,7 +40,7 @@ def answering(handler: Callable[[], Answer]) -> Answer:
         status = next(code for kind, code in STATUS.items() if isinstance(error, kind))
         return error_answer(status, error.message, error.problems)
     except NotFound:
-        return error_answer(404, "no such task or job")
+        return error_answer(404, "no such task, job or schedule")
     except Conflict as error:
         return error_answer(409, str(error))
     except ConfigurationError as error:

@@ -43,7 +43,7 @@ class Parameter:
 
 @dataclass(frozen=True)
 class Operation:
-    method: Literal["get", "post", "delete"]
+    method: Literal["get", "post", "put", "delete"]
     path: str  # as function_app.py's route, with a leading slash
     operation_id: str  # the function's name in function_app.py
     summary: str
@@ -73,6 +73,11 @@ JOB_ID = Parameter(
     "a job id: the item's index, 8 digits",
     {"type": "string", "pattern": r"^\d{8}$"},
 )
+
+SCHEDULE = Parameter(
+    "name", "path", "1 to 63 of a-z, 0-9 and -",
+    {"type": "string", "pattern": "^[a-z0-9-]{1,63}$"},
+)  # fmt: skip
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation(
@@ -156,8 +161,17 @@ OPERATIONS: tuple[Operation, ...] = (
         "delete",
         "/tasks/{task_id}",
         "cancel_task",
-        "Cancel a task: jobs not yet started never run; repeatable",
-        parameters=(TASK_ID,),
+        "Cancel a task: jobs not yet started never run; repeatable. With purge=true, delete a "
+        "finished task and everything it owns",
+        parameters=(
+            TASK_ID,
+            Parameter(
+                "purge",
+                "query",
+                "`true`: delete the finished task now (409 while it runs)",
+                {"type": "string", "enum": ["true", "false"]},
+            ),
+        ),
         replies=(
             Reply(202, "cancel requested", schemas.CancelAccepted, headers=("Location",)),
             UNKNOWN,
@@ -231,6 +245,41 @@ OPERATIONS: tuple[Operation, ...] = (
             UNKNOWN,
             _error(409, "the task was cancelled"),
         ),
+    ),
+    Operation(
+        "get",
+        "/schedules",
+        "list_schedules",
+        "Every recurring schedule",
+        replies=(Reply(200, '`{"schedules": [...]}`'),),
+    ),
+    Operation(
+        "put",
+        "/schedules/{name}",
+        "put_schedule",
+        "Create or replace a recurring schedule: a task per fire time of its NCRONTAB `cron`",
+        parameters=(SCHEDULE,),
+        replies=(
+            Reply(200, "the schedule, with `next_run`"),
+            _error(400, "malformed JSON"),
+            _error(422, "a bad name, cron, kind or item (`details` name the field or item)"),
+        ),
+    ),
+    Operation(
+        "get",
+        "/schedules/{name}",
+        "get_schedule",
+        "One schedule, with `next_run`, `last_run` and `last_task_id`",
+        parameters=(SCHEDULE,),
+        replies=(Reply(200, "the schedule"), _error(404, "no such schedule")),
+    ),
+    Operation(
+        "delete",
+        "/schedules/{name}",
+        "delete_schedule",
+        "Stop a schedule (its tasks stay)",
+        parameters=(SCHEDULE,),
+        replies=(Reply(204, "deleted"), _error(404, "no such schedule")),
     ),
     Operation(
         "get",

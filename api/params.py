@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from jobs import listing
+from jobs import listing, schedules
 from jobs.errors import MalformedRequest, NotFound, Problem
 from jobs.models import JobStatus, TaskStatus, canonical_task_id, job_index
 
@@ -20,6 +20,22 @@ def task_id(text: str) -> str:
     if found is None:
         raise NotFound(text)
     return found
+
+
+def schedule_name(text: str) -> str:
+    """A schedule's name; NotFound for anything that cannot name one."""
+    if not schedules.is_name(text):
+        raise NotFound(text)
+    return text
+
+
+def purge(text: str | None) -> bool:
+    """``purge=true`` on a task's DELETE: delete the finished task instead of cancelling."""
+    if not text or text == "false":
+        return False
+    if text == "true":
+        return True
+    raise MalformedRequest("purge must be true or false", [Problem("purge", "true or false")])
 
 
 def job_number(text: str) -> int:

@@ -8,7 +8,7 @@ from api import dashboard as page
 from api import documents, openapi, params
 from api.answers import Answer, Request, json_answer
 from api.errors import answering
-from jobs import cancel, listing, retry, stats, submit, tasks
+from jobs import cancel, listing, purge, retry, schedules, stats, submit, tasks
 from jobs.service import Service
 
 logger = logging.getLogger("api")
@@ -59,7 +59,11 @@ def dashboard(service: Service, request: Request) -> Answer:
 
 def cancel_task(service: Service, request: Request) -> Answer:
     def cancelled() -> Answer:
-        task = cancel.request_cancel(service, params.task_id(request.route["task_id"]))
+        task_id = params.task_id(request.route["task_id"])
+        if params.purge(request.query.get("purge")):
+            purge.request_purge(service, task_id)
+            return json_answer({"task_id": task_id, "purging": True}, 202)
+        task = cancel.request_cancel(service, task_id)
         url = documents.task_url(task.task_id)
         return json_answer(documents.cancel_accepted(task), 202, {"Location": url})
 
@@ -106,6 +110,38 @@ def retry_task(service: Service, request: Request) -> Answer:
             202,
         )
     )
+
+
+def put_schedule(service: Service, request: Request) -> Answer:
+    return answering(
+        lambda: json_answer(
+            documents.schedule(schedules.save(service, request.route["name"], request.body))
+        )
+    )
+
+
+def get_schedule(service: Service, request: Request) -> Answer:
+    return answering(
+        lambda: json_answer(
+            documents.schedule(schedules.get(service, params.schedule_name(request.route["name"])))
+        )
+    )
+
+
+def list_schedules(service: Service, request: Request) -> Answer:
+    return answering(
+        lambda: json_answer(
+            {"schedules": [documents.schedule(s) for s in schedules.all_schedules(service)]}
+        )
+    )
+
+
+def delete_schedule(service: Service, request: Request) -> Answer:
+    def deleted() -> Answer:
+        schedules.delete(service, params.schedule_name(request.route["name"]))
+        return Answer(204, b"")
+
+    return answering(deleted)
 
 
 def health(service: Service, request: Request) -> Answer:

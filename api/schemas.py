@@ -91,6 +91,7 @@ class Task(Document):
     counts: Counts
     progress: float = Field(ge=0, le=1, description="finished jobs and running ones' reports")
     created_at: Timestamp
+    not_before: Timestamp | None = Field(description="no job starts before this (delayed tasks)")
     started_at: Timestamp | None = Field(description="the first job's start")
     updated_at: Timestamp
     finished_at: Timestamp | None = Field(description="when the task ended; null while open")

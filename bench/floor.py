@@ -304,6 +304,9 @@ class CountingTable:
     def query(self, partition: str, **options: Any) -> Iterator[Entity]:
         return self.store.query(partition, **options)
 
+    def query_partitions(self, start: str, end: str, **options: Any) -> Iterator[Entity]:
+        return self.store.query_partitions(start, end, **options)
+
     def transact(self, partition: str, writes: Sequence[Write]) -> list[str]:
         try:
             return self.store.transact(partition, writes)

@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from jobs import logs
 from jobs.errors import NotFound
-from jobs.models import CancelMessage, JobStatus, Task, utcnow
+from jobs.models import CancelMessage, FanOutMessage, JobStatus, Setup, Task, utcnow
 from jobs.resources import CONTROL_QUEUE
 from jobs.service import Service
 
@@ -25,6 +25,9 @@ def request_cancel(service: Service, task_id: str) -> Task:
     if not task.cancelled:
         service.queues.send(CONTROL_QUEUE, CancelMessage(task_id))
         service.table.cancel_task(task_id, utcnow())
+        if task.not_before and task.setup is Setup.ACCEPTED:
+            # Its fan-out waits for not_before: bring it forward to cancel the jobs now.
+            service.queues.send(CONTROL_QUEUE, FanOutMessage(task_id))
         logs.event("task_cancelled", task_id=task_id, kind=task.kind)
     return replace(task, cancelled=True)
 

@@ -14,7 +14,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from jobs import listing, logs, webhooks
+from jobs import finished_index, listing, logs, webhooks
 from jobs.errors import JobsError
 from jobs.models import (
     DeliverMessage,
@@ -51,8 +51,8 @@ def follow_up(service: Service, message: FinishedMessage, *, last_try: bool = Fa
         if last_try:  # the end never landed: the move that meant it lost its race
             return
         raise NotYet(f"task {message.task_id}: end {message.number} not recorded yet")
-    if task.completion.finished_at is None:
-        return  # a retry reopened the task since: its next end follows itself up
+    if task.completion.finished_at is None or task.purging:
+        return  # a retry reopened the task since (its next end follows itself up), or purged
     summary = status(service, task.task_id)
     listing.record_finished(service.table, task, summary.status, task.completion.finished_at)
     _write_results(service, task, message.number)
@@ -61,6 +61,7 @@ def follow_up(service: Service, message: FinishedMessage, *, last_try: bool = Fa
     logs.event("task_finished", task_id=task.task_id, kind=task.kind, status=summary.status.value)
     if task.callback_url:
         _start_delivery(service, task.task_id, message.number)
+    finished_index.record(service.tables, task)  # for the retention run: by day of its end
 
 
 def _start_delivery(service: Service, task_id: str, number: int) -> None:

@@ -14,8 +14,8 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from jobs import logs
-from jobs.models import CancelMessage, Job, RunMessage, Setup, Task, job_id, utcnow
+from jobs import delays, logs
+from jobs.models import CancelMessage, FanOutMessage, Job, RunMessage, Setup, Task, job_id, utcnow
 from jobs.resources import CONTROL_QUEUE
 from jobs.service import Service
 from jobs.storage import ConcurrentUpdate
@@ -36,6 +36,11 @@ def fan_out(service: Service, task_id: str, claim: str | None = None) -> None:
     task = service.table.get_task(task_id)
     if task is None or task.setup is not Setup.ACCEPTED:
         return  # unknown (never acknowledged to a caller) or already done
+    wait = delays.remaining(task)
+    if wait is not None and not task.cancelled:  # early: wait on in the queue, not here
+        service.queues.send(CONTROL_QUEUE, FanOutMessage(task_id), wait)
+        return
+    # Due, or cancelled while it waited: a cancelled one is spread now, its jobs cancelled.
     items: list[Any] = json.loads(service.payloads.get_request(task))["items"]
     spread(service, task, items, claim or uuid.uuid4().hex)
 

@@ -130,6 +130,15 @@ def record_reopened(table: JobsTable, task: Task, was: TaskStatus | None = None)
                 _put(store, partition(state), task, "delete", {})
 
 
+def forget(table: JobsTable, task: Task) -> None:
+    """Take the task out of the index, whatever states it is listed under (a purge)."""
+    place = position(task)
+    for state in TaskStatus:
+        for row in _rows(task.kind, place):
+            with contextlib.suppress(EntityMissing):
+                table.table.transact(partition(state), [Write("delete", row)])
+
+
 def retire(table: JobsTable, entry: Entry, summary: TaskSummary, seen: tuple[int, int]) -> bool:
     """The sampler has counted a finished task's last jobs (``seen``): list it only under its
     final state. False when its running rows changed meanwhile (a retry reopened it)."""

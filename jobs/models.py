@@ -57,6 +57,7 @@ class Setup(StrEnum):
 class TaskStatus(StrEnum):
     """Where a task stands as a whole: what a caller polls for."""
 
+    SCHEDULED = "scheduled"  # not_before has not come: no job has been dispatched yet
     RUNNING = "running"  # some job may still run (a retry on its way counts)
     COMPLETED = "completed"  # every job completed
     COMPLETED_WITH_FAILURES = "completed_with_failures"  # every job ended, some failed
@@ -64,7 +65,7 @@ class TaskStatus(StrEnum):
 
     @property
     def finished(self) -> bool:
-        return self is not TaskStatus.RUNNING
+        return self not in (TaskStatus.RUNNING, TaskStatus.SCHEDULED)
 
 
 def utcnow() -> str:
@@ -155,6 +156,10 @@ class Task:
     completion: Completion = field(default_factory=lambda: Completion())
     notification: Notification = field(default_factory=lambda: Notification())
     started_at: str | None = None  # the first job's start (kept by the counter shards)
+    not_before: str | None = None  # no job is dispatched before this time (UTC, ISO 8601)
+    key_hash: str | None = None  # the sha256 of its Idempotency-Key, so a purge finds the key
+    source: str | None = None  # what submitted it, when not a caller: "schedule:<name>@<time>"
+    purging: bool = False  # being deleted with everything it owns (jobs.purge)
     etag: str | None = field(default=None, compare=False)
 
 
@@ -246,6 +251,9 @@ class TaskSummary:
 
 
 def _status(task: Task, counts: Mapping[JobStatus, int]) -> TaskStatus:
+    waiting = counts[JobStatus.PENDING] == task.total and task.setup is Setup.ACCEPTED
+    if task.not_before and waiting and not task.cancelled:
+        return TaskStatus.SCHEDULED  # its fan-out waits for not_before
     if counts[JobStatus.PENDING] or counts[JobStatus.IN_PROGRESS] or task.retry.running:
         return TaskStatus.RUNNING
     if task.cancelled and counts[JobStatus.CANCELLED]:
@@ -273,7 +281,8 @@ class RunMessage:
 
 @dataclass(frozen=True)
 class FanOutMessage:
-    """The queue message that turns a stored batch into job rows and the first messages."""
+    """The queue message that turns a stored batch into job rows and the first messages (sent
+    with a visibility delay for a task with ``not_before``)."""
 
     task_id: str
 
@@ -289,6 +298,16 @@ class CancelMessage:
 
     def to_json(self) -> str:
         return json.dumps({"op": "cancel", "task_id": self.task_id}, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class PurgeMessage:
+    """The queue message for one bounded step of deleting a finished task (jobs.purge)."""
+
+    task_id: str
+
+    def to_json(self) -> str:
+        return json.dumps({"op": "purge", "task_id": self.task_id}, separators=(",", ":"))
 
 
 @dataclass(frozen=True)
@@ -334,7 +353,13 @@ class DeliverMessage:
 
 
 Message = (
-    RunMessage | FanOutMessage | CancelMessage | RetryMessage | FinishedMessage | DeliverMessage
+    RunMessage
+    | FanOutMessage
+    | CancelMessage
+    | RetryMessage
+    | FinishedMessage
+    | DeliverMessage
+    | PurgeMessage
 )
 
 
@@ -350,6 +375,8 @@ def parse_message(text: str) -> Message:
         return FanOutMessage(task_id)
     if data.get("op") == "cancel":
         return CancelMessage(task_id)
+    if data.get("op") == "purge":
+        return PurgeMessage(task_id)
     if data.get("op") in ("finished", "deliver"):
         number = data.get("n")
         if type(number) is not int or number < 1:

@@ -32,9 +32,10 @@ class JobQueues:
     def __init__(self, store: QueueStore):
         self.store = store
 
-    def send(self, queue: str, message: Message) -> None:
+    def send(self, queue: str, message: Message, delay: timedelta | None = None) -> None:
+        """Send ``message``, visible after ``delay`` (at most the queue's 7 days)."""
         text = base64.b64encode(message.to_json().encode()).decode("ascii")
-        self.store.send(queue, text)
+        self.store.send(queue, text, delay=delay)
 
     def poison(self, queue: str, max_messages: int) -> Iterator[PoisonMessage]:
         """Up to ``max_messages`` from ``queue``'s poison queue, each hidden while the sweep

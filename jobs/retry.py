@@ -149,7 +149,9 @@ def _round_task(service: Service, message: RetryMessage) -> tuple[Task | None, b
     None when the round was overtaken by a newer one."""
     while True:
         task = service.table.get_task(message.task_id)
-        if task is None or message.round < task.retry.number:
+        if task is None or task.purging:
+            return None, False  # gone, or being purged: nothing to run again
+        if message.round < task.retry.number:
             return None, False
         if message.round <= task.retry.done:
             return task, True

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from jobs import logs
 from jobs.errors import PermanentJobError
 from jobs.kinds import JobContext
-from jobs.kinds.base import Reporter
+from jobs.kinds.base import HOST_MAX_ATTEMPTS, Reporter
 from jobs.models import Job, RunMessage, utcnow
 from jobs.service import Service
 
@@ -54,6 +54,12 @@ def run_job(service: Service, queue: str, message: RunMessage, attempt: int) -> 
         logs.event("job_failed", logging.WARNING, error=describe(error), **dims)
         return
     except Exception as error:
+        if kind.max_attempts < HOST_MAX_ATTEMPTS and attempt >= kind.max_attempts:
+            # The kind allows fewer attempts than the host and this was its last: fail now,
+            # error kept. (At the host's own limit the message goes to poison as before.)
+            lifecycle.fail(claim, describe(error))
+            logs.event("job_failed", logging.WARNING, error=describe(error), **dims)
+            return
         lifecycle.note_error(claim, describe(error))
         logs.event("job_retrying", logging.WARNING, error=describe(error), **dims)
         raise

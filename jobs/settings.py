@@ -15,6 +15,10 @@ from jobs.resources import CONTAINER_NAME, INPUTS_CONTAINER, is_private_containe
 STORAGE_CONNECTION = "JobsStorage"
 
 SWEEP_SCHEDULE = "JOBS_SWEEP_SCHEDULE"  # NCRONTAB, read by the host through %JOBS_SWEEP_SCHEDULE%
+# NCRONTAB of the timer that submits due recurring schedules (%JOBS_SCHEDULER_SCHEDULE%).
+SCHEDULER_SCHEDULE = "JOBS_SCHEDULER_SCHEDULE"
+RETENTION_DAYS = "JOBS_RETENTION_DAYS"  # finished tasks older than this are purged daily
+RETENTION_SCHEDULE = "0 17 3 * * *"  # the daily retention run (NCRONTAB, 03:17 UTC)
 TEST_KINDS = "JOBS_TEST_KINDS"
 MAX_ITEMS = "JOBS_MAX_ITEMS"
 MAX_BODY_BYTES = "JOBS_MAX_BODY_BYTES"
@@ -29,6 +33,8 @@ CALLBACK_ALLOWED_HOSTS = "JOBS_CALLBACK_ALLOWED_HOSTS"  # hosts exempt from the 
 # Every plain setting the app reads (connection settings aside), for infra's drift check.
 APP_SETTINGS: tuple[str, ...] = (
     SWEEP_SCHEDULE,
+    SCHEDULER_SCHEDULE,
+    RETENTION_DAYS,
     TEST_KINDS,
     MAX_ITEMS,
     MAX_BODY_BYTES,
@@ -59,6 +65,7 @@ class Settings:
     output_link_minutes: int = 60
     webhook_secret: str | None = None
     callback_allowed_hosts: frozenset[str] = frozenset()
+    retention_days: int = 30
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -81,6 +88,7 @@ class Settings:
                 for host in env.get(CALLBACK_ALLOWED_HOSTS, "").split(",")
                 if host.strip()
             ),
+            retention_days=_positive_int(env, RETENTION_DAYS, default.retention_days),
         )
         if settings.dispatch_window % COUNTER_SHARDS:
             raise ConfigurationError(

@@ -356,6 +356,10 @@ _TASK_FIELDS = {
     "dispatcher": "Dispatcher",
     "metadata": "Metadata",
     "callback_url": "CallbackUrl",
+    "not_before": "NotBefore",
+    "key_hash": "KeyHash",
+    "source": "Source",
+    "purging": "Purging",
 }
 _RETRY_FIELDS = {"number": "RetryRound", "done": "RetryDone", "after": "RetryAfter",
                  "head": "RetryHead", "page": "RetryPage"}  # fmt: skip
@@ -414,6 +418,10 @@ def _task_from(entity: Entity) -> Task:
         dispatcher=props.get("Dispatcher") or None,
         metadata=props.get("Metadata") or None,
         callback_url=props.get("CallbackUrl") or None,
+        not_before=props.get("NotBefore") or None,
+        key_hash=props.get("KeyHash") or None,
+        source=props.get("Source") or None,
+        purging=bool(props.get("Purging")),
         completion=Completion(
             number=int(props.get("Completions") or 0),
             finished_at=props.get("FinishedAt") or None,

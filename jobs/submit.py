@@ -10,12 +10,13 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import from_json, to_json
 
-from jobs import listing, logs, webhooks
+from jobs import delays, listing, logs, webhooks
 from jobs.errors import (
     Conflict,
     InvalidBody,
@@ -43,6 +44,7 @@ class SubmitRequest(BaseModel):
     queue: str | None = None
     callback_url: str | None = None
     metadata: dict[str, Any] | None = None
+    not_before: str | None = None
 
 
 @dataclass(frozen=True)
@@ -51,9 +53,18 @@ class Submitted:
     created: bool  # False: an earlier request with the same Idempotency-Key made it
 
 
-def submit(service: Service, body: bytes, idempotency_key: str | None = None) -> Submitted:
-    request, kind, queue = _validate(service, body)
+def submit(
+    service: Service,
+    body: bytes,
+    idempotency_key: str | None = None,
+    *,
+    source: str | None = None,
+) -> Submitted:
+    """Accept the batch ``body`` (``source`` says what submitted it when not a caller)."""
+    request, kind, queue = validate(service, body)
+    not_before = delays.not_before(request.not_before, datetime.now(UTC))
     _check_key(idempotency_key)
+    key_hash = None
     # The fingerprint of a request is its bytes: a repeat sends the same body.
     request_hash = hashlib.sha256(body).hexdigest()
     task_id = str(uuid.uuid4())  # random whatever the key: knowing a key tells nothing
@@ -79,6 +90,9 @@ def submit(service: Service, body: bytes, idempotency_key: str | None = None) ->
         request_hash=request_hash,
         metadata=None if request.metadata is None else to_json(request.metadata).decode(),
         callback_url=request.callback_url,
+        not_before=None if not_before is None else delays.stamp(not_before),
+        key_hash=key_hash,
+        source=source,
     )
     # Stored as received: the fan-out reads its items back, nothing is serialised twice.
     service.payloads.put_request(task, body)
@@ -91,7 +105,7 @@ def submit(service: Service, body: bytes, idempotency_key: str | None = None) ->
             raise
         return earlier
     listing.record_submitted(service.table, task)
-    service.queues.send(CONTROL_QUEUE, FanOutMessage(task_id))
+    service.queues.send(CONTROL_QUEUE, FanOutMessage(task_id), delays.remaining(task))
     logs.event("task_submitted", task_id=task_id, kind=kind.name, queue=queue, total=task.total)
     return Submitted(task, created=True)
 
@@ -124,7 +138,9 @@ def _earlier(service: Service, task_id: str) -> Submitted | None:
     return Submitted(task, created=False)
 
 
-def _validate(service: Service, body: bytes) -> tuple[SubmitRequest, Kind, str]:
+def validate(service: Service, body: bytes) -> tuple[SubmitRequest, Kind, str]:
+    """The request, its kind and its queue, or the error a caller must fix (not_before is
+    checked against the clock by ``submit``, as a schedule's body never carries one)."""
     settings = service.settings
     if len(body) > settings.max_body_bytes:
         raise TooLarge(f"request body is {len(body)} bytes; the limit is {settings.max_body_bytes}")

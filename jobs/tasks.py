@@ -42,7 +42,7 @@ class Results:
 
 def status(service: Service, task_id: str) -> TaskSummary:
     found = service.table.read_counts(task_id)
-    if found is None:
+    if found is None or found[0].purging:  # being purged reads as gone
         raise NotFound(task_id)
     summary = TaskSummary.of(*found)
     if summary.counts[JobStatus.IN_PROGRESS]:  # what the running jobs say of themselves
@@ -68,6 +68,7 @@ def task_document(summary: TaskSummary) -> dict[str, Any]:
         "updated_at": task.updated_at,
         "finished_at": completion.finished_at if summary.status.finished else None,
         "error": task.error,
+        "not_before": task.not_before,
         "metadata": None if task.metadata is None else json.loads(task.metadata),
         "notification": None
         if not task.callback_url or not note.state
@@ -87,16 +88,19 @@ def jobs_page(
     service: Service, task_id: str, status: JobStatus | None, limit: int, after: int | None
 ) -> JobPage:
     """Up to ``limit`` jobs in index order after the job ``after`` (optionally of one status)."""
-    if service.table.get_task(task_id) is None:
+    task = service.table.get_task(task_id)
+    if task is None or task.purging:
         raise NotFound(task_id)
     return JobPage(*service.table.job_page(task_id, status, limit, after))
 
 
 def job_detail(service: Service, task_id: str, index: int) -> JobDetail:
+    task = service.table.get_task(task_id)
+    if task is None or task.purging:
+        raise NotFound(task_id)
     job = service.table.get_job(task_id, index)
     if job is None:
-        task = service.table.get_task(task_id)
-        if task is None or index >= task.total:
+        if index >= task.total:
             raise NotFound(task_id)
         job = Job(task_id, index, task.kind)  # accepted; the fan-out has not written its row yet
     decode = service.payloads.decode

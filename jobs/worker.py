@@ -13,9 +13,11 @@ from jobs.models import (
     DeliverMessage,
     FanOutMessage,
     FinishedMessage,
+    PurgeMessage,
     RetryMessage,
     parse_message,
 )
+from jobs.purge import purge_step
 from jobs.retry import run_retry
 from jobs.runner import run_job
 from jobs.service import Service
@@ -43,5 +45,7 @@ def handle(
         follow_up(service, message)
     elif isinstance(message, DeliverMessage):
         deliver(service, message)
+    elif isinstance(message, PurgeMessage):
+        purge_step(service, message.task_id)
     else:
         run_job(service, queue, message, attempt)

@@ -55,6 +55,7 @@ class Task(Model):
     counts: Counts
     progress: float = 0.0
     created_at: str
+    not_before: str | None = None
     started_at: str | None = None
     updated_at: str
     finished_at: str | None = None

@@ -69,6 +69,10 @@ var appSettings = {
   PYTHON_THREADPOOL_THREAD_COUNT: '32'
   // The app's own settings (jobs/settings.py); the values are its defaults.
   JOBS_SWEEP_SCHEDULE: '0 * * * * *'
+  // Recurring schedules are checked this often (their fire times are this precise), and
+  // finished tasks are kept this many days before the daily purge deletes them.
+  JOBS_SCHEDULER_SCHEDULE: '0 * * * * *'
+  JOBS_RETENTION_DAYS: '30'
   JOBS_TEST_KINDS: 'false'
   JOBS_MAX_ITEMS: '100000'
   JOBS_MAX_BODY_BYTES: '33554432'

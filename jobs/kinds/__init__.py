@@ -6,14 +6,14 @@ To add a kind, write a module here with a pydantic model and a handler, and list
 
 from __future__ import annotations
 
-from jobs.kinds import echo, fail, flaky, sleep, steps, transform
+from jobs.kinds import brittle, echo, fail, flaky, sleep, steps, transform
 from jobs.kinds.base import JobContext, Kind
 from jobs.settings import Settings
 
 __all__ = ["JobContext", "Kind", "registry"]
 
 _KINDS: tuple[Kind, ...] = (
-    echo.KIND, transform.KIND, fail.KIND, flaky.KIND, sleep.KIND, steps.KIND,
+    echo.KIND, transform.KIND, fail.KIND, flaky.KIND, sleep.KIND, steps.KIND, brittle.KIND,
 )  # fmt: skip
 
 

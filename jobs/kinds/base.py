@@ -15,6 +15,9 @@ from jobs.resources import DEFAULT_QUEUE
 
 Reporter = Callable[[float, "str | None"], None]
 
+# host.json's maxDequeueCount: the host runs a job's message this many times, then poisons it.
+HOST_MAX_ATTEMPTS = 5
+
 
 def _ignore(fraction: float, message: str | None) -> None:
     return None
@@ -45,6 +48,16 @@ class Kind:
     handler: Callable[[Any, JobContext], JsonValue]
     queue: str = DEFAULT_QUEUE
     test_only: bool = False
+    # Attempts before a job fails for good, when fewer than the host's: the attempt that
+    # reaches it fails the job (its error kept) instead of leaving the message to be retried.
+    max_attempts: int = HOST_MAX_ATTEMPTS
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_attempts <= HOST_MAX_ATTEMPTS:
+            raise ValueError(
+                f"kind {self.name!r}: max_attempts must be 1 to {HOST_MAX_ATTEMPTS} "
+                f"(host.json maxDequeueCount), got {self.max_attempts}"
+            )
 
     @cached_property
     def item(self) -> TypeAdapter[Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -100,6 +101,18 @@ class AzureTableStore:
             parameters=parameters,
             select=None if select is None else [*KEYS, *select],
             results_per_page=min(page_size or MAX_PAGE, MAX_PAGE),
+        )
+        for row in rows:
+            yield _entity(row)
+
+    def query_partitions(
+        self, start: str, end: str, *, select: Sequence[str] | None = None
+    ) -> Iterator[Entity]:
+        rows = self.client.query_entities(
+            "PartitionKey ge @start and PartitionKey lt @end",
+            parameters={"start": start, "end": end},
+            select=None if select is None else [*KEYS, *select],
+            results_per_page=1000,
         )
         for row in rows:
             yield _entity(row)
@@ -260,6 +273,17 @@ class AzureBlobStore:
         except ResourceNotFoundError:
             return None
         return download.chunks()
+
+    def delete(self, container: str, name: str) -> None:
+        with contextlib.suppress(ResourceNotFoundError):  # gone already: what was asked
+            self.service.get_blob_client(container, name).delete_blob(delete_snapshots="include")
+
+    def list_names(self, container: str, prefix: str) -> Iterator[str]:
+        blobs = self.service.get_container_client(container).list_blobs(
+            name_starts_with=prefix, results_per_page=1000
+        )
+        for blob in blobs:
+            yield str(blob.name)
 
     def link(self, container: str, name: str, lifetime: timedelta) -> str:
         """A read-only SAS for one blob: signed with the account key where the connection has

@@ -110,6 +110,14 @@ class TableStore(Protocol):
         (1,000 at most); the rows are the same whatever it is, fetched as they are read."""
         ...
 
+    def query_partitions(
+        self, start: str, end: str, *, select: Sequence[str] | None = None
+    ) -> Iterator[Entity]:
+        """The rows of every partition whose key is in ``start <= key < end``, in partition
+        then row order (one range query: partitions outside the range are not read). With
+        ``select`` as for ``query``."""
+        ...
+
     def transact(self, partition: str, writes: Sequence[Write]) -> list[str]:
         """Apply ``writes`` to one partition all together or not at all, and return each
         row's new ETag in order ("" for a delete). The first failing write's error is raised
@@ -180,6 +188,15 @@ class BlobStore(Protocol):
     def read(self, container: str, name: str) -> Iterator[bytes] | None:
         """The blob's bytes in order, in chunks of at most CHUNK_BYTES each, fetched a chunk at
         a time; None when there is no such blob."""
+        ...
+
+    def delete(self, container: str, name: str) -> None:
+        """Remove the blob; nothing happens when there is none."""
+        ...
+
+    def list_names(self, container: str, prefix: str) -> Iterator[str]:
+        """The names of the container's blobs that start with ``prefix``, in name order,
+        fetched a page at a time as they are consumed."""
         ...
 
     def link(self, container: str, name: str, lifetime: timedelta) -> str:

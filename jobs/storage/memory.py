@@ -64,6 +64,14 @@ class MemoryTableStore:
                 entity = Entity(entity.partition, entity.row, props, entity.etag)
             yield entity
 
+    def query_partitions(
+        self, start: str, end: str, *, select: Sequence[str] | None = None
+    ) -> Iterator[Entity]:
+        with self._lock:
+            partitions = sorted(p for p in self._rows if start <= p < end)
+        for partition in partitions:
+            yield from self.query(partition, select=select)
+
     def transact(self, partition: str, writes: Sequence[Write]) -> list[str]:
         check_transaction(writes)
         with self._lock:
@@ -216,6 +224,15 @@ class MemoryBlobStore:
         if data is None:
             return None
         return (data[at : at + self.chunk_size] for at in range(0, len(data), self.chunk_size))
+
+    def delete(self, container: str, name: str) -> None:
+        with self._lock:
+            self._blobs.pop((container, name), None)
+
+    def list_names(self, container: str, prefix: str) -> Iterator[str]:
+        with self._lock:
+            names = sorted(n for (c, n) in self._blobs if c == container and n.startswith(prefix))
+        yield from names
 
     def link(self, container: str, name: str, lifetime: timedelta) -> str:
         return f"memory://{container}/{name}?lifetime={int(lifetime.total_seconds())}"

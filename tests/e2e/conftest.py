@@ -22,6 +22,7 @@ from jobs.resources import JOBS_TABLE, PAYLOADS_CONTAINER, all_queues
 SETTINGS = {
     "JOBS_TEST_KINDS": "true",
     "JOBS_SWEEP_SCHEDULE": "*/2 * * * * *",
+    "JOBS_SCHEDULER_SCHEDULE": "* * * * * *",
     "JOBS_MAX_ITEMS": "1000",
     "JOBS_MAX_BODY_BYTES": "200000",
     "JOBS_MAX_ITEM_BYTES": "20000",

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from harness.polling import wait_until
+from jobs.resources import JOBS_TABLE
 from tests.e2e.conftest import Api
 
 
@@ -79,7 +81,14 @@ def test_the_same_idempotency_key_and_body_return_the_same_task_and_create_nothi
     body = {"kind": "echo", "items": [1, 2, 3]}
     first = api.post("tasks", json=body, headers=key)
     assert first.status_code == 202
-    api.wait_finished(first.json()["task_id"])
+    task_id = first.json()["task_id"]
+    api.wait_finished(task_id)
+    # Its end's follow-up (results file, event, retention index row, written last) is done.
+    table = api.tables().get_table_client(JOBS_TABLE)
+    indexed = (
+        f"PartitionKey ge 'retention-' and PartitionKey lt 'retention.' and RowKey eq '{task_id}'"
+    )
+    wait_until(lambda: any(table.query_entities(indexed)), message="the end's follow-up")
 
     before = api.storage_snapshot()
     again = api.post("tasks", json=body, headers=key)

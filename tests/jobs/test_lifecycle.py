@@ -50,6 +50,9 @@ class Interfering:
     def query(self, partition: str, **options: Any) -> Iterator[Entity]:
         return self.store.query(partition, **options)
 
+    def query_partitions(self, start: str, end: str, **options: Any) -> Iterator[Entity]:
+        return self.store.query_partitions(start, end, **options)
+
     def transact(self, partition: str, writes: Sequence[Write]) -> list[str]:
         for hook in list(self.hooks):
             when, act = hook

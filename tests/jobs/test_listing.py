@@ -41,6 +41,9 @@ class Counting:
             self.rows[partition] = self.rows.get(partition, 0) + 1
             yield entity
 
+    def query_partitions(self, start: str, end: str, **options: Any) -> Iterator[Entity]:
+        return self.store.query_partitions(start, end, **options)
+
     def transact(self, partition: str, writes: Sequence[Write]) -> list[str]:
         return self.store.transact(partition, writes)
 

@@ -211,6 +211,16 @@ def test_a_small_page_size_changes_how_rows_are_fetched_never_which(stores: Stor
     assert rows(page_size=5000) == [*everything, "s"]  # more than storage's most, asked as that
 
 
+def test_a_partition_range_query_reads_only_the_partitions_in_range(stores: Stores) -> None:
+    for partition in ["day-01", "day-02", "day-03", "dax", "day-"]:
+        stores.table.transact(partition, [Write("create", "b", {"N": 1}), Write("create", "a", {})])
+    found = [(e.partition, e.row) for e in stores.table.query_partitions("day-01", "day-03")]
+    assert found == [("day-01", "a"), ("day-01", "b"), ("day-02", "a"), ("day-02", "b")]
+    [narrow, *_] = stores.table.query_partitions("day-01", "day-02", select=[])
+    assert dict(narrow.props) == {}
+    assert list(stores.table.query_partitions("dz", "e")) == []
+
+
 # -- queues ------------------------------------------------------------------------------
 
 
@@ -290,6 +300,19 @@ def test_a_blob_reads_back_replaced_by_a_later_put(stores: Stores) -> None:
     assert stores.blobs.get(stores.container, "a/b.json") == b"two"
     link = stores.blobs.link(stores.container, "a/b.json", timedelta(minutes=5))
     assert f"{stores.container}/a/b.json" in link
+
+
+def test_blobs_are_listed_by_prefix_in_order_and_deleted(stores: Stores) -> None:
+    for name in ["t1/b.json", "t1/a/x.json", "t10/a.json", "t2/a.json"]:
+        stores.blobs.put(stores.container, name, b"x")
+    assert list(stores.blobs.list_names(stores.container, "t1/")) == ["t1/a/x.json", "t1/b.json"]
+    stores.blobs.delete(stores.container, "t1/b.json")
+    stores.blobs.delete(stores.container, "t1/b.json")  # gone already: nothing to do
+    assert stores.blobs.get(stores.container, "t1/b.json") is None
+    assert list(stores.blobs.list_names(stores.container, "t")) == [
+        "t1/a/x.json", "t10/a.json", "t2/a.json",
+    ]  # fmt: skip
+    assert list(stores.blobs.list_names(stores.container, "none/")) == []
 
 
 def test_a_blob_has_a_size_without_being_read_and_none_when_absent(stores: Stores) -> None:
