@@ -17,6 +17,13 @@ param environmentName string
 })
 param location string
 
+// azd generates this once per environment and keeps it with the environment's configuration, so
+// receivers' signature checks keep working across deployments.
+@secure()
+@metadata({ azd: { type: 'generate', config: { length: 48 } } })
+@description('Signs the task.finished webhooks the app sends.')
+param webhookSecret string
+
 @description('Object id of the principal running azd (azd fills it from AZURE_PRINCIPAL_ID). It gets the same storage data roles as the app, so it can browse jobs, queues and blobs in the portal and run the app locally against this account. Empty grants nothing.')
 param principalId string = ''
 
@@ -103,6 +110,7 @@ module appRoles 'app/rbac.bicep' = {
     storageAccountName: storage.outputs.name
     storageRoleIds: storageDataRoleIds
     applicationInsightsName: monitoring.outputs.applicationInsightsName
+    webhookSecret: webhookSecret
     applicationInsightsRoleIds: [monitoringMetricsPublisherRoleId]
   }
 }

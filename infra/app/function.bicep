@@ -42,8 +42,8 @@ param maximumInstanceCount int = 100
 param instanceMemoryMB int = 2048
 
 @secure()
-@description('Signs task.finished webhooks (JOBS_WEBHOOK_SECRET). A new random value per deployment unless given; keep it to keep receivers\' checks working across deployments.')
-param webhookSecret string = newGuid()
+@description('Signs task.finished webhooks (JOBS_WEBHOOK_SECRET).')
+param webhookSecret string
 
 resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: applicationInsightsName
