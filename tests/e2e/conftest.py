@@ -16,7 +16,7 @@ from harness.localhost import RunningHost, start_devhost
 from harness.polling import wait_until
 from jobs import listing, throughput
 from jobs.provision import provision
-from jobs.resources import JOBS_TABLE, PAYLOADS_CONTAINER, all_queues
+from jobs.resources import CONTROL_QUEUE, JOBS_TABLE, PAYLOADS_CONTAINER, all_queues
 
 # Limits small enough to cross in a test, and a sweep every two seconds.
 SETTINGS = {
@@ -115,6 +115,20 @@ class Api:
             for name in all_queues()
         }
         return rows, indexed, sum(1 for _ in payloads), depth
+
+
+def quiet_snapshot(api: Api, timeout: float = 60) -> tuple[int, int, dict[str, int]]:
+    """A storage snapshot once earlier tests' background work has settled: no control message
+    waiting or running (a task's end follow-up writes its results file and index row after the
+    task reads finished), and nothing changing between two looks."""
+
+    def settled() -> tuple[int, int, dict[str, int]] | None:
+        first = api.storage_snapshot()
+        if first[2].get(CONTROL_QUEUE):
+            return None
+        return first if api.storage_snapshot() == first else None
+
+    return wait_until(settled, timeout=timeout, interval=0.5, message="storage to settle")
 
 
 def start_api(azurite: Azurite, settings: Mapping[str, str]) -> Api:

@@ -9,11 +9,11 @@ import pytest
 
 from harness.polling import wait_until
 from jobs.resources import JOBS_TABLE
-from tests.e2e.conftest import Api
+from tests.e2e.conftest import Api, quiet_snapshot
 
 
 def _bad(api: Api, body: Any, raw: bytes | None = None) -> tuple[int, dict[str, Any]]:
-    before = api.storage_snapshot()
+    before = quiet_snapshot(api)
     if raw is not None:
         response = api.post("tasks", data=raw, headers={"Content-Type": "application/json"})
     else:
