@@ -117,14 +117,17 @@ class Api:
         return rows, indexed, sum(1 for _ in payloads), depth
 
 
-def quiet_snapshot(api: Api, timeout: float = 60) -> tuple[int, int, dict[str, int]]:
+Snapshot = tuple[int, set[str], int, dict[str, int]]
+
+
+def quiet_snapshot(api: Api, timeout: float = 60) -> Snapshot:
     """A storage snapshot once earlier tests' background work has settled: no control message
     waiting or running (a task's end follow-up writes its results file and index row after the
     task reads finished), and nothing changing between two looks."""
 
-    def settled() -> tuple[int, int, dict[str, int]] | None:
+    def settled() -> Snapshot | None:
         first = api.storage_snapshot()
-        if first[2].get(CONTROL_QUEUE):
+        if first[3].get(CONTROL_QUEUE):
             return None
         return first if api.storage_snapshot() == first else None
 
