@@ -396,7 +396,8 @@
       [times.finished ? "took" : "running for", times.duration],
     ]);
     $("task-metadata").replaceChildren(metadata(task));
-    $("retry").disabled = c.failed === 0 || task.status === "cancelled";
+    // The service retries a task once it has finished, never a cancelled one.
+    $("retry").disabled = c.failed === 0 || task.status !== "completed_with_failures";
     $("cancel").disabled = task.status !== "running";
     $("download").disabled = task.status === "running";
     $("download").title = task.status === "running" ? "Results can be downloaded once the task has finished" : "";
