@@ -149,12 +149,12 @@ def test_status_and_results_of_a_finished_task(jobs: Jobs, api: Api) -> None:
 def test_an_unknown_task_exits_2_with_the_services_words(jobs: Jobs) -> None:
     done = jobs("status", str(uuid.uuid4()))
     assert done.returncode == 2
-    assert done.stderr == "error: no such task or job (HTTP 404)\n"
+    assert done.stderr == "error: no such task, job or schedule (HTTP 404)\n"
 
     as_json = jobs("status", str(uuid.uuid4()), "--json")
     assert json.loads(as_json.stderr) == {
         "status": 404,
-        "error": "no such task or job",
+        "error": "no such task, job or schedule",
         "details": [],
     }
 
@@ -214,12 +214,15 @@ def test_metadata_is_sent_only_when_given_and_refused_readably_where_unsupported
         assert "field 'metadata': Extra inputs are not permitted" in done.stderr
 
 
-def test_list_before_the_tasks_listing_route_exists_reports_404_readably(jobs: Jobs) -> None:
-    """GET /tasks is being added on another branch. Until it lands, `jobs list` must say the
-    service cannot list tasks, not crash. Replace this test with one of the listing itself
-    when the route arrives (tests/api/test_openapi.py fails until it is documented)."""
+def test_list_shows_the_running_tasks_newest_first(jobs: Jobs, api: Api) -> None:
+    older = api.submit("sleep", [{"seconds": 5}])
+    newer = api.submit("sleep", [{"seconds": 5}])
+
     done = jobs("list", "--state", "running")
-    assert done.returncode == 2
-    assert "this service cannot list tasks" in done.stderr
-    assert "/api/tasks answered 404" in done.stderr
-    assert "Traceback" not in done.stderr
+    assert done.returncode == 0, done.stderr
+    assert newer in done.stdout
+    assert done.stdout.index(newer) < done.stdout.index(older)
+    as_json = jobs("list", "--state", "running", "--json")
+    listed = [task["task_id"] for task in json.loads(as_json.stdout)["tasks"]]
+    assert listed.index(newer) < listed.index(older)
+    assert jobs("list", "--state", "sideways").returncode == 2
