@@ -18,6 +18,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_play
 
 from harness.azurite import REPO
 from harness.localhost import start_devhost
+from jobs.resources import INPUTS_CONTAINER
 from tests.e2e.conftest import SETTINGS, Api
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -69,7 +70,7 @@ def no_page_errors(page: Page) -> None:
 
 
 def blob_container(api: Api) -> Any:
-    container = api.blobs().get_container_client("dashboard-inputs")
+    container = api.blobs().get_container_client(INPUTS_CONTAINER)
     if not container.exists():
         container.create_container()
     return container
@@ -104,7 +105,7 @@ def test_a_task_with_failed_jobs_shows_their_errors_and_a_retry_fixes_them(
     container = blob_container(api)
     names = [f"{uuid.uuid4().hex}.txt" for _ in range(3)]
     container.upload_blob(names[0], b"present\n")
-    items = [{"container": "dashboard-inputs", "blob": n, "operation": "upper"} for n in names]
+    items = [{"container": INPUTS_CONTAINER, "blob": n, "operation": "upper"} for n in names]
     task_id = api.submit("transform", items)
     api.wait_finished(task_id, timeout=SLOW / 1000)
 
@@ -116,7 +117,7 @@ def test_a_task_with_failed_jobs_shows_their_errors_and_a_retry_fixes_them(
     failed = page.locator("#failed-jobs li")
     expect(failed).to_have_count(2)
     expect(failed.first.locator(".error")).to_have_text(
-        f"blob dashboard-inputs/{names[1]} does not exist"
+        f"blob {INPUTS_CONTAINER}/{names[1]} does not exist"
     )
     expect(page.locator("#task-counts")).to_contain_text("failed2")
     shot(page, "desktop-dark-task-failed")
@@ -189,7 +190,7 @@ def test_the_list_filters_by_state(api: Api, browser: Browser) -> None:
 def test_an_error_from_the_api_reads_as_a_sentence(api: Api, browser: Browser) -> None:
     missing = "00000000-0000-4000-8000-000000000000"
     context, page = open_page(browser, api.url(f"dashboard#task/{missing}"))
-    expect(page.get_by_role("alert")).to_have_text("No such task or job")
+    expect(page.get_by_role("alert")).to_have_text("No such task, job or schedule")
     context.close()
 
 

@@ -182,7 +182,18 @@ def leftovers(api: Api, task_id: str) -> dict[str, int]:
     blobs = api.blobs()
     return {
         "rows": sum(1 for _ in table.query_entities(f"PartitionKey eq '{task_id}'")),
-        "keys": sum(1 for _ in table.query_entities(f"TaskId eq '{task_id}'")),
+        "keys": sum(
+            1
+            for _ in table.query_entities(
+                f"PartitionKey ge 'key-' and PartitionKey lt 'key.' and TaskId eq '{task_id}'"
+            )
+        ),
+        "listed": sum(
+            1
+            for _ in table.query_entities(
+                f"PartitionKey ge 'tasks-' and PartitionKey lt 'tasks.' and TaskId eq '{task_id}'"
+            )
+        ),
         "index": sum(
             1
             for _ in table.query_entities(f"PartitionKey ge 'retention-' and RowKey eq '{task_id}'")
@@ -213,6 +224,7 @@ def test_a_purge_leaves_nothing_of_the_task_behind(api: Api) -> None:
     held = leftovers(api, task_id)
     assert held["rows"] > 3
     assert held["keys"] == 1
+    assert held["listed"] >= 1  # the task listing's index rows
     assert held[PAYLOADS_CONTAINER] >= 2
     assert held[OUTPUTS_CONTAINER] == 3
 
