@@ -3,13 +3,31 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from harness.azurite import start_azurite
 from harness.polling import wait_until
 from jobs.resources import JOBS_TABLE
-from tests.e2e.conftest import Api, quiet_snapshot
+from tests.e2e.conftest import SETTINGS, Api, quiet_snapshot, start_api
+
+
+@pytest.fixture(scope="module")
+def api() -> Iterator[Api]:
+    """A host and Azurite of this module's own: its checks that a rejected submit writes
+    nothing compare storage before and after, which other suites' background work (schedules
+    firing, webhook retries) would move on the shared host."""
+    storage = start_azurite()
+    try:
+        running = start_api(storage, SETTINGS)
+        try:
+            yield running
+        finally:
+            running.host.stop()
+    finally:
+        storage.stop()
 
 
 def _bad(api: Api, body: Any, raw: bytes | None = None) -> tuple[int, dict[str, Any]]:
