@@ -5,11 +5,28 @@ from __future__ import annotations
 
 import http.client
 import json
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
 
-from tests.e2e.conftest import Api
+from harness.azurite import start_azurite
+from tests.e2e.conftest import SETTINGS, Api, start_api
+
+
+@pytest.fixture(scope="module")
+def api() -> Iterator[Api]:
+    """A host and Azurite of this module's own: a refused submit is checked by comparing
+    storage before and after, which other suites' background work would move."""
+    storage = start_azurite()
+    try:
+        running = start_api(storage, SETTINGS)
+        try:
+            yield running
+        finally:
+            running.host.stop()
+    finally:
+        storage.stop()
 
 
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
