@@ -16,15 +16,21 @@ Workloads:
   single-entity writes, no counters.
 - ``inproc``: the service's own ``jobs.worker.handle`` in this process (no host, no IPC), with a
   table that counts lost races.
+- ``seed``: the design the product grew from (docs/seed), as a plain script: every job row
+  inserted and every job's message sent up front, then per job two single-entity merges
+  (InProgress, then Completed with its result) and the message's delete; its counts come from
+  a query over the partition's job rows, run beside it at the cadence the service is polled.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -35,6 +41,7 @@ from azure.data.tables import TableClient, UpdateMode
 from azure.storage.queue import QueueClient, QueueMessage, QueueServiceClient
 
 from bench.meter import metered
+from bench.polls import Poller, Polls
 from bench.stack import Deadline
 from jobs.connection import StorageConnection
 from jobs.fanout import spread
@@ -83,11 +90,12 @@ def measured(
     expected: int,
     timeout: float,
     storage_cpu: StorageCpu,
+    beside: contextlib.AbstractContextManager[Any] | None = None,
 ) -> tuple[float, int, int, float, float]:
-    """``drive`` with the meter on: seconds, requests, new connections, Azurite's and this
-    process's CPU per second."""
+    """``drive`` with the meter on (and ``beside`` entered for the drive): seconds, requests,
+    new connections, Azurite's and this process's CPU per second."""
     storage, client = storage_cpu(), time.process_time()
-    with metered() as meter:
+    with metered() as meter, beside or contextlib.nullcontext():
         seconds = drive(queue, work, expected, timeout)
     storage_busy = (storage_cpu() - storage) / seconds
     client_busy = (time.process_time() - client) / seconds
@@ -250,7 +258,59 @@ def storage_floor(
         queue.delete()
 
 
-def _seed_rows(table: TableClient, partition: str, jobs: int) -> None:
+def seed_floor(
+    connection_string: str, jobs: int, *, poll_every: float, timeout: float, storage_cpu: StorageCpu
+) -> tuple[Run, Polls]:
+    """The ``seed`` workload over ``jobs`` jobs in a fresh partition; rows and messages are
+    written before the clock starts. Its requests exclude the polls' (``Polls.requests``)."""
+    connection = StorageConnection.from_env(STORAGE_CONNECTION, {"JobsStorage": connection_string})
+    table: TableClient = connection.table_service().get_table_client(JOBS_TABLE)
+    polls_table: TableClient = connection.table_service().get_table_client(JOBS_TABLE)
+    queue = PrivateQueue(connection_string, "bench-seed")
+    partition = f"seed-{uuid.uuid4()}"
+    try:
+        _seed_rows(table, partition, jobs, counters=False)
+        with ThreadPoolExecutor(THREADS) as pool:  # one message per job, all up front
+            list(pool.map(lambda i: queue.reader.send_message(str(i)), range(jobs)))
+
+        def seed_job(message: QueueMessage) -> None:
+            key = {"PartitionKey": partition, "RowKey": job_key(int(str(message.content)))}
+            now = utcnow()
+            started = {"Status": "InProgress", "Started": now, "Updated": now,
+                       "RetryCount": message.dequeue_count or 1}  # fmt: skip
+            table.update_entity({**key, **started}, UpdateMode.MERGE)
+            now = utcnow()
+            result = {"n": int(str(message.content)), "ok": True}
+            done = {"Status": "Completed", "Updated": now, "JobResult": json.dumps(result)}
+            table.update_entity({**key, **done}, UpdateMode.MERGE)
+
+        def status() -> tuple[Counter[str], int, int]:
+            """The seed's status poll: count the partition's job rows by status."""
+            counts: Counter[str] = Counter()
+            pages = 0
+            rows = polls_table.query_entities(
+                "PartitionKey eq @p", parameters={"p": partition}, select=["Status"]
+            )
+            for page in rows.by_page():
+                pages += 1
+                counts.update(JobStatus(str(row["Status"])).api_name for row in page)
+            return counts, counts.total(), pages
+
+        poller = Poller(status, jobs, poll_every)
+        seconds, requests, connections, storage, client = measured(
+            queue.reader, seed_job, jobs, timeout, storage_cpu, beside=poller
+        )
+        if poller.error is not None:
+            raise poller.error
+        last, _, _ = status()
+        poller.polls.finish(last)
+        jobs_requests = requests - poller.polls.requests
+        return Run(jobs, seconds, jobs_requests, connections, 0, storage, client), poller.polls
+    finally:
+        queue.delete()
+
+
+def _seed_rows(table: TableClient, partition: str, jobs: int, *, counters: bool = True) -> None:
     rows = [
         {"PartitionKey": partition, "RowKey": job_key(i), "Index": i, "Status": "Pending",
          "JobDetail": str(i), "Kind": "echo"}
@@ -258,7 +318,7 @@ def _seed_rows(table: TableClient, partition: str, jobs: int) -> None:
     ]  # fmt: skip
     rows += [
         {"PartitionKey": partition, "RowKey": shard_key(s), "InProgress": 0, "Completed": 0}
-        for s in range(COUNTER_SHARDS)
+        for s in range(COUNTER_SHARDS if counters else 0)
     ]
     for start in range(0, len(rows), 100):
         table.submit_transaction([("create", row) for row in rows[start : start + 100]])
