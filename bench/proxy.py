@@ -137,12 +137,15 @@ class CountingProxy:
         ]
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            pass  # the proxy stops: this connection ends with it, which is no error
         finally:  # one side ended (or the proxy stops): end both
             for task in tasks:
                 task.cancel()
             for stream in (writer, up_writer):
                 stream.close()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _requests(
         self,

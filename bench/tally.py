@@ -138,6 +138,18 @@ class Counts:
                       _minus(self.entities, other.entities),
                       self.received - other.received)  # fmt: skip
 
+    def per_job(self, jobs: int, less: Counts | None = None, times: float = 0.0) -> PerJob:
+        """These counts over ``jobs`` jobs, ``times`` x ``less`` (the status polls made
+        meanwhile, say) taken out first."""
+        less = less or Counts()
+
+        def rate(mine: dict[str, int], theirs: dict[str, int]) -> dict[str, float]:
+            return {key: (n - times * theirs.get(key, 0)) / jobs for key, n in mine.items()}
+
+        received = (self.received - times * less.received) / jobs
+        return PerJob(rate(self.requests, less.requests), rate(self.entities, less.entities),
+                      received)  # fmt: skip
+
     def total(self, service: str | None = None) -> int:
         return sum(n for key, n in self.requests.items() if service in (None, key.split()[0]))
 
@@ -147,6 +159,22 @@ class Counts:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Counts:
         return cls(dict(data["requests"]), dict(data["entities"]), int(data["received"]))
+
+
+@dataclass(frozen=True)
+class PerJob:
+    """Counts divided by the jobs they served."""
+
+    requests: dict[str, float]
+    entities: dict[str, float]
+    received: float
+
+    def total(self, service: str | None = None) -> float:
+        return sum(n for key, n in self.requests.items() if service in (None, key.split()[0]))
+
+    def breakdown(self) -> str:
+        ranked = sorted(self.requests.items(), key=lambda item: -item[1])
+        return ", ".join(f"{key} {n:.2f}" for key, n in ranked if abs(n) >= 0.005)
 
 
 def _minus(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
