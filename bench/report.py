@@ -25,6 +25,7 @@ class Report:
     header: list[str] = field(default_factory=list)
     rows: list[Row] = field(default_factory=list)
     details: list[str] = field(default_factory=list)
+    alarms: list[str] = field(default_factory=list)  # broken invariants: the run fails
 
     def add(self, row: Row) -> None:
         self.rows.append(row)
@@ -37,8 +38,12 @@ class Report:
         self.details.append(line)
         print(f"    {line}")
 
+    def alarm(self, line: str) -> None:
+        self.alarms.append(line)
+
     def markdown(self) -> str:
         lines = ["# Benchmark of the job service (issue 5)", "", *self.header, ""]
+        lines += [f"**ALARM: {line}**" for line in self.alarms] + ([""] if self.alarms else [])
         lines += [
             "| measure | value | compared with | ratio | note |",
             "|---|---|---|---|---|",

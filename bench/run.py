@@ -2,16 +2,20 @@
 
 Run from the repository root::
 
-    .venv/bin/python -m bench.run [--quick]
+    .venv/bin/python -m bench.run [--quick] [--phase NAME ...] [--items N]
 
 It starts its own Azurite (in memory, telemetry off) and ``python -m devhost`` with test kinds,
 32 worker threads and a sweep that never fires during the run, and measures:
 
 1. submit latency (POST until the 202) at 100 / 10,000 / 50,000 echo items, on a host
    restarted before each submit and killed after it (so no earlier fan-out competes);
-2. end-to-end throughput of a 2,000-item echo task, next to the storage floor (the same
-   storage operations at the same concurrency, from this process: see bench/floor.py), the
-   bare floor (single-entity writes, no counters) and the service's own code in this process;
+2. end-to-end throughput of a 2,000-item echo task with ``JOBS_GROUP_COMMIT`` false and true
+   (bench/throughput.py), its counts checked at every status poll, its storage requests and
+   entity operations per job counted by a proxy in front of Azurite (bench/proxy.py) and the
+   host's and worker's CPU per job; next to the seed design's floor, the storage floor (the
+   same storage operations at the same concurrency, from this process: see bench/floor.py),
+   the bare floor (single-entity writes, no counters) and the service's own code in this
+   process;
 3. status-read latency of tasks of 100 / 10,000 / 50,000 jobs once fanned out, on an idle host;
 4. fairness: how long a 10-item task waits for its first job while a 50,000-item task runs,
    against the same on an idle host;
@@ -31,49 +35,24 @@ import signal
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 from bench.completion import completion_phase
-from bench.floor import PrivateQueue, Run, in_process, service_in_process, storage_floor
+from bench.floor import PrivateQueue, service_in_process
+from bench.plan import Plan
 from bench.profiling import profile
 from bench.report import Report, Row, median, ms, secs, times, values
-from bench.stack import Stack, cpu_seconds, poll
+from bench.service_run import echo_body
+from bench.stack import Stack, poll
+from bench.throughput import throughput
 from jobs.submit import submit
 
 OUT = Path(__file__).resolve().parent / "out"
 SIZES = (100, 10_000, 50_000)
 FAIR_ITEMS = 10
-
-
-@dataclass(frozen=True)
-class Plan:
-    submit_runs: int = 5
-    throughput_runs: int = 3
-    throughput_items: int = 2_000
-    floor_items: int = 800
-    read_runs: int = 20
-    fairness_runs: int = 5
-    profile_jobs: int = 300
-
-    @classmethod
-    def quick(cls) -> Plan:
-        return cls(
-            submit_runs=1,
-            throughput_runs=1,
-            throughput_items=1_000,
-            floor_items=500,
-            read_runs=5,
-            fairness_runs=2,
-            profile_jobs=100,
-        )
-
-
-def echo_body(items: int) -> bytes:
-    return json.dumps({"kind": "echo", "items": [{"n": i} for i in range(items)]}).encode()
 
 
 def phase(title: str) -> None:
@@ -131,105 +110,6 @@ def submit_in_process(stack: Stack, bodies: dict[int, bytes], runs: int) -> dict
         return seconds
     finally:
         queue.delete()
-
-
-# -- 2. throughput -------------------------------------------------------------------------
-
-
-def service_run(stack: Stack, items: int) -> tuple[Run, float]:
-    """Submit ``items`` echo items; the run until the status shows them all completed (CPU
-    of the host and its worker as the client's), and the seconds the fan-out took."""
-    storage, client = cpu_seconds(stack.azurite_pids()), cpu_seconds(stack.host_pids())
-    started = time.monotonic()
-    task_id, _ = stack.submit(echo_body(items))
-    dispatched = stack.wait_dispatched(task_id, timeout=120)
-
-    def finished() -> dict[str, Any] | None:
-        body = stack.status(task_id)[0]
-        return body if body["status"] != "running" else None
-
-    body, done = poll(finished, timeout=max(300, items / 4), interval=0.5, what="the task")
-    if body["counts"]["completed"] != items:
-        raise RuntimeError(f"throughput task did not complete cleanly: {body}")
-    seconds = done - started
-    storage_busy = (cpu_seconds(stack.azurite_pids()) - storage) / seconds
-    client_busy = (cpu_seconds(stack.host_pids()) - client) / seconds
-    return Run(items, seconds, 0, 0, 0, storage_busy, client_busy), dispatched - started
-
-
-def throughput(stack: Stack, plan: Plan, report: Report) -> None:
-    phase("2. throughput: the service against the storage floor, same Azurite, 32 at a time")
-    stack.start_host()
-    fanouts: list[float] = []
-    runs: dict[str, list[Run]] = {"ours": [], "floor": [], "bare": [], "inproc": []}
-    timeout = max(300.0, plan.floor_items / 4)
-    conn, n = stack.connection_string, plan.floor_items
-
-    def storage_cpu() -> float:
-        return cpu_seconds(stack.azurite_pids())
-
-    for number in range(plan.throughput_runs):  # interleaved: load drift hits all alike
-        ours, fanout = service_run(stack, plan.throughput_items)
-        runs["ours"].append(ours)
-        fanouts.append(fanout)
-        runs["floor"].append(
-            storage_floor(conn, n, bare=False, timeout=timeout, storage_cpu=storage_cpu)
-        )
-        runs["bare"].append(
-            storage_floor(conn, n, bare=True, timeout=timeout, storage_cpu=storage_cpu)
-        )
-        runs["inproc"].append(in_process(conn, n, timeout=timeout, storage_cpu=storage_cpu))
-        print(
-            f"  run {number + 1}: "
-            + ", ".join(f"{k} {v[-1].rate:.1f} jobs/s" for k, v in runs.items()),
-            flush=True,
-        )
-    rate = {name: median([r.rate for r in found]) for name, found in runs.items()}
-    report.add(
-        Row(
-            "2. throughput, ours (HTTP submit to all completed)",
-            f"{rate['ours']:.1f} jobs/s",
-            f"floor {rate['floor']:.1f} jobs/s",
-            times(rate["ours"] / rate["floor"]),
-            f"{plan.throughput_items:,} echo items, median of {len(fanouts)}; fan-out "
-            f"{median(fanouts):.1f} s included; floor: {n:,} jobs",
-        )
-    )
-    report.add(
-        Row("2. throughput, ours vs bare floor", f"{rate['ours']:.1f} jobs/s",
-            f"bare {rate['bare']:.1f} jobs/s", times(rate["ours"] / rate["bare"]),
-            "bare: 2 single-entity upserts + send, no counters")
-    )  # fmt: skip
-    report.add(
-        Row("2. floor vs bare (what the counters cost)", f"{rate['floor']:.1f} jobs/s",
-            f"bare {rate['bare']:.1f} jobs/s", times(rate["floor"] / rate["bare"]),
-            "2 gets + 2 two-entity transactions vs 2 upserts")
-    )  # fmt: skip
-    races = median([r.conflicts / r.jobs for r in runs["inproc"]])
-    report.add(
-        Row(
-            "2. ours in-process (jobs.worker.handle, the floor's driver)",
-            f"{rate['inproc']:.1f} jobs/s",
-            f"floor {rate['floor']:.1f} jobs/s",
-            times(rate["inproc"] / rate["floor"]),
-            f"devhost/in-process {rate['ours'] / rate['inproc']:.2f}x; lost races {races:.2f}/job",
-        )
-    )
-    report.detail(f"fan-out of {plan.throughput_items:,} by the host: {values(fanouts)}")
-    for name, found in runs.items():
-        line = f"{name}: {values([r.rate for r in found], 'jobs/s')}"
-        line += f"; Azurite CPU {median([r.storage_busy for r in found]):.0%} of a core"
-        line += f", client CPU {median([r.client_busy for r in found]):.0%}"
-        line += " (host + worker)" if name == "ours" else " (this process)"
-        if name != "ours":
-            line += (
-                f"; requests/job {median([r.requests_per_job for r in found]):.2f} (with "
-                f"receive and delete); new TCP connections/run "
-                f"{[r.connections for r in found]}"
-            )
-        if name == "inproc":
-            line += f"; lost ETag races/run {[r.conflicts for r in found]}"
-        report.detail(line)
 
 
 # -- 3 and 4. fairness and status reads ----------------------------------------------------
@@ -385,6 +265,17 @@ def completion(stack: Stack, plan: Plan, report: Report) -> None:
     completion_phase(stack, plan.fairness_runs, report)
 
 
+# Phases by name, in the order they run. "fairness" also measures status reads (phase 3): it
+# reads the tasks that phase 4 leaves behind.
+PHASES: dict[str, Callable[[Stack, Plan, Report], None]] = {
+    "submit": submit_latency,
+    "throughput": throughput,
+    "fairness": fairness_and_reads,
+    "profile": profile_phase,
+    "completion": completion,
+}
+
+
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -392,9 +283,20 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs (about 5 minutes)")
+    parser.add_argument(
+        "--phase",
+        action="append",
+        choices=sorted(PHASES),
+        help="run only this phase (repeatable); all of them by default",
+    )
+    parser.add_argument("--items", type=int, help="items of the throughput task (and of the "
+                        "seed floor beside it), instead of the plan's")  # fmt: skip
     args = parser.parse_args(argv)
     plan = Plan.quick() if args.quick else Plan()
-    command = ".venv/bin/python -m bench.run" + (" --quick" if args.quick else "")
+    if args.items:
+        plan = replace(plan, throughput_items=args.items)
+    command = shlex.join([".venv/bin/python", "-m", "bench.run",
+                          *(sys.argv[1:] if argv is None else argv)])  # fmt: skip
     OUT.mkdir(exist_ok=True)
     logs = OUT / "logs"
     for old in logs.glob("*.log") if logs.exists() else []:
@@ -411,9 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     stack = Stack(log_dir=logs)
     started = time.monotonic()
-    steps: list[Callable[[Stack, Plan, Report], None]] = [
-        submit_latency, throughput, fairness_and_reads, profile_phase, completion,
-    ]  # fmt: skip
+    steps = [step for name, step in PHASES.items() if not args.phase or name in args.phase]
     try:
         stack.start_azurite()
         for step in steps:
@@ -429,8 +329,10 @@ def main(argv: list[str] | None = None) -> int:
     text = report.markdown()
     (OUT / "latest.md").write_text(text, encoding="utf-8")
     print("\n" + text)
-    print(f"written to {OUT / 'latest.md'}\ncommand: {shlex.quote(command)}")
-    return 0
+    print(f"written to {OUT / 'latest.md'}\ncommand: {command}")
+    for line in report.alarms:
+        print(f"!!! ALARM: {line}", file=sys.stderr)
+    return 1 if report.alarms else 0
 
 
 def _git_head() -> str:

@@ -10,7 +10,7 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +20,7 @@ import requests
 from azure.data.tables import TableClient, TableServiceClient
 from azure.storage.queue import QueueServiceClient
 
+from bench.proxy import RunningProxy, start_proxy
 from harness.azurite import REPO, Azurite, start_azurite
 from harness.localhost import RunningHost, start_devhost
 from jobs.provision import provision
@@ -69,6 +70,7 @@ def parse_time(stamp: str) -> float:
 class Stack:
     azurite: Azurite | None = None
     host: RunningHost | None = None
+    proxy: RunningProxy | None = None
     http: requests.Session = field(default_factory=requests.Session)
     log_dir: Path | None = None
 
@@ -94,11 +96,20 @@ class Stack:
             "AzureWebJobsStorage": self.connection_string,
         }
 
-    def start_host(self) -> None:
+    def start_host(
+        self, settings: Mapping[str, str] | None = None, *, counted: bool = False
+    ) -> None:
         """A fresh host on the current Azurite, warmed up: its service built and its storage
-        connections open, with no write (a refused submit runs the validation path)."""
+        connections open, with no write (a refused submit runs the validation path).
+        ``settings`` add to (or override) HOST_SETTINGS; ``counted`` puts the counting proxy
+        between the host's processes and Azurite (``self.proxy``)."""
         self.stop_host()
-        self.host = start_devhost(REPO, {**self.storage_env, **HOST_SETTINGS}, timeout=120)
+        storage = self.storage_env
+        if counted:
+            proxied = self.start_proxy().connection_string(self.connection_string)
+            storage = {name: proxied for name in storage}
+        env = {**storage, **HOST_SETTINGS, **(settings or {})}
+        self.host = start_devhost(REPO, env, timeout=120)
         poll(self._healthy, timeout=60, interval=0.2, what="the host's health check")
         self.http.post(self.url("tasks"), json={"kind": "no-such-kind", "items": [1]}, timeout=30)
 
@@ -134,8 +145,21 @@ class Stack:
         with contextlib.suppress(OSError):
             host.log_path.replace(self.log_dir / f"devhost-{host.port}.log")
 
+    def start_proxy(self) -> RunningProxy:
+        """The counting proxy in front of the current Azurite (one per Azurite)."""
+        if self.proxy is None:
+            assert self.azurite is not None, "Azurite is not running"
+            azurite = self.azurite
+            ports = {"blob": azurite.blob_port, "queue": azurite.queue_port,
+                     "table": azurite.table_port}  # fmt: skip
+            self.proxy = start_proxy(ports)
+        return self.proxy
+
     def stop_azurite(self) -> None:
         self.stop_host()
+        proxy, self.proxy = self.proxy, None
+        if proxy is not None:
+            proxy.stop()
         azurite, self.azurite = self.azurite, None
         if azurite is not None:
             azurite.stop()
