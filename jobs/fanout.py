@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from jobs import delays, logs
+from jobs import delays, lanes, logs
 from jobs.models import CancelMessage, FanOutMessage, Job, RunMessage, Setup, Task, job_id, utcnow
 from jobs.resources import CONTROL_QUEUE
 from jobs.service import Service
@@ -48,7 +48,8 @@ def fan_out(service: Service, task_id: str, claim: str | None = None) -> None:
 def spread(service: Service, task: Task, items: list[Any], claim: str) -> None:
     """Write the task's job rows, then, as the task's one dispatcher, queue its first window
     and mark it dispatched."""
-    table, task_id, total, queue = service.table, task.task_id, len(items), task.queue
+    table, task_id, total = service.table, task.task_id, len(items)
+    queue = lanes.job_queue(task)
     encode = service.payloads.encode
     jobs = [
         Job(

@@ -16,7 +16,7 @@ import pytest
 from jobs import listing, throughput
 from jobs.listing import RUNNING, partition
 from jobs.models import Counts, Task, TaskStatus, TaskSummary
-from jobs.resources import CONTROL_QUEUE, JOB_QUEUES, all_queues
+from jobs.resources import LISTENED_QUEUES, all_queues
 from jobs.retry import request_retry
 from jobs.service import Service
 from jobs.settings import Settings
@@ -79,8 +79,7 @@ def run(service: Service) -> None:
     store = service.queue_store
     assert isinstance(store, MemoryQueueStore)
     while True:
-        batches = [(q, store.receive(q, 32, timedelta(minutes=10))) for q in
-                   (CONTROL_QUEUE, *JOB_QUEUES)]  # fmt: skip
+        batches = [(q, store.receive(q, 32, timedelta(minutes=10))) for q in LISTENED_QUEUES]
         if not any(batch for _, batch in batches):
             return
         for queue, batch in batches:
