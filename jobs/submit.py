@@ -1,7 +1,9 @@
 """Accepting a batch: validate everything, then store it once and hand it to the fan-out.
 
 The answer never waits on the batch's size in storage round trips: the items go to one blob,
-the task to one row, and one message asks a queue function to write the job rows. Task ids
+the task to one row, and one message asks a queue function to write the job rows; a small
+batch's rows and messages are written here as well (jobs.inline), so its jobs start a queue
+hop sooner. Task ids
 are random; an Idempotency-Key claims a key row (named by the key's hash) that records which
 task it made, so a repeat finds the same task and a guessed key reveals no id."""
 
@@ -16,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import from_json, to_json
 
-from jobs import delays, listing, logs, webhooks
+from jobs import delays, inline, listing, logs, webhooks
 from jobs.errors import (
     Conflict,
     InvalidBody,
@@ -105,7 +107,13 @@ def submit(
             raise
         return earlier
     listing.record_submitted(service.table, task)
-    service.queues.send(CONTROL_QUEUE, FanOutMessage(task_id), delays.remaining(task))
+    if inline.eligible(task, len(body)):
+        # Small and due: dispatched here, behind a fan-out message that finishes it if we die.
+        claim = uuid.uuid4().hex
+        service.queues.send(CONTROL_QUEUE, FanOutMessage(task_id, claim), inline.SAFETY_NET)
+        inline.dispatch(service, task, request.items, claim)
+    else:
+        service.queues.send(CONTROL_QUEUE, FanOutMessage(task_id), delays.remaining(task))
     logs.event("task_submitted", task_id=task_id, kind=kind.name, queue=queue, total=task.total)
     return Submitted(task, created=True)
 

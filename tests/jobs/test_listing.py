@@ -223,6 +223,7 @@ def test_the_kind_filter_never_mixes_kinds_whose_names_share_a_beginning(
     assert len(listed(service)) == 4
 
 
+@pytest.mark.usefixtures("fan_out_path")
 def test_a_page_reads_rows_for_the_page_whatever_the_number_of_tasks(
     service: Service, table: Counting
 ) -> None:
@@ -237,6 +238,7 @@ def test_a_page_reads_rows_for_the_page_whatever_the_number_of_tasks(
     assert counted == 5  # one task row per task: its counters were never written
 
 
+@pytest.mark.usefixtures("fan_out_path")
 def test_a_state_filter_ends_a_page_early_rather_than_read_past_many_others(
     service: Service, table: Counting
 ) -> None:
