@@ -61,10 +61,13 @@ def spread(service: Service, task: Task, items: list[Any], claim: str) -> None:
         )
         for index, item in enumerate(items)
     ]
-    table.size_shards(task_id, total)  # before any job can start, so every shard can close
     with ThreadPoolExecutor(PARALLEL_WRITES) as pool:
-        for _ in pool.map(lambda chunk: _create(service, task_id, chunk), _chunks(jobs)):
-            pass
+        # The shards' sizes go with the rows, both before any job can start, so every shard
+        # can close; in parallel, since a submit dispatching a small task waits on them.
+        writes = [pool.submit(table.size_shards, task_id, total)]
+        writes += [pool.submit(_create, service, task_id, chunk) for chunk in _chunks(jobs)]
+        for write in writes:
+            write.result()
         current = _claim(service, task_id, claim)
         if current is None:
             return  # another fan-out of this task dispatches it
