@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from jobs import inline
+from jobs.lanes import SMALL_TASK_ITEMS
 from jobs.models import FanOutMessage, JobStatus, Message, RunMessage, Setup, parse_message
 from jobs.resources import CONTROL_QUEUE, DEFAULT_QUEUE, SMALL_QUEUE, all_queues
 from jobs.service import Service
@@ -145,16 +146,17 @@ def test_a_delayed_small_task_is_left_to_its_fan_out(
 def test_a_batch_over_the_inline_bounds_is_left_to_its_fan_out(
     service: Service, queues: MemoryQueueStore
 ) -> None:
-    many = submit(service, body(list(range(inline.INLINE_ITEMS + 1)))).task
+    small = submit(service, body(list(range(inline.INLINE_ITEMS + 1)))).task
     heavy = submit(service, body(["x" * 1000] * 70)).task  # few items, over INLINE_BYTES
+    large = submit(service, body(list(range(SMALL_TASK_ITEMS + 1)))).task
 
-    for task in (many, heavy):
+    for task in (small, heavy, large):
         assert setup_of(service, task.task_id) is Setup.ACCEPTED
-    assert messages(queues, SMALL_QUEUE) == []
+    assert runs(queues, SMALL_QUEUE) == []
     deliver(service, queues, CONTROL_QUEUE)
-    # The large one's jobs run from the queue it named; the heavy one is small: jobs-small.
-    assert {m.task_id for m in runs(queues, DEFAULT_QUEUE)} == {many.task_id}
-    assert {m.task_id for m in runs(queues, SMALL_QUEUE)} == {heavy.task_id}
+    # The small ones' jobs run from jobs-small all the same; the large one's from its queue.
+    assert {m.task_id for m in runs(queues, SMALL_QUEUE)} == {small.task_id, heavy.task_id}
+    assert {m.task_id for m in runs(queues, DEFAULT_QUEUE)} == {large.task_id}
 
 
 def test_a_small_task_of_another_queue_runs_from_that_queue(
