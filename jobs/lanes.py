@@ -14,8 +14,8 @@ from __future__ import annotations
 from jobs.models import Task
 from jobs.resources import DEFAULT_QUEUE, SMALL_QUEUE
 
-# The most jobs a task may have and still run on the small lane: one table transaction's rows,
-# which is also the most a submit dispatches itself (jobs.inline).
+# The most jobs a task may have and still run on the small lane: one table transaction's rows
+# (a submit dispatches at most jobs.inline.INLINE_ITEMS of them itself).
 SMALL_TASK_ITEMS = 100
 
 
