@@ -24,7 +24,7 @@ from bench.proxy import RunningProxy, start_proxy
 from harness.azurite import REPO, Azurite, start_azurite
 from harness.localhost import RunningHost, start_devhost
 from jobs.provision import provision
-from jobs.resources import DEFAULT_QUEUE, JOBS_TABLE
+from jobs.resources import DEFAULT_QUEUE, JOBS_TABLE, SMALL_QUEUE
 from jobs.store import JOB_PREFIX, TASK_ROW
 
 T = TypeVar("T")
@@ -239,9 +239,11 @@ class Stack:
         return min(stamps) if stamps else None
 
     def clear_queue(self, queue: str = DEFAULT_QUEUE) -> None:
-        """Drop every message (visible or not) left by an abandoned run."""
+        """Drop every message (visible or not) left by an abandoned run, and those of the small
+        tasks' queue (a 100-item task's jobs are queued by its submit, on jobs-small)."""
         service = QueueServiceClient.from_connection_string(self.connection_string)
-        service.get_queue_client(queue).clear_messages()
+        for name in dict.fromkeys((queue, SMALL_QUEUE)):
+            service.get_queue_client(name).clear_messages()
 
 
 def cpu_seconds(pids: list[int]) -> float:

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from jobs import delays, logs
+from jobs import delays, lanes, logs
 from jobs.models import CancelMessage, FanOutMessage, Job, RunMessage, Setup, Task, job_id, utcnow
 from jobs.resources import CONTROL_QUEUE
 from jobs.service import Service
@@ -48,7 +48,8 @@ def fan_out(service: Service, task_id: str, claim: str | None = None) -> None:
 def spread(service: Service, task: Task, items: list[Any], claim: str) -> None:
     """Write the task's job rows, then, as the task's one dispatcher, queue its first window
     and mark it dispatched."""
-    table, task_id, total, queue = service.table, task.task_id, len(items), task.queue
+    table, task_id, total = service.table, task.task_id, len(items)
+    queue = lanes.job_queue(task)
     encode = service.payloads.encode
     jobs = [
         Job(
@@ -60,10 +61,13 @@ def spread(service: Service, task: Task, items: list[Any], claim: str) -> None:
         )
         for index, item in enumerate(items)
     ]
-    table.size_shards(task_id, total)  # before any job can start, so every shard can close
     with ThreadPoolExecutor(PARALLEL_WRITES) as pool:
-        for _ in pool.map(lambda chunk: _create(service, task_id, chunk), _chunks(jobs)):
-            pass
+        # The shards' sizes go with the rows, both before any job can start, so every shard
+        # can close; in parallel, since a submit dispatching a small task waits on them.
+        writes = [pool.submit(table.size_shards, task_id, total)]
+        writes += [pool.submit(_create, service, task_id, chunk) for chunk in _chunks(jobs)]
+        for write in writes:
+            write.result()
         current = _claim(service, task_id, claim)
         if current is None:
             return  # another fan-out of this task dispatches it

@@ -282,12 +282,18 @@ class RunMessage:
 @dataclass(frozen=True)
 class FanOutMessage:
     """The queue message that turns a stored batch into job rows and the first messages (sent
-    with a visibility delay for a task with ``not_before``)."""
+    with a visibility delay for a task with ``not_before``). ``claim`` names the dispatch it
+    stands behind: a submit that dispatches a small task itself sends one with its own claim,
+    so that message may finish what the submit started (None: the message's id is its claim)."""
 
     task_id: str
+    claim: str | None = None
 
     def to_json(self) -> str:
-        return json.dumps({"op": "fanout", "task_id": self.task_id}, separators=(",", ":"))
+        data = {"op": "fanout", "task_id": self.task_id}
+        if self.claim is not None:
+            data["claim"] = self.claim
+        return json.dumps(data, separators=(",", ":"))
 
 
 @dataclass(frozen=True)
@@ -372,7 +378,10 @@ def parse_message(text: str) -> Message:
     if not isinstance(task_id, str) or canonical_task_id(task_id) != task_id:
         raise ValueError("no task_id")
     if data.get("op") == "fanout":
-        return FanOutMessage(task_id)
+        claim = data.get("claim")
+        if claim is not None and (not isinstance(claim, str) or not claim):
+            raise ValueError("bad claim")
+        return FanOutMessage(task_id, claim)
     if data.get("op") == "cancel":
         return CancelMessage(task_id)
     if data.get("op") == "purge":

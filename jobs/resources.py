@@ -12,6 +12,10 @@ JOBS_TABLE = "jobs"
 # a kind or a submit may pick another (long-running kinds keep out of short ones' way).
 DEFAULT_QUEUE = "jobs"
 JOB_QUEUES: tuple[str, ...] = (DEFAULT_QUEUE, "jobs-long")
+# Where small tasks of the default queue run (jobs.lanes): a queue of their own, so a task of a
+# few jobs never waits behind the windows of the large tasks on `jobs`. Not a queue a caller
+# names: it is chosen by the task's size.
+SMALL_QUEUE = "jobs-small"
 # Fan-out and cancel messages: a queue of their own, so a new task's setup never waits behind
 # other tasks' windows of job messages.
 CONTROL_QUEUE = "jobs-control"
@@ -19,7 +23,7 @@ CONTROL_QUEUE = "jobs-control"
 # function of ours listens to it.
 EVENTS_QUEUE = "task-events"
 # Every queue with a trigger (and so a poison queue the sweep reads).
-LISTENED_QUEUES: tuple[str, ...] = (*JOB_QUEUES, CONTROL_QUEUE)
+LISTENED_QUEUES: tuple[str, ...] = (*JOB_QUEUES, SMALL_QUEUE, CONTROL_QUEUE)
 POISON_SUFFIX = "-poison"
 # Where the sweep moves a poison message it cannot read (logged, kept visible, out of its way).
 UNREADABLE_SUFFIX = "-unreadable"

@@ -15,7 +15,7 @@ import contextlib
 import time
 from dataclasses import replace
 
-from jobs import listing, logs
+from jobs import lanes, listing, logs
 from jobs.errors import Conflict
 from jobs.lifecycle import Successor
 from jobs.models import (
@@ -96,7 +96,7 @@ def run_retry(service: Service, message: RetryMessage) -> None:
     else:
         for pair in filter(None, round_.head.split(",")):
             index, generation = (int(part) for part in pair.split(":"))
-            service.queues.send(task.queue, RunMessage(task.task_id, index, generation))
+            service.queues.send(lanes.job_queue(task), RunMessage(task.task_id, index, generation))
     table.update_task(task.task_id, retry=replace(round_, done=round_.number, page=""))
     logs.event("task_retry_dispatched", task_id=task.task_id, kind=task.kind, round=round_.number)
     service.lifecycle.settle(task.task_id)  # nothing was left to reset: the task ends here

@@ -36,7 +36,7 @@ def handle(
         logs.event("message_unreadable", logging.WARNING, queue=queue, body=body[:200])
         return
     if isinstance(message, FanOutMessage):
-        fan_out(service, message.task_id, message_id)
+        fan_out(service, message.task_id, message.claim or message_id)
     elif isinstance(message, CancelMessage):
         cancel_pending(service, message.task_id)
     elif isinstance(message, RetryMessage):

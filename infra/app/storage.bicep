@@ -21,6 +21,7 @@ var jobsTable = 'jobs'
 var jobQueues = [
   'jobs'
   'jobs-long'
+  'jobs-small'
   'jobs-control'
 ]
 var poisonSuffix = '-poison'

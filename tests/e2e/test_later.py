@@ -14,7 +14,13 @@ from harness.azurite import REPO
 from harness.localhost import start_devhost
 from harness.polling import wait_until
 from jobs import retention
-from jobs.resources import INPUTS_CONTAINER, JOBS_TABLE, OUTPUTS_CONTAINER, PAYLOADS_CONTAINER
+from jobs.resources import (
+    INPUTS_CONTAINER,
+    JOBS_TABLE,
+    OUTPUTS_CONTAINER,
+    PAYLOADS_CONTAINER,
+    SMALL_QUEUE,
+)
 from jobs.service import Service
 from tests.e2e.conftest import SETTINGS, Api
 
@@ -166,7 +172,8 @@ def test_a_kind_with_two_attempts_runs_exactly_twice(api: Api) -> None:
     assert job["error"] == "AlwaysFails: brittle (attempt 2)"
     started = wait_until(
         lambda: (
-            (n := api.host.logs().count(f"job_started queue=jobs task_id={task_id}")) >= 2 and n
+            (n := api.host.logs().count(f"job_started queue={SMALL_QUEUE} task_id={task_id}")) >= 2
+            and n
         ),
         message="both attempts in the log",
     )

@@ -10,7 +10,7 @@ import pytest
 
 from harness.polling import wait_until
 from jobs import listing as listing_rows
-from jobs.resources import JOBS_TABLE
+from jobs.resources import JOBS_TABLE, LISTENED_QUEUES
 from tests.e2e.conftest import Api
 
 
@@ -118,6 +118,6 @@ def test_stats_count_jobs_per_minute_without_a_write_on_their_path(api: Api) -> 
         message="the finished tasks to leave the running partition",
     )
     stats = api.get("stats").json()
-    assert {q["queue"] for q in stats["queues"]} == {"jobs", "jobs-long", "jobs-control"}
+    assert {q["queue"] for q in stats["queues"]} == set(LISTENED_QUEUES)
     assert all(q["depth"] >= 0 and q["poison"] >= 0 for q in stats["queues"])
     assert stats["running_tasks"] >= 0

@@ -227,6 +227,7 @@ def test_a_retry_reopens_the_task_and_its_next_end_is_a_new_one(service: Service
     assert completion.event_id(task_id, 2) != completion.event_id(task_id, 1)
 
 
+@pytest.mark.usefixtures("fan_out_path")
 def test_a_task_whose_setup_failed_ends_too(service: Service) -> None:
     body = json.dumps({"kind": "echo", "items": [1, 2]}).encode()
     task_id = submit(service, body).task.task_id  # never fanned out

@@ -15,7 +15,7 @@ from jobs.cancel import cancel_pending, request_cancel
 from jobs.fanout import fan_out
 from jobs.lifecycle import MOVES, Change, Event, decide
 from jobs.models import Job, JobStatus, RetryMessage, RunMessage, TaskStatus, parse_message
-from jobs.resources import CONTROL_QUEUE, all_queues
+from jobs.resources import CONTROL_QUEUE, DEFAULT_QUEUE, SMALL_QUEUE, all_queues
 from jobs.retry import request_retry, run_retry
 from jobs.service import Service
 from jobs.settings import Settings
@@ -25,7 +25,8 @@ from jobs.submit import submit
 from jobs.tasks import status
 from jobs.worker import handle
 
-QUEUE = "jobs"
+QUEUE = DEFAULT_QUEUE
+RUN_QUEUES = (DEFAULT_QUEUE, SMALL_QUEUE)
 NOW = "2026-01-01T00:00:00.000Z"
 
 
@@ -97,10 +98,13 @@ def new_task(service: Service, kind: str, items: list[Any]) -> str:
     return task.task_id
 
 
-def queued(service: Service, queue: str = QUEUE) -> list[RunMessage]:
+def queued(service: Service, queue: str | None = None) -> list[RunMessage]:
+    """The run messages on ``queue``, or on every queue jobs run from (a small task's go on
+    jobs-small, a larger one's and the successors these tests send as QUEUE's on jobs)."""
     store = service.queue_store
     assert isinstance(store, MemoryQueueStore)
-    messages = [parse_message(base64.b64decode(t).decode()) for t in store.texts(queue)]
+    texts = [t for q in ((queue,) if queue else RUN_QUEUES) for t in store.texts(q)]
+    messages = [parse_message(base64.b64decode(t).decode()) for t in texts]
     return [m for m in messages if isinstance(m, RunMessage)]
 
 
@@ -114,18 +118,23 @@ def control(service: Service) -> list[object]:
     return [parse_message(base64.b64decode(t).decode()) for t in store.texts(CONTROL_QUEUE)]
 
 
-def run_queue(service: Service, queue: str = QUEUE) -> int:
-    """Deliver a queue's messages as the host would, until it is empty; how many."""
+def run_queue(service: Service, queue: str | None = None) -> int:
+    """Deliver a queue's messages (by default, those of every queue jobs run from) as the host
+    would, until it is empty; how many."""
     store = service.queue_store
     assert isinstance(store, MemoryQueueStore)
     delivered = 0
-    while batch := store.receive(queue, 32, timedelta(minutes=10)):
-        for received in batch:
-            body = base64.b64decode(received.text).decode()
-            handle(service, queue, body, received.dequeue_count, received.id)
-            store.delete(queue, received.id, received.receipt)
-            delivered += 1
-    return delivered
+    while True:
+        batches = [(q, store.receive(q, 32, timedelta(minutes=10)))
+                   for q in ((queue,) if queue else RUN_QUEUES)]  # fmt: skip
+        if not any(batch for _, batch in batches):
+            return delivered
+        for name, batch in batches:
+            for received in batch:
+                body = base64.b64decode(received.text).decode()
+                handle(service, name, body, received.dequeue_count, received.id)
+                store.delete(name, received.id, received.receipt)
+                delivered += 1
 
 
 # -- the table ---------------------------------------------------------------------------
@@ -272,14 +281,14 @@ def test_a_cancel_landing_during_a_start_skips_the_job_and_passes_on_its_success
 ) -> None:
     task_id = new_task(service, "echo", list(range(40)))  # job 0's successor is job 32
     table.before(moving(JobStatus.IN_PROGRESS, 0), lambda: request_cancel(service, task_id))
-    before = len(queued(service))
+    before = len(queued(service, QUEUE))
 
     assert service.lifecycle.start(RunMessage(task_id, 0), QUEUE, 1) is None
 
     job = service.table.get_job(task_id, 0)
     assert job is not None
     assert (job.status, job.next_sent) == (JobStatus.CANCELLED, True)
-    assert queued(service)[before:] == [RunMessage(task_id, 32)]
+    assert queued(service, QUEUE)[before:] == [RunMessage(task_id, 32)]  # where 0's came from
     assert counts(service, task_id)[JobStatus.CANCELLED] == 1
     assert counts(service, task_id)[JobStatus.IN_PROGRESS] == 0
 

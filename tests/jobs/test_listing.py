@@ -16,7 +16,7 @@ import pytest
 from jobs import listing, throughput
 from jobs.listing import RUNNING, partition
 from jobs.models import Counts, Task, TaskStatus, TaskSummary
-from jobs.resources import CONTROL_QUEUE, JOB_QUEUES, all_queues
+from jobs.resources import LISTENED_QUEUES, all_queues
 from jobs.retry import request_retry
 from jobs.service import Service
 from jobs.settings import Settings
@@ -79,8 +79,7 @@ def run(service: Service) -> None:
     store = service.queue_store
     assert isinstance(store, MemoryQueueStore)
     while True:
-        batches = [(q, store.receive(q, 32, timedelta(minutes=10))) for q in
-                   (CONTROL_QUEUE, *JOB_QUEUES)]  # fmt: skip
+        batches = [(q, store.receive(q, 32, timedelta(minutes=10))) for q in LISTENED_QUEUES]
         if not any(batch for _, batch in batches):
             return
         for queue, batch in batches:
@@ -224,6 +223,7 @@ def test_the_kind_filter_never_mixes_kinds_whose_names_share_a_beginning(
     assert len(listed(service)) == 4
 
 
+@pytest.mark.usefixtures("fan_out_path")
 def test_a_page_reads_rows_for_the_page_whatever_the_number_of_tasks(
     service: Service, table: Counting
 ) -> None:
@@ -238,6 +238,7 @@ def test_a_page_reads_rows_for_the_page_whatever_the_number_of_tasks(
     assert counted == 5  # one task row per task: its counters were never written
 
 
+@pytest.mark.usefixtures("fan_out_path")
 def test_a_state_filter_ends_a_page_early_rather_than_read_past_many_others(
     service: Service, table: Counting
 ) -> None:

@@ -15,7 +15,7 @@ from jobs import finished_index, purge, retention
 from jobs.errors import Conflict, NotFound
 from jobs.fanout import fan_out
 from jobs.models import PurgeMessage
-from jobs.resources import CONTROL_QUEUE, JOB_QUEUES, OUTPUTS_CONTAINER, PAYLOADS_CONTAINER
+from jobs.resources import CONTROL_QUEUE, LISTENED_QUEUES, OUTPUTS_CONTAINER, PAYLOADS_CONTAINER
 from jobs.retry import request_retry
 from jobs.service import Service
 from jobs.settings import Settings
@@ -35,7 +35,7 @@ def service() -> Service:
 def run_all(service: Service) -> int:
     """Deliver every queue until all are quiet; how many messages."""
     delivered = 0
-    while moved := sum(run_queue(service, q) for q in (*JOB_QUEUES, CONTROL_QUEUE)):
+    while moved := sum(run_queue(service, q) for q in LISTENED_QUEUES):
         delivered += moved
     return delivered
 

@@ -213,6 +213,7 @@ def test_a_round_redelivered_after_it_ended_still_records_the_tasks_end(
     assert task.completion.number == 2
 
 
+@pytest.mark.usefixtures("fan_out_path")
 def test_a_retry_of_a_task_whose_setup_failed_changes_nothing(
     service: Service,
 ) -> None:
@@ -330,6 +331,7 @@ def test_a_webhook_sent_after_a_retry_reopened_the_task_describes_its_own_end(
 # -- cases checked that hold ---------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("fan_out_path")
 def test_holds_two_fan_outs_one_crashing_after_its_claim_dispatch_once(
     service: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -356,6 +358,7 @@ def test_holds_two_fan_outs_one_crashing_after_its_claim_dispatch_once(
     assert (task.completion.number, len(finished(service))) == (1, 1)
 
 
+@pytest.mark.usefixtures("fan_out_path")
 def test_holds_a_cancel_after_the_claim_but_before_the_first_window_cancels_every_job(
     service: Service, table: Interfering
 ) -> None:

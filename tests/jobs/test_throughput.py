@@ -127,7 +127,9 @@ def test_stats_show_queue_depths_running_tasks_and_the_hour(service: Service) ->
     read = stats.read(service, T0)
 
     depths = {q.queue: (q.depth, q.poison) for q in read.queues}
-    assert depths == {"jobs": (0, 0), "jobs-long": (0, 1), "jobs-control": (2, 0)}
+    assert depths == {
+        "jobs": (0, 0), "jobs-small": (3, 0), "jobs-long": (0, 1), "jobs-control": (2, 0),
+    }  # fmt: skip
     assert read.running_tasks == 2
     assert len(read.minutes) == 60
     run(service)
