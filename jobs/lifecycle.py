@@ -25,14 +25,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections import Counter, OrderedDict, defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Final
 
 from jobs import logs
 from jobs.errors import JobsError
+from jobs.group_commit import GroupCommit
 from jobs.models import (
     Completion,
     Counts,
@@ -55,7 +57,14 @@ from jobs.storage import ConcurrentUpdate
 from jobs.store import JobsTable, Shard, TaskWrite, completion_props, shard_of
 
 MAX_RACES = 50
-GROUP = 99  # job rows per transaction, leaving room for the shard row
+GROUP = 98  # job rows per transaction of one shard's jobs, leaving room for the shard and task
+# Group commit: at most this many moves a transaction (with up to 32 shards and the task row,
+# inside the 100-row limit), about this many bytes (inside the 4 MiB limit), and a leader
+# waits this long at most for the task's other running jobs to join.
+GROUP_JOBS = 64
+GROUP_BYTES = 2 * 1024 * 1024
+GROUP_WAIT = 0.003
+ROW_BYTES = 1024  # a job row's properties other than its result, escaped, generously
 POISONED = "the job did not finish within the allowed attempts"
 FOLLOW_UP = -1  # in a move's ``sent`` set: the task's follow-up message went out
 
@@ -160,39 +169,81 @@ def decide(job: Job, change: Change, *, cancelled: bool, now: str) -> tuple[Even
 
 
 @dataclass(frozen=True)
+class Entry:
+    """One change to one job of a task, as its caller hands it over to be written."""
+
+    index: int
+    change: Change
+    queue: str = ""  # the queue of the job's message, where its successor goes
+    row: Job | None = None  # the job as the caller read it (None: read it)
+    shard: Shard | None = None  # its shard as the caller last wrote it (None: read it)
+    sent: bool = False  # the caller has sent the job's successor already
+
+
+@dataclass(frozen=True)
 class Claim:
     """A job a worker has started: what it must hand back to finish it."""
 
     job: Job
-    shard: Shard  # as the start left it, which saves a read when the job finishes quickly
     queue: str
+    shard: Shard | None  # as the start left it: saves a read when the job finishes ungrouped
+
+
+Written = tuple[Job | None, Shard | None]  # a change's job as written, and its shard
 
 
 class Lifecycle:
-    def __init__(self, table: JobsTable, queues: JobQueues, payloads: Payloads):
+    def __init__(
+        self, table: JobsTable, queues: JobQueues, payloads: Payloads, *, grouped: bool = True
+    ):
         self.table = table
         self.queues = queues
         self.payloads = payloads
+        # Grouped: a worker's concurrent moves of one task's jobs are written together, and
+        # the task's counter shards are kept between writes (their ETags guard every write,
+        # so a shard that moved elsewhere fails the write and is read again).
+        self._group: GroupCommit[Entry, Written] | None = None
+        self._shards = ShardCache()
+        self._working: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        if grouped:
+            self._group = GroupCommit(
+                lambda task_id, entries: self.apply(task_id, entries, cached=True),
+                wait=GROUP_WAIT,
+                limit=GROUP_JOBS,
+                size=_entry_size,
+                budget=GROUP_BYTES,
+                expected=self._working.__getitem__,
+            )
 
     # -- what callers say happened ---------------------------------------------------------
+
+    @property
+    def group(self) -> GroupCommit[Entry, Written] | None:
+        return self._group
+
+    @contextlib.contextmanager
+    def working(self, task_id: str) -> Iterator[None]:
+        """Around a worker's run of one job of ``task_id``: a group waits (a few milliseconds
+        at most) for the moves of the task's other jobs running in this process."""
+        with self._lock:
+            self._working[task_id] += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._working[task_id] -= 1
+                if self._working[task_id] <= 0:
+                    del self._working[task_id]
 
     def start(self, message: RunMessage, queue: str, attempt: int) -> Claim | None:
         """Mark the job InProgress for this attempt; None when there is nothing to run (stale,
         finished, its task cancelled, or no such job)."""
-        job = self.table.get_job(message.task_id, message.index)
-        if job is None:
-            logs.event(
-                "job_missing",
-                logging.WARNING,
-                task_id=message.task_id,
-                job_id=job_id(message.index),
-            )
-            return None
         change = Change(Event.START, message.generation, attempt=attempt)
-        moved, shard = self._apply(job.task_id, queue, {job.index: change}, {job.index: job})
-        if not moved or moved[0].status is not JobStatus.IN_PROGRESS:
+        moved, shard = self._one(message.task_id, Entry(message.index, change, queue))
+        if moved is None or moved.status is not JobStatus.IN_PROGRESS:
             return None
-        return Claim(moved[0], shard, queue)
+        return Claim(moved, queue, shard)
 
     def complete(self, claim: Claim, result: JsonValue) -> bool:
         """The handler returned ``result``; True when this call finished the job."""
@@ -213,12 +264,8 @@ class Lifecycle:
     def poison(self, message: RunMessage, queue: str) -> Job | None:
         """The host gave up on ``message``; the failed job, or None when it had finished (or
         the message is stale)."""
-        job = self.table.get_job(message.task_id, message.index)
-        if job is None:
-            return None
         change = Change(Event.POISON, message.generation)
-        moved, _ = self._apply(job.task_id, queue, {job.index: change}, {job.index: job})
-        return moved[0] if moved else None
+        return self._one(message.task_id, Entry(message.index, change, queue))[0]
 
     def cancel(self, jobs: Sequence[Job]) -> int:
         """Cancel those of ``jobs`` (one task's, as read) that are still pending; how many."""
@@ -232,7 +279,26 @@ class Lifecycle:
             lambda job: Change(Event.RESET, job.generation, successor=successors.get(job.index)),
         )
 
-    # -- the one optimistic loop -----------------------------------------------------------
+    # -- how a change gets written ---------------------------------------------------------
+
+    def _one(self, task_id: str, entry: Entry) -> Written:
+        """Write one change, with whatever else this process has waiting for the task when
+        grouped; the job as written (None when the change did not apply) and its shard."""
+        if self._group is None:
+            return self.apply(task_id, [entry])[0]
+        return self._group(task_id, entry)
+
+    def _finish(self, claim: Claim, change: Change) -> bool:
+        """The successor goes out here, in the caller's thread and before the write, when the
+        finish applies to the job as claimed (as every finishing write requires)."""
+        job = claim.job
+        decided = decide(job, change, cancelled=False, now=job.updated_at or "")
+        sent = False
+        if decided is not None and _dispatches(*decided):
+            self.queues.send(claim.queue, _successor(decided[1]))
+            sent = True
+        entry = Entry(job.index, change, claim.queue, row=job, shard=claim.shard, sent=sent)
+        return self._one(job.task_id, entry)[0] is not None
 
     def _apply_all(self, jobs: Sequence[Job], change: Callable[[Job], Change]) -> int:
         """Apply a change to many jobs of one task: per shard, GROUP rows a transaction."""
@@ -243,55 +309,121 @@ class Lifecycle:
         for group in by_shard.values():
             for start in range(0, len(group), GROUP):
                 chunk = group[start : start + GROUP]
-                changes = {job.index: change(job) for job in chunk}
-                written, _ = self._apply(chunk[0].task_id, "", changes, {j.index: j for j in chunk})
-                moved += len(written)
+                entries = [Entry(job.index, change(job), row=job) for job in chunk]
+                written = self.apply(chunk[0].task_id, entries)
+                moved += sum(job is not None for job, _ in written)
         return moved
 
-    def _finish(self, claim: Claim, change: Change) -> bool:
-        job = claim.job
-        moved, _ = self._apply(job.task_id, claim.queue, {job.index: change}, {job.index: job},
-                               claim.shard)  # fmt: skip
-        return bool(moved)
+    # -- the one optimistic loop -----------------------------------------------------------
 
-    def _apply(
+    def apply(
+        self, task_id: str, entries: Sequence[Entry], *, cached: bool = False
+    ) -> list[Written]:
+        """Apply ``entries`` in order (one job may appear more than once: each change sees the
+        row as the ones before it left it) to the rows as given or read, and write the moved
+        rows with their counter shards, and the task row when the task ends, in one
+        transaction. On a lost race read everything again and decide again. Returns each
+        entry's job as written (with its new ETag), or None where its change did not apply.
+        ``cached``: take the shards from the cache (and keep them there)."""
+        sent = {e.index for e in entries if e.sent}  # successors out: never sent twice
+        given = {e.index: e.row for e in entries if e.row is not None}
+        rows = dict(given)
+        numbers = {shard_of(e.index) for e in entries}
+        shards = self._shards.get(task_id) if cached else _given_shards(entries)
+        for _ in range(MAX_RACES):
+            missing = [e.index for e in entries if e.index not in rows]
+            if missing:
+                rows.update(self.table.get_jobs(task_id, missing))
+            if shards is None or not numbers <= shards.keys():
+                shards = self._read_shards(task_id, numbers, everything=cached)
+            now = utcnow()
+            results, moved = self._decide(task_id, entries, rows, shards, sent, now)
+            if not moved:
+                return [(job, None) for job in results]
+            written = self._counted(moved, rows, shards, now)
+            task = None
+            if any(s.closed and not shards[n].closed for n, s in written.items()):
+                task = self._closing(task_id, written, now, sent)  # a shard's last job ended
+            try:
+                etags = self.table.write(task_id, list(moved.values()), list(written.values()),
+                                         now, task)  # fmt: skip
+            except ConcurrentUpdate:
+                rows, shards = {}, None
+                self._shards.forget(task_id)
+                continue
+            new = dict(zip(moved, etags[: len(moved)], strict=True))
+            shard_etags = etags[len(moved) :]
+            stored = {n: replace(s, etag=e) for (n, s), e in zip(written.items(), shard_etags,
+                                                                   strict=True)}  # fmt: skip
+            if cached:
+                self._shards.put(task_id, {**shards, **stored})
+            return [
+                (None, None) if job is None
+                else (replace(job, etag=new[job.index]), stored[shard_of(job.index)])
+                for job in results
+            ]  # fmt: skip
+        raise Contention(f"task {task_id}: {len(entries)} change(s) lost {MAX_RACES} races")
+
+    def _read_shards(
+        self, task_id: str, numbers: set[int], *, everything: bool
+    ) -> dict[int, Shard]:
+        """The task's counter shards: every one in one query (to keep), or one read each for
+        the few a single write needs."""
+        if not everything:
+            return {n: self.table.get_shard(task_id, n) for n in numbers}
+        found = self.table.read_shards(task_id)
+        shards = {} if found is None else {s.number: s for s in found[1]}
+        return {n: shards.get(n) or Shard(n, Counts()) for n in range(COUNTER_SHARDS)}
+
+    def _decide(
         self,
         task_id: str,
-        queue: str,
-        changes: Mapping[int, Change],
+        entries: Sequence[Entry],
         rows: Mapping[int, Job],
-        shard: Shard | None = None,
-    ) -> tuple[list[Job], Shard]:
-        """Apply ``changes`` (to jobs of one shard) to ``rows`` as read, writing the moved rows
-        and their shard together; on a lost race read everything again and decide again.
-        Returns the rows written, with their new ETags, and the shard as written."""
-        number = shard_of(next(iter(changes)))
-        sent: set[int] = set()  # successors already sent: a lost race does not send them twice
-        for _ in range(MAX_RACES):
-            rows = {**rows, **self._missing(task_id, changes, rows)}
-            shard = shard or self.table.get_shard(task_id, number)
-            moves = self._decide(task_id, queue, changes, rows, shard, sent)
-            if not moves:
-                return [], shard
-            counts = shard.counts
-            for stored, moved in moves:
-                counts = counts.moved(stored.status, moved.status)
-            now = moves[0][1].updated_at or utcnow()
-            started = any(m.status is JobStatus.IN_PROGRESS for _, m in moves)
-            written = replace(
-                shard, counts=counts, started=shard.started or (now if started else None)
-            )
-            task = None
-            if written.closed and not shard.closed:  # this move ends the shard's last open job
-                task = self._closing(task_id, written, now, sent)
-            try:
-                *etags, etag = self.table.write(task_id, [m for _, m in moves], written, now, task)
-            except ConcurrentUpdate:
-                rows, shard = {}, None
+        shards: Mapping[int, Shard],
+        sent: set[int],
+        now: str,
+    ) -> tuple[list[Job | None], dict[int, Job]]:
+        """Each entry's job after its move (None where none applies), and the rows to write,
+        successors sent first."""
+        moved: dict[int, Job] = {}
+        results: list[Job | None] = []
+        for entry in entries:
+            index = entry.index
+            row = moved.get(index) or rows.get(index)
+            if row is None:  # no such row: nothing to move
+                logs.event("job_missing", logging.WARNING, task_id=task_id, job_id=job_id(index))
+                results.append(None)
                 continue
-            done = [replace(m, etag=e) for (_, m), e in zip(moves, etags, strict=True)]
-            return done, replace(written, etag=etag)
-        raise Contention(f"task {task_id}: {len(changes)} job(s) lost {MAX_RACES} races")
+            cancelled = shards[shard_of(index)].cancelled
+            decided = decide(row, entry.change, cancelled=cancelled, now=now)
+            if decided is None:
+                results.append(None)
+                continue
+            event, job = decided
+            if _dispatches(event, job):
+                if index not in sent:
+                    self.queues.send(entry.queue, _successor(job))
+                    sent.add(index)
+                job = replace(job, next_sent=True)
+            moved[index] = job
+            results.append(job)
+        return results, moved
+
+    def _counted(
+        self, moved: Mapping[int, Job], rows: Mapping[int, Job], shards: Mapping[int, Shard],
+        now: str,
+    ) -> dict[int, Shard]:  # fmt: skip
+        """The shards the moves touch, their counters moved (from each row as stored to the
+        row as written) and stamped."""
+        written: dict[int, Shard] = {}
+        for index, job in moved.items():
+            number = shard_of(index)
+            shard = written.get(number) or shards[number]
+            started = shard.started or (now if job.status is JobStatus.IN_PROGRESS else None)
+            counts = shard.counts.moved(rows[index].status, job.status)
+            written[number] = replace(shard, counts=counts, started=started)
+        return written
 
     def settle(self, task_id: str) -> bool:
         """Record the task's end if every job has ended and nobody recorded it (a setup that
@@ -312,7 +444,9 @@ class Lifecycle:
             return True
         raise Contention(f"task {task_id}: could not record its end")
 
-    def _closing(self, task_id: str, written: Shard, now: str, sent: set[int]) -> TaskWrite:
+    def _closing(
+        self, task_id: str, written: Mapping[int, Shard], now: str, sent: set[int]
+    ) -> TaskWrite:
         """The task row's part in a move that ends a shard's last open job: the task's end when
         every other shard has ended too, else a touch that makes concurrent closers take turns
         (their ETag guard on the task row fails, and they decide again on fresh rows)."""
@@ -320,10 +454,11 @@ class Lifecycle:
         if found is None:
             raise ConcurrentUpdate(task_id)
         task, shards = found
-        others = [s for s in shards if s.number != written.number]
-        counts = sum((s.counts for s in others), written.counts)
+        others = [s for s in shards if s.number not in written]
+        counts = sum((s.counts for s in others), Counts())
+        counts = sum((s.counts for s in written.values()), counts)
         summary = TaskSummary.of(task, counts)
-        ended = all(s.closed for s in others) and len(others) == COUNTER_SHARDS - 1
+        ended = all(s.closed for s in others) and len(others) + len(written) == COUNTER_SHARDS
         if ended and summary.status.finished and task.completion.finished_at is None:
             return self._completion(task, summary, now, sent)
         return TaskWrite({"Updated": now}, task.etag)
@@ -339,37 +474,48 @@ class Lifecycle:
         completion = Completion(number, now, summary.status.value)
         return TaskWrite({**completion_props(completion), "Updated": now}, task.etag)
 
-    def _missing(
-        self, task_id: str, changes: Mapping[int, Change], rows: Mapping[int, Job]
-    ) -> dict[int, Job]:
-        found = {i: self.table.get_job(task_id, i) for i in changes if i not in rows}
-        return {i: job for i, job in found.items() if job is not None}
 
-    def _decide(
-        self,
-        task_id: str,
-        queue: str,
-        changes: Mapping[int, Change],
-        rows: Mapping[int, Job],
-        shard: Shard,
-        sent: set[int],
-    ) -> list[tuple[Job, Job]]:
-        """Each job's move as (stored row, row to write), successors sent first."""
-        now = utcnow()
-        moves = []
-        for index, change in changes.items():
-            stored = rows.get(index)
-            if stored is None:
-                continue  # no such row: nothing to move
-            decided = decide(stored, change, cancelled=shard.cancelled, now=now)
-            if decided is None:
-                continue
-            event, moved = decided
-            if MOVES[event].dispatches and moved.next_index is not None and not moved.next_sent:
-                if index not in sent:
-                    successor = RunMessage(task_id, moved.next_index, moved.next_generation)
-                    self.queues.send(queue, successor)
-                    sent.add(index)
-                moved = replace(moved, next_sent=True)
-            moves.append((stored, moved))
-        return moves
+def _given_shards(entries: Sequence[Entry]) -> dict[int, Shard] | None:
+    shards = {e.shard.number: e.shard for e in entries if e.shard is not None}
+    return shards or None
+
+
+def _dispatches(event: Event, job: Job) -> bool:
+    """The move sends the job's successor, not sent yet."""
+    return MOVES[event].dispatches and job.next_index is not None and not job.next_sent
+
+
+def _successor(job: Job) -> RunMessage:
+    assert job.next_index is not None
+    return RunMessage(job.task_id, job.next_index, job.next_generation)
+
+
+def _entry_size(entry: Entry) -> int:
+    """Roughly what the entry adds to a transaction's body."""
+    result = entry.change.result
+    return ROW_BYTES + (len(result.text or "") if result is not None else 0)
+
+
+class ShardCache:
+    """The counter shards of the tasks this process moved last, as it wrote them."""
+
+    def __init__(self, tasks: int = 256) -> None:
+        self._tasks = tasks
+        self._shards: OrderedDict[str, dict[int, Shard]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, task_id: str) -> dict[int, Shard] | None:
+        with self._lock:
+            shards = self._shards.get(task_id)
+            return None if shards is None else dict(shards)
+
+    def put(self, task_id: str, shards: dict[int, Shard]) -> None:
+        with self._lock:
+            self._shards[task_id] = shards
+            self._shards.move_to_end(task_id)
+            while len(self._shards) > self._tasks:
+                self._shards.popitem(last=False)
+
+    def forget(self, task_id: str) -> None:
+        with self._lock:
+            self._shards.pop(task_id, None)

@@ -26,6 +26,11 @@ REPORT_INTERVAL = 1.0  # seconds between two progress writes of one job
 def run_job(service: Service, queue: str, message: RunMessage, attempt: int) -> None:
     """Run the job ``message`` names. Returns when the job is finished (or was already);
     raises when the host should retry it."""
+    with service.lifecycle.working(message.task_id):
+        _run(service, queue, message, attempt)
+
+
+def _run(service: Service, queue: str, message: RunMessage, attempt: int) -> None:
     lifecycle = service.lifecycle
     claim = lifecycle.start(message, queue, attempt)
     if claim is None:

@@ -50,7 +50,9 @@ class Service:
         self.payloads = Payloads(self.blob_store)
         links = timedelta(minutes=self.settings.output_link_minutes)
         self.blobs = Blobs(self.blob_store, self.inputs, links)
-        self.lifecycle = Lifecycle(self.table, self.queues, self.payloads)
+        self.lifecycle = Lifecycle(
+            self.table, self.queues, self.payloads, grouped=self.settings.group_commit
+        )
 
     @classmethod
     def from_env(

@@ -29,6 +29,8 @@ MAX_INPUT_BYTES = "JOBS_MAX_INPUT_BYTES"  # the largest blob a kind may read
 OUTPUT_LINK_MINUTES = "JOBS_OUTPUT_LINK_MINUTES"  # how long an output's download link works
 WEBHOOK_SECRET = "JOBS_WEBHOOK_SECRET"  # signs task.finished notifications
 CALLBACK_ALLOWED_HOSTS = "JOBS_CALLBACK_ALLOWED_HOSTS"  # hosts exempt from the address rules
+# A worker writes its concurrent moves of one task's jobs in one transaction (jobs.lifecycle).
+GROUP_COMMIT = "JOBS_GROUP_COMMIT"
 
 # Every plain setting the app reads (connection settings aside), for infra's drift check.
 APP_SETTINGS: tuple[str, ...] = (
@@ -45,6 +47,7 @@ APP_SETTINGS: tuple[str, ...] = (
     OUTPUT_LINK_MINUTES,
     WEBHOOK_SECRET,
     CALLBACK_ALLOWED_HOSTS,
+    GROUP_COMMIT,
 )
 
 # Counter shards per task (see jobs.counters). The dispatch window must be a multiple of it.
@@ -66,6 +69,7 @@ class Settings:
     webhook_secret: str | None = None
     callback_allowed_hosts: frozenset[str] = frozenset()
     retention_days: int = 30
+    group_commit: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -89,6 +93,7 @@ class Settings:
                 if host.strip()
             ),
             retention_days=_positive_int(env, RETENTION_DAYS, default.retention_days),
+            group_commit=_flag(env, GROUP_COMMIT, default.group_commit),
         )
         if settings.dispatch_window % COUNTER_SHARDS:
             raise ConfigurationError(

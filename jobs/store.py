@@ -11,7 +11,7 @@ jobs.lifecycle's business."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -35,6 +35,8 @@ KEY_ROW = "key"
 SHARD_PREFIX = "shard-"
 JOB_PREFIX = "job-"
 JOBS_END = "job."  # the first key after every job row
+# A read of many jobs reads past up to this many rows it does not need rather than ask again.
+NEARBY = 8
 
 
 @dataclass(frozen=True)
@@ -165,6 +167,25 @@ class JobsTable:
         entity = self.table.get(task_id, job_key(index))
         return None if entity is None else _job_from(entity)
 
+    def get_jobs(self, task_id: str, indexes: Iterable[int]) -> dict[int, Job]:
+        """The named jobs that exist, by index, in as few reads as their spread allows: one
+        range query for each run of indexes with gaps of at most ``NEARBY`` rows between."""
+        found: dict[int, Job] = {}
+        wanted = sorted(set(indexes))
+        for first, last in _runs(wanted, NEARBY):
+            if first == last:
+                job = self.get_job(task_id, first)
+                if job is not None:
+                    found[first] = job
+                continue
+            rows = self.table.query(
+                task_id, start=job_key(first), end=job_key(last + 1), page_size=last - first + 1
+            )
+            for entity in rows:
+                job = _job_from(entity)
+                found[job.index] = job
+        return {index: found[index] for index in wanted if index in found}
+
     def get_shard(self, task_id: str, number: int) -> Shard:
         entity = self.table.get(task_id, shard_key(number))
         return Shard(number, Counts()) if entity is None else _shard_from(entity)
@@ -219,32 +240,32 @@ class JobsTable:
         self,
         task_id: str,
         jobs: Sequence[Job],
-        shard: Shard,
+        shards: Sequence[Shard],
         now: str,
         task: TaskWrite | None = None,
     ) -> list[str]:
-        """Store ``jobs`` (each guarded by its ETag), ``shard`` and, when given, a change to
-        the task row (guarded by its ETag) in one transaction; returns the new ETags, jobs
-        first, then the shard's. ConcurrentUpdate when any guard fails."""
+        """Store ``jobs`` and ``shards`` (each guarded by its ETag) and, when given, a change
+        to the task row (guarded by its ETag) in one transaction; returns the new ETags, jobs
+        first, then the shards'. ConcurrentUpdate when any guard fails."""
         writes = [Write("merge", job_key(job.index), job_props(job), job.etag) for job in jobs]
-        props = {
-            "InProgress": shard.counts.in_progress,
-            "Completed": shard.counts.completed,
-            "Failed": shard.counts.failed,
-            "Cancelled": shard.counts.cancelled,
-            "TaskCancelled": shard.cancelled,
-            "Started": shard.started,
-            "Updated": now,
-        }
-        row = shard_key(shard.number)
-        writes.append(
-            Write("merge", row, props, shard.etag) if shard.etag else Write("create", row, props)
-        )
+        for shard in shards:
+            props = {
+                "InProgress": shard.counts.in_progress,
+                "Completed": shard.counts.completed,
+                "Failed": shard.counts.failed,
+                "Cancelled": shard.counts.cancelled,
+                "TaskCancelled": shard.cancelled,
+                "Started": shard.started,
+                "Updated": now,
+            }
+            row = shard_key(shard.number)
+            guarded = Write("merge", row, props, shard.etag)
+            writes.append(guarded if shard.etag else Write("create", row, props))
         if task is not None:
             writes.append(Write("merge", TASK_ROW, task.props, task.etag))
         try:
             etags = self.table.transact(task_id, writes)
-            return etags[: len(jobs) + 1]
+            return etags[: len(jobs) + len(shards)]
         except EntityExists:  # another worker created the shard first: same as a lost race
             raise ConcurrentUpdate(task_id) from None
 
@@ -281,6 +302,19 @@ class JobsTable:
         """Store a job's own fields (no status change), guarded by its ETag."""
         write = Write("merge", job_key(job.index), job_props(job), job.etag)
         return self.table.transact(job.task_id, [write])[0]
+
+
+def _runs(indexes: Sequence[int], gap: int) -> Iterator[tuple[int, int]]:
+    """Sorted ``indexes`` as (first, last) runs, a new run after any gap wider than ``gap``."""
+    if not indexes:
+        return
+    first = last = indexes[0]
+    for index in indexes[1:]:
+        if index - last > gap:
+            yield first, last
+            first = index
+        last = index
+    yield first, last
 
 
 def job_props(job: Job, *, with_item: bool = False) -> dict[str, Any]:

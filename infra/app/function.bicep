@@ -86,6 +86,8 @@ var appSettings = {
   // Signs webhooks; callbacks may go only to public https hosts unless listed here.
   JOBS_WEBHOOK_SECRET: webhookSecret
   JOBS_CALLBACK_ALLOWED_HOSTS: ''
+  // A worker writes its concurrent moves of one task's jobs in one transaction.
+  JOBS_GROUP_COMMIT: 'true'
 }
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {

@@ -85,9 +85,10 @@ def table() -> Interfering:
     return Interfering(MemoryTableStore())
 
 
-@pytest.fixture
-def service(table: Interfering) -> Service:
-    settings = Settings(test_kinds=True, dispatch_window=32)
+@pytest.fixture(params=[True, False], ids=["grouped", "single"])
+def service(table: Interfering, request: pytest.FixtureRequest) -> Service:
+    """A worker that writes its moves grouped (jobs.group_commit), or one at a time."""
+    settings = Settings(test_kinds=True, dispatch_window=32, group_commit=request.param)
     return Service(settings, table, MemoryQueueStore(all_queues()), MemoryBlobStore())
 
 
