@@ -116,6 +116,8 @@ def service_run(stack: Stack, items: int, group_commit: str, interval: float) ->
     polls.finish(body["counts"])
     if len(marks) < len(STEADY) or marks[1].completed == marks[0].completed:
         raise RuntimeError(f"too few polls to see a steady state: {len(marks)} marks")
+    poll_cost = _poll_cost(stack, proxy, task_id)
+    stack.stop_host()  # the floors that follow get the machine and Azurite to themselves
     return ServiceRun(
         group_commit=group_commit,
         task_id=task_id,
@@ -129,7 +131,7 @@ def service_run(stack: Stack, items: int, group_commit: str, interval: float) ->
         steady_polls=marks[1].polls - marks[0].polls,
         steady=marks[1].counts - marks[0].counts,
         whole=end.counts - start.counts,
-        poll_cost=_poll_cost(stack, proxy, task_id),
+        poll_cost=poll_cost,
         storage_busy=busy,
         proxy_cpu=used_by_proxy,
     )
