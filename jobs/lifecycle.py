@@ -317,15 +317,22 @@ class Lifecycle:
     # -- the one optimistic loop -----------------------------------------------------------
 
     def apply(
-        self, task_id: str, entries: Sequence[Entry], *, cached: bool = False
+        self,
+        task_id: str,
+        entries: Sequence[Entry],
+        *,
+        cached: bool = False,
+        sent: set[int] | None = None,
     ) -> list[Written]:
         """Apply ``entries`` in order (one job may appear more than once: each change sees the
         row as the ones before it left it) to the rows as given or read, and write the moved
         rows with their counter shards, and the task row when the task ends, in one
         transaction. On a lost race read everything again and decide again. Returns each
         entry's job as written (with its new ETag), or None where its change did not apply.
-        ``cached``: take the shards from the cache (and keep them there)."""
-        sent = {e.index for e in entries if e.sent}  # successors out: never sent twice
+        ``cached``: take the shards from the cache (and keep them there). ``sent``: the
+        successors (and follow-up) already sent for these entries, added to as more go out."""
+        sent = set() if sent is None else sent  # what went out is never sent twice
+        sent.update(e.index for e in entries if e.sent)
         given = {e.index: e.row for e in entries if e.row is not None}
         rows = dict(given)
         numbers = {shard_of(e.index) for e in entries}
@@ -348,8 +355,10 @@ class Lifecycle:
                 etags = self.table.write(task_id, list(moved.values()), list(written.values()),
                                          now, task)  # fmt: skip
             except ConcurrentUpdate:
-                rows, shards = {}, None
                 self._shards.forget(task_id)
+                if len(numbers) > 1:
+                    return self._by_shard(task_id, entries, sent)
+                rows, shards = {}, None
                 continue
             new = dict(zip(moved, etags[: len(moved)], strict=True))
             shard_etags = etags[len(moved) :]
@@ -363,6 +372,23 @@ class Lifecycle:
                 for job in results
             ]  # fmt: skip
         raise Contention(f"task {task_id}: {len(entries)} change(s) lost {MAX_RACES} races")
+
+    def _by_shard(self, task_id: str, entries: Sequence[Entry], sent: set[int]) -> list[Written]:
+        """A group that lost a race, written again shard by shard: each part can collide only
+        with writers of its own shard, so workers of several instances moving one task's jobs
+        at once degrade to ungrouped writes instead of racing each other's whole groups. A part
+        that fails raises for the whole group: a member whose move landed is then retried by the
+        host, which the lifecycle absorbs like any redelivery."""
+        parts: dict[int, list[int]] = defaultdict(list)  # shard: positions in ``entries``
+        for position, entry in enumerate(entries):
+            parts[shard_of(entry.index)].append(position)
+        results: list[Written] = [(None, None)] * len(entries)
+        for positions in parts.values():
+            part = [replace(entries[p], row=None, shard=None) for p in positions]  # read again
+            for position, written in zip(positions, self.apply(task_id, part, sent=sent),
+                                         strict=True):  # fmt: skip
+                results[position] = written
+        return results
 
     def _read_shards(
         self, task_id: str, numbers: set[int], *, everything: bool

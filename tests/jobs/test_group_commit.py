@@ -177,6 +177,31 @@ def test_a_batch_with_one_conflicting_member_lands_the_others_and_counts_exactly
     }  # fmt: skip
 
 
+def test_a_group_that_lost_a_race_is_written_again_shard_by_shard(
+    service: Service, table: Interfering
+) -> None:
+    """Workers of several instances moving one task at once must not keep racing each other's
+    whole groups: after a lost race each part collides only with writers of its own shard."""
+    task_id = new_task(service, "echo", list(range(33)))  # job 32 counts in shard 0
+    other = another_worker(service).lifecycle
+
+    def start_job_32_elsewhere() -> None:
+        assert other.start(RunMessage(task_id, 32), QUEUE, 1) is not None
+
+    table.before(lambda writes: len(writes) > 3, start_job_32_elsewhere)
+    written = service.lifecycle.apply(task_id, starts(service, task_id, [0, 1, 2]), cached=True)
+
+    assert all(job is not None for job, _ in written)
+    # the group (3 jobs, 3 shards) lost; then its retry is written shard by shard
+    theirs, group, *retry = table.transactions[-5:]  # theirs lands first, in our write's way
+    assert group == ["job-00000000", "job-00000001", "job-00000002",
+                     "shard-00", "shard-01", "shard-02"]  # fmt: skip
+    assert theirs == ["job-00000032", "shard-00"]
+    assert retry == [["job-00000000", "shard-00"], ["job-00000001", "shard-01"],
+                     ["job-00000002", "shard-02"]]  # fmt: skip
+    assert counts(service, task_id)[JobStatus.IN_PROGRESS] == 4
+
+
 def test_duplicates_in_one_group_move_the_job_once_as_if_one_after_the_other(
     service: Service,
 ) -> None:

@@ -41,6 +41,7 @@ class Interfering:
     def __init__(self, store: TableStore) -> None:
         self.store = store
         self.hooks: list[tuple[Callable[[Sequence[Write]], bool], Callable[[], object]]] = []
+        self.transactions: list[list[str]] = []  # the rows of each transaction sent, in order
 
     def before(self, when: Callable[[Sequence[Write]], bool], act: Callable[[], object]) -> None:
         self.hooks.append((when, act))
@@ -60,6 +61,7 @@ class Interfering:
             if when(writes):
                 self.hooks.remove(hook)
                 act()
+        self.transactions.append(sorted(write.row for write in writes))
         return self.store.transact(partition, writes)
 
     def ping(self) -> None:
