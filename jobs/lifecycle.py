@@ -366,10 +366,15 @@ class Lifecycle:
                                                                    strict=True)}  # fmt: skip
             if cached:
                 self._shards.put(task_id, {**shards, **stored})
+            # Only a job's last move in the group gets the row's new ETag. An earlier one (a
+            # duplicate's start before the finish) keeps the ETag the write replaced, so any
+            # later write from it fails its guard and is decided again on the row as stored.
+            last = {job.index: position for position, job in enumerate(results) if job}
             return [
                 (None, None) if job is None
-                else (replace(job, etag=new[job.index]), stored[shard_of(job.index)])
-                for job in results
+                else (replace(job, etag=new[job.index] if last[job.index] == position
+                              else rows[job.index].etag), stored[shard_of(job.index)])
+                for position, job in enumerate(results)
             ]  # fmt: skip
         raise Contention(f"task {task_id}: {len(entries)} change(s) lost {MAX_RACES} races")
 

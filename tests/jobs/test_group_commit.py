@@ -225,6 +225,34 @@ def test_duplicates_in_one_group_move_the_job_once_as_if_one_after_the_other(
     assert counts(service, task_id)[JobStatus.IN_PROGRESS] == 0
 
 
+def test_a_duplicate_started_in_the_group_that_finished_the_job_cannot_finish_it_again(
+    service: Service,
+) -> None:
+    """A duplicate message's start lands in the same group as the job's finish, before it:
+    its claim must not carry the finished row's ETag, or its own finish would count twice."""
+    task_id = new_task(service, "echo", ["a"])
+    ((first, _),) = service.lifecycle.apply(task_id, starts(service, task_id, [0]), cached=True)
+    assert first is not None
+    (duplicate, _), (finished, _) = service.lifecycle.apply(
+        task_id,
+        [
+            Entry(0, Change(Event.START, 0, attempt=2), QUEUE),
+            Entry(0, Change(Event.COMPLETE, 0), QUEUE, row=first),
+        ],
+        cached=True,
+    )
+    assert duplicate is not None
+    assert duplicate.status is JobStatus.IN_PROGRESS
+    assert finished is not None
+    assert finished.status is JobStatus.COMPLETED
+
+    assert not service.lifecycle.complete(Claim(duplicate, QUEUE, None), "again")
+    assert counts(service, task_id) == {
+        JobStatus.PENDING: 0, JobStatus.IN_PROGRESS: 0, JobStatus.COMPLETED: 1,
+        JobStatus.FAILED: 0, JobStatus.CANCELLED: 0,
+    }  # fmt: skip
+
+
 class HeldTable:
     """The twin's table, holding the first transaction on each named partition until
     released: every caller arriving meanwhile gathers for the next group."""
