@@ -406,21 +406,26 @@ def seeded_task(service: Service, queue: str, items: int) -> str:
     return task.task_id
 
 
-def in_process(connection_string: str, jobs: int, timeout: float, storage_cpu: StorageCpu) -> Run:
-    """``jobs.worker.handle`` at the host's concurrency, without the host."""
+def in_process(
+    connection_string: str, jobs: int, timeout: float, storage_cpu: StorageCpu, workers: int = 1
+) -> Run:
+    """``jobs.worker.handle`` at the host's concurrency, without the host. With ``workers``
+    above one, each message goes to one of that many services (as many instances' workers,
+    each with its own group commit and kept shards) working the same task."""
     queue = PrivateQueue(connection_string, "bench-inproc")
     try:
-        service, table = service_in_process(connection_string, queue.name)
-        seeded_task(service, queue.name, jobs)  # its fan-out message is in the queue too
+        built = [service_in_process(connection_string, queue.name) for _ in range(workers)]
+        seeded_task(built[0][0], queue.name, jobs)  # its fan-out message is in the queue too
 
         def work(message: QueueMessage) -> None:
             body = base64.b64decode(str(message.content)).decode()
+            service = built[hash(message.id) % workers][0]
             handle(service, queue.name, body, message.dequeue_count or 1)
 
         seconds, requests, connections, storage, client = measured(
             queue.reader, work, jobs + 1, timeout, storage_cpu
         )
-        conflicts = table.conflicts
+        conflicts = sum(table.conflicts for _, table in built)
         return Run(jobs, seconds, requests, connections, conflicts, storage, client)
     finally:
         queue.delete()
