@@ -50,7 +50,7 @@ from jobs.queues import JobQueues
 from jobs.resources import JOBS_TABLE
 from jobs.service import Service
 from jobs.settings import COUNTER_SHARDS, STORAGE_CONNECTION
-from jobs.storage import ConcurrentUpdate, Entity, QueueStore, Received, TableStore, Write
+from jobs.storage import ConcurrentUpdate, Entity, QueueStore, Received, Sent, TableStore, Write
 from jobs.storage.azure import AzureQueueStore
 from jobs.store import job_key, shard_key
 from jobs.submit import submit
@@ -341,8 +341,8 @@ class RedirectedQueues:
         self.store = store
         self.target = target
 
-    def send(self, queue: str, text: str, *, delay: timedelta | None = None) -> None:
-        self.store.send(self.target, text, delay=delay)
+    def send(self, queue: str, text: str, *, delay: timedelta | None = None) -> Sent:
+        return self.store.send(self.target, text, delay=delay)
 
     def receive(self, queue: str, count: int, visibility: timedelta) -> list[Received]:
         return self.store.receive(queue, count, visibility)

@@ -9,9 +9,10 @@ same ``jobs.fanout.spread`` a fan-out uses and under a claim of its own.
 The safety net is the fan-out message, sent as always but hidden for ``SAFETY_NET`` and carrying
 that claim: a submit that dies (or fails) after the message and before the task is marked
 dispatched leaves a fan-out that may finish the dispatch (rows found already there are skipped,
-messages sent twice are absorbed by the runner). When the submit got through, the message finds
-the task dispatched and does nothing. Delayed tasks are never dispatched here: their jobs wait
-for ``not_before`` in the fan-out message's visibility."""
+messages sent twice are absorbed by the runner). When the submit got through, it deletes the
+message with the receipt its send returned; should that fail, the message finds the task
+dispatched and does nothing. Delayed tasks are never dispatched here: their jobs wait for
+``not_before`` in the fan-out message's visibility."""
 
 from __future__ import annotations
 
@@ -22,7 +23,9 @@ from typing import Any
 from jobs import logs
 from jobs.fanout import spread
 from jobs.models import Task
+from jobs.resources import CONTROL_QUEUE
 from jobs.service import Service
+from jobs.storage import Sent
 
 # Bounds on what a submit does before its answer. The rows are one transaction whatever their
 # number (up to 100), but the first window's messages go one by one (a queue has no batch send),
@@ -57,3 +60,16 @@ def dispatch(service: Service, task: Task, items: list[Any], claim: str) -> bool
         )
         return False
     return True
+
+
+def withdraw(service: Service, safety_net: Sent) -> None:
+    """The dispatch is done: delete its fan-out message. Best effort: left in place, it finds
+    the task dispatched and does nothing."""
+    try:
+        service.queues.withdraw(CONTROL_QUEUE, safety_net)
+    except Exception as error:
+        logs.event(
+            "safety_net_left",
+            logging.WARNING,
+            error=f"{type(error).__name__}: {error}"[:MAX_LOGGED_ERROR],
+        )

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from jobs.models import Message, parse_message
 from jobs.resources import poison_queue, unreadable_queue
-from jobs.storage import QueueStore
+from jobs.storage import MessageMissing, QueueStore, Sent
 
 # How long a poison message stays hidden while the sweep handles it; one that dies leaves its
 # messages to the next sweep.
@@ -32,10 +32,15 @@ class JobQueues:
     def __init__(self, store: QueueStore):
         self.store = store
 
-    def send(self, queue: str, message: Message, delay: timedelta | None = None) -> None:
+    def send(self, queue: str, message: Message, delay: timedelta | None = None) -> Sent:
         """Send ``message``, visible after ``delay`` (at most the queue's 7 days)."""
         text = base64.b64encode(message.to_json().encode()).decode("ascii")
-        self.store.send(queue, text, delay=delay)
+        return self.store.send(queue, text, delay=delay)
+
+    def withdraw(self, queue: str, sent: Sent) -> None:
+        """Delete a message this process sent, unless someone has received it since."""
+        with contextlib.suppress(MessageMissing):
+            self.store.delete(queue, sent.id, sent.receipt)
 
     def poison(self, queue: str, max_messages: int) -> Iterator[PoisonMessage]:
         """Up to ``max_messages`` from ``queue``'s poison queue, each hidden while the sweep

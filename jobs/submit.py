@@ -108,13 +108,14 @@ def submit(
         return earlier
     listing.record_submitted(service.table, task)
     # A small, due task is dispatched here, behind a fan-out message (hidden a while, carrying
-    # the dispatch's claim) that finishes it should this process die half-way.
+    # the dispatch's claim) that finishes it should this process die half-way, and is taken
+    # back once the dispatch is done.
     claim = uuid.uuid4().hex if inline.eligible(task, len(body)) else None
     delay = inline.SAFETY_NET if claim else delays.remaining(task)
-    service.queues.send(CONTROL_QUEUE, FanOutMessage(task_id, claim), delay)
+    sent = service.queues.send(CONTROL_QUEUE, FanOutMessage(task_id, claim), delay)
     logs.event("task_submitted", task_id=task_id, kind=kind.name, queue=queue, total=task.total)
-    if claim:
-        inline.dispatch(service, task, request.items, claim)
+    if claim and inline.dispatch(service, task, request.items, claim):
+        inline.withdraw(service, sent)
     return Submitted(task, created=True)
 
 

@@ -35,6 +35,7 @@ from jobs.storage.base import (
     MessageMissing,
     QueueMissing,
     Received,
+    Sent,
     Write,
     check_transaction,
 )
@@ -163,12 +164,13 @@ class AzureQueueStore:
         self.ping_queue = ping_queue
         self._clients: dict[str, QueueClient] = {}
 
-    def send(self, queue: str, text: str, *, delay: timedelta | None = None) -> None:
+    def send(self, queue: str, text: str, *, delay: timedelta | None = None) -> Sent:
         hidden = None if delay is None else math.ceil(delay.total_seconds())
         try:
-            self._client(queue).send_message(text, visibility_timeout=hidden)
+            sent = self._client(queue).send_message(text, visibility_timeout=hidden)
         except ResourceNotFoundError:
             raise QueueMissing(queue) from None
+        return Sent(str(sent.id), str(sent.pop_receipt))
 
     def receive(self, queue: str, count: int, visibility: timedelta) -> list[Received]:
         try:

@@ -80,6 +80,14 @@ class Write:
 
 
 @dataclass(frozen=True)
+class Sent:
+    """A message just added: what deleting it takes, before anyone received it."""
+
+    id: str
+    receipt: str
+
+
+@dataclass(frozen=True)
 class Received:
     id: str
     receipt: str  # what delete needs; each receive gives a new one
@@ -131,8 +139,9 @@ class TableStore(Protocol):
 
 
 class QueueStore(Protocol):
-    def send(self, queue: str, text: str, *, delay: timedelta | None = None) -> None:
-        """Add a message, visible after ``delay``. QueueMissing when the queue is not there."""
+    def send(self, queue: str, text: str, *, delay: timedelta | None = None) -> Sent:
+        """Add a message, visible after ``delay``; its id and a receipt that deletes it until
+        someone receives it. QueueMissing when the queue is not there."""
         ...
 
     def receive(self, queue: str, count: int, visibility: timedelta) -> list[Received]:

@@ -22,6 +22,7 @@ from jobs.storage.base import (
     MessageMissing,
     QueueMissing,
     Received,
+    Sent,
     Write,
     check_transaction,
 )
@@ -127,11 +128,13 @@ class MemoryQueueStore:
         with self._lock:
             self._queues.setdefault(queue, [])
 
-    def send(self, queue: str, text: str, *, delay: timedelta | None = None) -> None:
+    def send(self, queue: str, text: str, *, delay: timedelta | None = None) -> Sent:
         hidden = 0.0 if delay is None else delay.total_seconds()
         with self._lock:
             message = _Message(uuid.uuid4().hex, text, self.clock() + hidden, datetime.now(UTC))
+            message.receipt = uuid.uuid4().hex  # good until the first receive replaces it
             self._queue(queue).append(message)
+            return Sent(message.id, message.receipt)
 
     def receive(self, queue: str, count: int, visibility: timedelta) -> list[Received]:
         now = self.clock()

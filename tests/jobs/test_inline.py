@@ -94,16 +94,38 @@ def test_a_small_task_has_its_rows_and_first_messages_when_the_submit_answers(
     assert [job.index for job in service.table.jobs(task.task_id)] == list(range(10))
     assert sorted(m.index for m in runs(queues, SMALL_QUEUE)) == list(range(10))
     assert messages(queues, DEFAULT_QUEUE) == []
-    # Behind it, one fan-out message naming the dispatch's claim, hidden for now.
-    [net] = messages(queues, CONTROL_QUEUE)
-    assert net == FanOutMessage(task.task_id, stored.dispatcher)
-    assert queues.receive(CONTROL_QUEUE, 32, timedelta(minutes=1)) == []
+    # The fan-out message behind the dispatch was taken back once it was done.
+    assert messages(queues, CONTROL_QUEUE) == []
 
 
-def test_the_fan_out_message_behind_a_dispatched_task_changes_nothing(
-    service: Service, queues: MemoryQueueStore, clock: Clock
+def test_until_the_dispatch_is_done_a_hidden_fan_out_message_with_its_claim_stands_behind_it(
+    service: Service, queues: MemoryQueueStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    seen: list[list[Message]] = []
+    real_spread = inline.spread  # type: ignore[attr-defined]
+
+    def spread(*args: Any) -> None:
+        seen.append(messages(queues, CONTROL_QUEUE))
+        real_spread(*args)
+
+    monkeypatch.setattr(inline, "spread", spread)
     task = submit(service, body(list(range(10)))).task
+
+    stored = service.table.get_task(task.task_id)
+    assert stored is not None
+    assert seen == [[FanOutMessage(task.task_id, stored.dispatcher)]]
+    assert messages(queues, CONTROL_QUEUE) == []
+
+
+def test_a_fan_out_message_that_could_not_be_taken_back_changes_nothing(
+    service: Service, queues: MemoryQueueStore, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unavailable(*_: Any) -> None:
+        raise ConnectionError("storage went away")
+
+    monkeypatch.setattr(service.queues, "withdraw", unavailable)
+    task = submit(service, body(list(range(10)))).task  # answered all the same
+    assert setup_of(service, task.task_id) is Setup.DISPATCHED
     clock.now += inline.SAFETY_NET.total_seconds()
 
     assert deliver(service, queues, CONTROL_QUEUE) == 1
@@ -124,7 +146,7 @@ def test_a_repeated_submit_of_a_dispatched_task_returns_it_and_sends_nothing(
     assert (first.created, again.created) == (True, False)
     assert again.task.task_id == first.task.task_id
     assert len(messages(queues, SMALL_QUEUE)) == 3
-    assert len(messages(queues, CONTROL_QUEUE)) == 1
+    assert messages(queues, CONTROL_QUEUE) == []
     assert len(list(service.table.jobs(first.task.task_id))) == 3
 
 

@@ -251,6 +251,19 @@ def test_a_message_not_deleted_comes_back_with_a_new_receipt(stores: Stores) -> 
         stores.queues.delete(stores.queue, second.id, second.receipt)  # gone
 
 
+def test_a_sender_can_take_its_message_back_until_someone_receives_it(stores: Stores) -> None:
+    kept = stores.queues.send(stores.queue, "kept", delay=timedelta(seconds=30))
+    stores.queues.delete(stores.queue, kept.id, kept.receipt)  # hidden or not, it goes
+    assert stores.queues.depth(stores.queue) == 0
+
+    received = stores.queues.send(stores.queue, "received")
+    [message] = stores.queues.receive(stores.queue, 1, timedelta(seconds=30))
+    assert message.id == received.id
+    with pytest.raises(MessageMissing):  # the receive gave the message a new receipt
+        stores.queues.delete(stores.queue, received.id, received.receipt)
+    assert stores.queues.depth(stores.queue) == 1
+
+
 def test_the_oldest_visible_message_says_when_it_was_added(stores: Stores) -> None:
     assert stores.queues.oldest(stores.queue) is None
     before = datetime.now(UTC) - timedelta(seconds=5)  # Azure keeps whole seconds
