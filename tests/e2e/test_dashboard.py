@@ -93,7 +93,7 @@ def test_a_submitted_task_appears_and_its_bar_fills_to_100(api: Api, browser: Br
     expect(page.locator("#chart svg")).not_to_have_attribute(
         "aria-label", re.compile(r"Last hour: 0 jobs completed"), timeout=15_000
     )
-    expect(page.locator("#queues tr")).to_have_count(3)
+    expect(page.locator("#queues tr")).to_have_count(4)
     shot(page, "desktop-light-list")
     no_page_errors(page)
     context.close()
@@ -229,11 +229,11 @@ def test_the_page_takes_the_function_key_once_and_keeps_it_for_the_session(
         assert requests.get(f"{host.api}/dashboard", timeout=30).status_code == 200
 
         context, page = open_page(browser, f"{host.api}/dashboard?code={key}")
-        expect(page.locator("#queues tr")).to_have_count(3)
+        expect(page.locator("#queues tr")).to_have_count(4)
         expect(page.get_by_role("alert")).to_be_hidden()
         assert "code=" not in page.url  # out of the address bar and the history
         page.reload()  # the same browser session: no question asked
-        expect(page.locator("#queues tr")).to_have_count(3)
+        expect(page.locator("#queues tr")).to_have_count(4)
         expect(page.locator("dialog#key")).not_to_be_visible()
         context.close()
 
@@ -246,7 +246,7 @@ def test_the_page_takes_the_function_key_once_and_keeps_it_for_the_session(
         page.get_by_role("button", name="Function key").click()
         dialog.locator("input").fill(key)
         dialog.get_by_role("button", name="Use this key").click()
-        expect(page.locator("#queues tr")).to_have_count(3)
+        expect(page.locator("#queues tr")).to_have_count(4)
         expect(page.get_by_role("alert")).to_be_hidden()
         context.close()
     finally:
