@@ -137,15 +137,25 @@ def service_run(stack: Stack, items: int, group_commit: str, interval: float) ->
     )
 
 
+UNAVAILABLE_TRIES = 5  # a 503 (storage slow to answer, the read's 5 s timeout) is retried
+
+
 def _status(stack: Stack, task_id: str) -> tuple[dict[str, Any], float]:
-    """GET the task without judging its counts (Polls does)."""
-    started = time.perf_counter()
-    response = stack.http.get(stack.url(f"tasks/{task_id}"), timeout=120)
-    seconds = time.perf_counter() - started
-    if response.status_code != 200:
-        raise RuntimeError(f"status answered {response.status_code}: {response.text[:300]}")
-    body: dict[str, Any] = response.json()
-    return body, seconds
+    """GET the task without judging its counts (Polls does). A 503 is what a caller is told
+    to retry after Retry-After: so does this, a few times, saying so."""
+    for attempt in range(1, UNAVAILABLE_TRIES + 1):
+        started = time.perf_counter()
+        response = stack.http.get(stack.url(f"tasks/{task_id}"), timeout=120)
+        seconds = time.perf_counter() - started
+        if response.status_code == 503 and attempt < UNAVAILABLE_TRIES:
+            print(f"    (status answered 503 after {seconds:.1f} s; retried)", flush=True)
+            time.sleep(float(response.headers.get("Retry-After", "1")))
+            continue
+        if response.status_code != 200:
+            raise RuntimeError(f"status answered {response.status_code}: {response.text[:300]}")
+        body: dict[str, Any] = response.json()
+        return body, seconds
+    raise AssertionError("unreachable")
 
 
 def _poll_cost(stack: Stack, proxy: RunningProxy, task_id: str) -> Counts:
