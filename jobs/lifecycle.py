@@ -66,7 +66,11 @@ GROUP_BYTES = 2 * 1024 * 1024
 GROUP_WAIT = 0.003
 ROW_BYTES = 1024  # a job row's properties other than its result, escaped, generously
 POISONED = "the job did not finish within the allowed attempts"
-FOLLOW_UP = -1  # in a move's ``sent`` set: the task's follow-up message went out
+# A move's ``sent`` set holds (job index, generation): a job's successor is fixed per generation
+# (a retry's reset names another), so a successor sent for one generation never stands for
+# another's. FOLLOW_UP in it: the task's follow-up message went out.
+Sent = set[tuple[int, int]]
+FOLLOW_UP = (-1, -1)
 
 
 class Contention(JobsError):
@@ -322,7 +326,7 @@ class Lifecycle:
         entries: Sequence[Entry],
         *,
         cached: bool = False,
-        sent: set[int] | None = None,
+        sent: Sent | None = None,
     ) -> list[Written]:
         """Apply ``entries`` in order (one job may appear more than once: each change sees the
         row as the ones before it left it) to the rows as given or read, and write the moved
@@ -332,7 +336,7 @@ class Lifecycle:
         ``cached``: take the shards from the cache (and keep them there). ``sent``: the
         successors (and follow-up) already sent for these entries, added to as more go out."""
         sent = set() if sent is None else sent  # what went out is never sent twice
-        sent.update(e.index for e in entries if e.sent)
+        sent.update((e.index, e.change.generation) for e in entries if e.sent)
         given = {e.index: e.row for e in entries if e.row is not None}
         rows = dict(given)
         numbers = {shard_of(e.index) for e in entries}
@@ -378,7 +382,7 @@ class Lifecycle:
             ]  # fmt: skip
         raise Contention(f"task {task_id}: {len(entries)} change(s) lost {MAX_RACES} races")
 
-    def _by_shard(self, task_id: str, entries: Sequence[Entry], sent: set[int]) -> list[Written]:
+    def _by_shard(self, task_id: str, entries: Sequence[Entry], sent: Sent) -> list[Written]:
         """A group that lost a race, written again shard by shard: each part can collide only
         with writers of its own shard, so workers of several instances moving one task's jobs
         at once degrade to ungrouped writes instead of racing each other's whole groups. A part
@@ -412,7 +416,7 @@ class Lifecycle:
         entries: Sequence[Entry],
         rows: Mapping[int, Job],
         shards: Mapping[int, Shard],
-        sent: set[int],
+        sent: Sent,
         now: str,
     ) -> tuple[list[Job | None], dict[int, Job]]:
         """Each entry's job after its move (None where none applies), and the rows to write,
@@ -433,9 +437,9 @@ class Lifecycle:
                 continue
             event, job = decided
             if _dispatches(event, job):
-                if index not in sent:
+                if (index, entry.change.generation) not in sent:
                     self.queues.send(entry.queue, _successor(job))
-                    sent.add(index)
+                    sent.add((index, entry.change.generation))
                 job = replace(job, next_sent=True)
             moved[index] = job
             results.append(job)
@@ -476,7 +480,7 @@ class Lifecycle:
         raise Contention(f"task {task_id}: could not record its end")
 
     def _closing(
-        self, task_id: str, written: Mapping[int, Shard], now: str, sent: set[int]
+        self, task_id: str, written: Mapping[int, Shard], now: str, sent: Sent
     ) -> TaskWrite:
         """The task row's part in a move that ends a shard's last open job: the task's end when
         every other shard has ended too, else a touch that makes concurrent closers take turns
@@ -494,7 +498,7 @@ class Lifecycle:
             return self._completion(task, summary, now, sent)
         return TaskWrite({"Updated": now}, task.etag)
 
-    def _completion(self, task: Task, summary: TaskSummary, now: str, sent: set[int]) -> TaskWrite:
+    def _completion(self, task: Task, summary: TaskSummary, now: str, sent: Sent) -> TaskWrite:
         """The write that records the task's next end, its follow-up message sent first (a
         crash in between sends it again, or leaves a message whose end never landed, which
         its handler drops)."""

@@ -8,13 +8,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from harness.polling import wait_until
 from jobs.group_commit import GroupCommit
-from jobs.lifecycle import Change, Claim, Entry, Event
+from jobs.lifecycle import Change, Claim, Entry, Event, Successor
 from jobs.models import JobStatus, RunMessage
 from jobs.resources import all_queues
 from jobs.runner import run_job
@@ -22,7 +23,15 @@ from jobs.service import Service
 from jobs.settings import Settings
 from jobs.storage import Entity, TableStore, Write
 from jobs.storage.memory import MemoryBlobStore, MemoryQueueStore, MemoryTableStore
-from tests.jobs.test_lifecycle import QUEUE, Crash, Interfering, counts, new_task, run_queue
+from tests.jobs.test_lifecycle import (
+    QUEUE,
+    Crash,
+    Interfering,
+    counts,
+    new_task,
+    queued,
+    run_queue,
+)
 
 DEADLINE = 10.0
 
@@ -399,3 +408,44 @@ def test_the_shards_kept_between_writes_are_read_again_after_another_worker_move
 
     assert counts(service, task_id)[JobStatus.COMPLETED] == 2
     assert counts(service, task_id)[JobStatus.IN_PROGRESS] == 0
+
+
+def test_a_stale_finish_in_the_group_does_not_stand_for_the_new_generations_successor(
+    service: Service,
+) -> None:
+    """Review: ``sent`` was keyed by job index alone. A handler of an old generation (its job
+    failed, was retried and started again meanwhile) finishes: ``_finish`` sends the *old*
+    generation's successor and hands its entry over marked sent. In the same group the sweep
+    poisons the job's new generation, whose successor is another message (the retry's). Keyed
+    by index, the group took it as sent already: the retried successor never went out, so
+    that job stayed Pending and the task never ended."""
+    task_id = new_task(service, "echo", list(range(33)))  # job 0's successor is job 32
+    lifecycle = service.lifecycle
+    stale = lifecycle.start(RunMessage(task_id, 0), QUEUE, 1)  # its handler runs on and on
+    assert stale is not None
+    # Meanwhile the job is given up on, and so is job 32; a retry sends both round again,
+    # job 0 to dispatch job 32's new generation when it finishes.
+    assert lifecycle.poison(RunMessage(task_id, 0), QUEUE) is not None
+    assert lifecycle.poison(RunMessage(task_id, 32), QUEUE) is not None
+    failed = [service.table.get_job(task_id, index) for index in (0, 32)]
+    assert lifecycle.reset([j for j in failed if j], {0: Successor(32, 1)}) == 2
+    assert lifecycle.start(RunMessage(task_id, 0, 1), QUEUE, 1) is not None
+    store = service.queue_store
+    assert isinstance(store, MemoryQueueStore)
+    while batch := store.receive(QUEUE, 32, timedelta(minutes=10)):  # what went out so far
+        for received in batch:
+            store.delete(QUEUE, received.id, received.receipt)
+
+    # The old generation's handler returns (its _finish sends job 32's generation-0 message)
+    # and the sweep poisons generation 1: both land in one group.
+    lifecycle.queues.send(QUEUE, RunMessage(task_id, 32, 0))
+    stale_finish = Entry(0, Change(Event.COMPLETE, 0), QUEUE, row=stale.job, sent=True)
+    poison = Entry(0, Change(Event.POISON, 1), QUEUE)
+    (finished, _), (poisoned, _) = lifecycle.apply(task_id, [stale_finish, poison], cached=True)
+    assert finished is None  # stale
+    assert poisoned is not None
+    assert poisoned.status is JobStatus.FAILED
+
+    assert RunMessage(task_id, 32, 1) in queued(service, QUEUE)
+    run_queue(service)
+    assert counts(service, task_id)[JobStatus.PENDING] == 0
