@@ -319,7 +319,12 @@ def main(argv: list[str] | None = None) -> int:
         for step in steps:
             if step is throughput:  # a fresh Azurite: no rows from the submits' fan-outs
                 stack.start_azurite()
-            step(stack, plan, report)
+            try:
+                step(stack, plan, report)
+            except Exception as error:  # the other phases' figures are still worth having
+                report.alarms.append(f"phase {step.__name__} failed: {error!r:.300}")
+                print(f"!!! phase {step.__name__} failed: {error!r}", file=sys.stderr)
+                stack.stop_host()
     except KeyboardInterrupt:
         print("\ninterrupted: stopping the host and Azurite", file=sys.stderr)
         return 130

@@ -12,7 +12,7 @@ from typing import Any
 
 from bench.polls import Polls
 from bench.proxy import RunningProxy
-from bench.stack import Deadline, Stack, cpu_seconds, poll
+from bench.stack import UNAVAILABLE_TRIES, Deadline, Stack, cpu_seconds, poll
 from bench.tally import Counts, PerJob
 from jobs.store import TASK_ROW
 
@@ -135,9 +135,6 @@ def service_run(stack: Stack, items: int, group_commit: str, interval: float) ->
         storage_busy=busy,
         proxy_cpu=used_by_proxy,
     )
-
-
-UNAVAILABLE_TRIES = 5  # a 503 (storage slow to answer, the read's 5 s timeout) is retried
 
 
 def _status(stack: Stack, task_id: str) -> tuple[dict[str, Any], float]:

@@ -66,6 +66,9 @@ def parse_time(stamp: str) -> float:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
+UNAVAILABLE_TRIES = 5  # status reads answered 503 are retried this many times in all
+
+
 @dataclass
 class Stack:
     azurite: Azurite | None = None
@@ -194,9 +197,16 @@ class Stack:
         return str(response.json()["task_id"]), elapsed
 
     def status(self, task_id: str) -> tuple[dict[str, Any], float]:
-        started = time.perf_counter()
-        response = self.http.get(self.url(f"tasks/{task_id}"), timeout=120)
-        elapsed = time.perf_counter() - started
+        """The task's status and how long the read took. A 503 (storage slow to answer, past
+        the route's 5 s read timeout) is retried after Retry-After, as a caller would."""
+        for _ in range(UNAVAILABLE_TRIES):
+            started = time.perf_counter()
+            response = self.http.get(self.url(f"tasks/{task_id}"), timeout=120)
+            elapsed = time.perf_counter() - started
+            if response.status_code != 503:
+                break
+            print(f"    (status answered 503 after {elapsed:.1f} s; retried)", flush=True)
+            time.sleep(float(response.headers.get("Retry-After", "1")))
         if response.status_code != 200:
             raise RuntimeError(f"status answered {response.status_code}: {response.text[:300]}")
         body: dict[str, Any] = response.json()
