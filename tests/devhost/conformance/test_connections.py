@@ -13,12 +13,13 @@ import pytest
 
 from devhost.config import ConfigError
 from devhost.connections import resolve_connection
+from harness.azurite import ACCOUNT_AND_KEY
 from harness.polling import wait_until
 from tests.devhost.conformance.conftest import Stage
 
 # Where nothing listens: a host that read this setting would never see the message.
 NOWHERE = (
-    "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=AAAA;"
+    f"DefaultEndpointsProtocol=http;{ACCOUNT_AND_KEY}"
     "QueueEndpoint=http://127.0.0.1:9/devstoreaccount1;"
 )
 
