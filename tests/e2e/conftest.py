@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +12,7 @@ from azure.data.tables import TableServiceClient
 from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueServiceClient
 
-from harness.azurite import REPO, Azurite
+from harness.azurite import REPO, Azurite, start_azurite
 from harness.localhost import RunningHost, start_devhost
 from harness.polling import wait_until
 from jobs import listing, throughput
@@ -142,3 +143,18 @@ def start_api(azurite: Azurite, settings: Mapping[str, str]) -> Api:
     }
     provision(env)
     return Api(start_devhost(REPO, {**env, **settings}), azurite)
+
+
+@contextlib.contextmanager
+def own_api(settings: Mapping[str, str] = SETTINGS) -> Iterator[Api]:
+    """A host over an Azurite of its own, for a module whose checks compare storage before and
+    after a request, which other suites' background work on the shared host would move."""
+    storage = start_azurite()
+    try:
+        running = start_api(storage, settings)
+        try:
+            yield running
+        finally:
+            running.host.stop()
+    finally:
+        storage.stop()

@@ -14,24 +14,16 @@ from typing import Any
 
 import pytest
 
-from harness.azurite import start_azurite
 from harness.polling import wait_until
-from tests.e2e.conftest import SETTINGS, Api, quiet_snapshot, start_api
+from tests.e2e.conftest import SETTINGS, Api, own_api, quiet_snapshot
 
 
 @pytest.fixture(scope="module")
 def api() -> Iterator[Api]:
     """A host and Azurite of this module's own: one test compares storage before and after a
     refused submit, which other suites' background work on the shared host would move."""
-    storage = start_azurite()
-    try:
-        running = start_api(storage, SETTINGS)
-        try:
-            yield running
-        finally:
-            running.host.stop()
-    finally:
-        storage.stop()
+    with own_api() as running:
+        yield running
 
 
 SECRET = SETTINGS["JOBS_WEBHOOK_SECRET"]

@@ -8,10 +8,9 @@ from typing import Any
 
 import pytest
 
-from harness.azurite import start_azurite
 from harness.polling import wait_until
 from jobs.resources import JOBS_TABLE
-from tests.e2e.conftest import SETTINGS, Api, quiet_snapshot, start_api
+from tests.e2e.conftest import Api, own_api, quiet_snapshot
 
 
 @pytest.fixture(scope="module")
@@ -19,15 +18,8 @@ def api() -> Iterator[Api]:
     """A host and Azurite of this module's own: its checks that a rejected submit writes
     nothing compare storage before and after, which other suites' background work (schedules
     firing, webhook retries) would move on the shared host."""
-    storage = start_azurite()
-    try:
-        running = start_api(storage, SETTINGS)
-        try:
-            yield running
-        finally:
-            running.host.stop()
-    finally:
-        storage.stop()
+    with own_api() as running:
+        yield running
 
 
 def _bad(api: Api, body: Any, raw: bytes | None = None) -> tuple[int, dict[str, Any]]:

@@ -10,23 +10,15 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from harness.azurite import start_azurite
-from tests.e2e.conftest import SETTINGS, Api, start_api
+from tests.e2e.conftest import Api, own_api
 
 
 @pytest.fixture(scope="module")
 def api() -> Iterator[Api]:
     """A host and Azurite of this module's own: a refused submit is checked by comparing
     storage before and after, which other suites' background work would move."""
-    storage = start_azurite()
-    try:
-        running = start_api(storage, SETTINGS)
-        try:
-            yield running
-        finally:
-            running.host.stop()
-    finally:
-        storage.stop()
+    with own_api() as running:
+        yield running
 
 
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
