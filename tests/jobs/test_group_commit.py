@@ -6,10 +6,9 @@ the write)."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
@@ -21,11 +20,12 @@ from jobs.resources import all_queues
 from jobs.runner import run_job
 from jobs.service import Service
 from jobs.settings import Settings
-from jobs.storage import Entity, TableStore, Write
+from jobs.storage import TableStore, Write
 from jobs.storage.memory import MemoryBlobStore, MemoryQueueStore, MemoryTableStore
 from tests.jobs.test_lifecycle import (
     QUEUE,
     Crash,
+    Delegating,
     Interfering,
     counts,
     new_task,
@@ -262,25 +262,16 @@ def test_a_duplicate_started_in_the_group_that_finished_the_job_cannot_finish_it
     }  # fmt: skip
 
 
-class HeldTable:
+class HeldTable(Delegating):
     """The twin's table, holding the first transaction on each named partition until
     released: every caller arriving meanwhile gathers for the next group."""
 
     def __init__(self, store: TableStore, partitions: set[str]) -> None:
-        self.store = store
+        super().__init__(store)
         self.held = set(partitions)
         self.entered: dict[str, threading.Event] = {p: threading.Event() for p in partitions}
         self.release = threading.Event()
         self.writes: list[tuple[str, int]] = []  # (partition, job rows) of each transaction
-
-    def get(self, partition: str, row: str) -> Entity | None:
-        return self.store.get(partition, row)
-
-    def query(self, partition: str, **options: Any) -> Iterator[Entity]:
-        return self.store.query(partition, **options)
-
-    def query_partitions(self, start: str, end: str, **options: Any) -> Iterator[Entity]:
-        return self.store.query_partitions(start, end, **options)
 
     def transact(self, partition: str, writes: Sequence[Write]) -> list[str]:
         if partition in self.held:
@@ -289,9 +280,6 @@ class HeldTable:
             assert self.release.wait(DEADLINE)
         self.writes.append((partition, sum(w.row.startswith("job-") for w in writes)))
         return self.store.transact(partition, writes)
-
-    def ping(self) -> None:
-        self.store.ping()
 
 
 def test_moves_of_two_tasks_at_once_are_grouped_per_task_and_each_caller_learns_its_own() -> None:
@@ -329,23 +317,14 @@ def test_moves_of_two_tasks_at_once_are_grouped_per_task_and_each_caller_learns_
         assert counts(setup, task_id)[JobStatus.IN_PROGRESS] == 4
 
 
-class Crashing:
+class Crashing(Delegating):
     """The twin's table, dying once just before (or just after) a transaction that writes
     more than one job row: a grouped write."""
 
     def __init__(self, store: TableStore, *, after: bool) -> None:
-        self.store = store
+        super().__init__(store)
         self.after = after
         self.crashed = False
-
-    def get(self, partition: str, row: str) -> Entity | None:
-        return self.store.get(partition, row)
-
-    def query(self, partition: str, **options: Any) -> Iterator[Entity]:
-        return self.store.query(partition, **options)
-
-    def query_partitions(self, start: str, end: str, **options: Any) -> Iterator[Entity]:
-        return self.store.query_partitions(start, end, **options)
 
     def transact(self, partition: str, writes: Sequence[Write]) -> list[str]:
         grouped = sum(w.row.startswith("job-") for w in writes) > 1
@@ -357,9 +336,6 @@ class Crashing:
             self.crashed = True
             raise Crash("after the write")
         return etags
-
-    def ping(self) -> None:
-        self.store.ping()
 
 
 @pytest.mark.parametrize("after", [False, True], ids=["crash-before", "crash-after"])

@@ -34,17 +34,11 @@ class Crash(Exception):
     """Stands for the process dying at that line."""
 
 
-class Interfering:
-    """The twin's table, with a hook run just before the next transaction that ``when`` picks:
-    another party's write lands between this party's read and its write."""
+class Delegating:
+    """A table that hands every call to ``store``: subclasses change what they need."""
 
     def __init__(self, store: TableStore) -> None:
         self.store = store
-        self.hooks: list[tuple[Callable[[Sequence[Write]], bool], Callable[[], object]]] = []
-        self.transactions: list[list[str]] = []  # the rows of each transaction sent, in order
-
-    def before(self, when: Callable[[Sequence[Write]], bool], act: Callable[[], object]) -> None:
-        self.hooks.append((when, act))
 
     def get(self, partition: str, row: str) -> Entity | None:
         return self.store.get(partition, row)
@@ -56,6 +50,25 @@ class Interfering:
         return self.store.query_partitions(start, end, **options)
 
     def transact(self, partition: str, writes: Sequence[Write]) -> list[str]:
+        return self.store.transact(partition, writes)
+
+    def ping(self) -> None:
+        self.store.ping()
+
+
+class Interfering(Delegating):
+    """The twin's table, with a hook run just before the next transaction that ``when`` picks:
+    another party's write lands between this party's read and its write."""
+
+    def __init__(self, store: TableStore) -> None:
+        super().__init__(store)
+        self.hooks: list[tuple[Callable[[Sequence[Write]], bool], Callable[[], object]]] = []
+        self.transactions: list[list[str]] = []  # the rows of each transaction sent, in order
+
+    def before(self, when: Callable[[Sequence[Write]], bool], act: Callable[[], object]) -> None:
+        self.hooks.append((when, act))
+
+    def transact(self, partition: str, writes: Sequence[Write]) -> list[str]:
         for hook in list(self.hooks):
             when, act = hook
             if when(writes):
@@ -63,9 +76,6 @@ class Interfering:
                 act()
         self.transactions.append(sorted(write.row for write in writes))
         return self.store.transact(partition, writes)
-
-    def ping(self) -> None:
-        self.store.ping()
 
 
 def moving(status: JobStatus, index: int | None = None) -> Callable[[Sequence[Write]], bool]:
