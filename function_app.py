@@ -13,16 +13,19 @@ import azure.functions as func
 
 from api import routes
 from api.answers import Answer, Request
-from jobs import depth, retention, scheduler, sweep, throughput, worker
-from jobs.connection import REQUEST
-from jobs.resources import LISTENED_QUEUES
-from jobs.service import Service
-from jobs.settings import (
+from composition import Service
+from jobs.control import handlers, sweep
+from jobs.core.resources import LISTENED_QUEUES
+from jobs.core.settings import (
     RETENTION_SCHEDULE,
     SCHEDULER_SCHEDULE,
     STORAGE_CONNECTION,
     SWEEP_SCHEDULE,
 )
+from jobs.reads import queue_depth, throughput
+from jobs.schedules import firing
+from jobs.storage.connection import REQUEST
+from jobs.task_end import retention
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 HTTP_THREADS = 8
@@ -168,7 +171,7 @@ def _job_queue_function(queue: str) -> None:
     @app.queue_trigger(arg_name="msg", queue_name=queue, connection=STORAGE_CONNECTION)
     def run(msg: func.QueueMessage) -> None:
         body = msg.get_body().decode("utf-8")
-        worker.handle(service(), queue, body, msg.dequeue_count or 1, msg.id)
+        handlers.handle(service(), queue, body, msg.dequeue_count or 1, msg.id)
 
 
 for _queue in LISTENED_QUEUES:
@@ -190,13 +193,14 @@ def sweep_poison(timer: func.TimerRequest) -> None:
 
 @app.timer_trigger(schedule=f"%{SCHEDULER_SCHEDULE}%", arg_name="timer")
 def run_schedules(timer: func.TimerRequest) -> None:
-    """Submit each due recurring schedule's task, once per fire time (jobs.scheduler)."""
-    scheduler.run_due(service())
+    """Submit each due recurring schedule's task, once per fire time (jobs.schedules.firing)."""
+    firing.run_due(service())
 
 
 @app.timer_trigger(schedule=RETENTION_SCHEDULE, arg_name="timer")
 def purge_old_tasks(timer: func.TimerRequest) -> None:
-    """Daily: start purging finished tasks older than JOBS_RETENTION_DAYS (jobs.retention)."""
+    """Daily: start purging finished tasks older than JOBS_RETENTION_DAYS
+    (jobs.task_end.retention)."""
     run = service()
     retention.run(run, run.settings.retention_days)
 
@@ -206,5 +210,5 @@ def sample_queue_depth(timer: func.TimerRequest) -> None:
     """Each queue's depth and oldest waiting message, and the running tasks' jobs completed
     and failed since the last sample, on the sweep's schedule (one wake-up a minute for all in
     Azure)."""
-    depth.report(service())
+    queue_depth.report(service())
     throughput.sample(service().table)

@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from api import schemas
-from jobs.errors import Problem
-from jobs.listing import TaskPage
-from jobs.models import Job, Task, TaskSummary
-from jobs.schedules import Schedule
-from jobs.stats import Stats
-from jobs.tasks import JobDetail, JobPage, progress_of, task_document
+from jobs.core.errors import Problem
+from jobs.core.models import Job, Task, TaskSummary
+from jobs.reads.stats import Stats
+from jobs.reads.task_index import TaskPage
+from jobs.reads.tasks import JobDetail, JobPage, progress_of, task_document
+from jobs.schedules.definitions import Schedule
 
 PREFIX = "/api"  # host.json extensions.http.routePrefix
 

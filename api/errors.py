@@ -11,7 +11,7 @@ from azure.core.exceptions import HttpResponseError, ServiceRequestError, Servic
 
 from api import documents
 from api.answers import Answer, json_answer
-from jobs.errors import (
+from jobs.core.errors import (
     ConfigurationError,
     Conflict,
     InvalidBody,

@@ -1,5 +1,5 @@
 """The API's OpenAPI 3.1 document, generated: schemas come from the models the service
-validates submits with (jobs.submit.SubmitRequest) and builds its answers through
+validates submits with (jobs.dispatch.submit.SubmitRequest) and builds its answers through
 (api/schemas.py); limits from the constants that enforce them. What is written here is only
 which operation answers what, and tests/api/test_openapi.py checks it against the routes
 function_app.py registers.
@@ -17,8 +17,8 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from api import params, schemas
-from jobs.models import TaskStatus
-from jobs.submit import MAX_KEY_LENGTH, SubmitRequest
+from jobs.core.models import TaskStatus
+from jobs.dispatch.submit import MAX_KEY_LENGTH, SubmitRequest
 
 VERSION = "1.0.0"
 REF = "#/components/schemas/{model}"

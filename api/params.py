@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from jobs import listing, schedules
-from jobs.errors import MalformedRequest, NotFound, Problem
-from jobs.models import JobStatus, TaskStatus, canonical_task_id, job_index
+from jobs.core.errors import MalformedRequest, NotFound, Problem
+from jobs.core.models import JobStatus, TaskStatus, canonical_task_id, job_index
+from jobs.reads import task_index
+from jobs.schedules import definitions
 
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
@@ -24,7 +25,7 @@ def task_id(text: str) -> str:
 
 def schedule_name(text: str) -> str:
     """A schedule's name; NotFound for anything that cannot name one."""
-    if not schedules.is_name(text):
+    if not definitions.is_name(text):
         raise NotFound(text)
     return text
 
@@ -90,7 +91,7 @@ def task_continuation(text: str | None) -> str | None:
     """Where the previous page of tasks ended, as its answer said."""
     if not text:
         return None
-    if not listing.is_position(text):
+    if not task_index.is_position(text):
         raise MalformedRequest(
             "bad continuation", [Problem("continuation", "not from a task listing")]
         )

@@ -8,8 +8,11 @@ from api import dashboard as page
 from api import documents, openapi, params
 from api.answers import Answer, Request, json_answer
 from api.errors import answering
-from jobs import cancel, listing, purge, retry, schedules, stats, submit, tasks
-from jobs.service import Service
+from composition import Service
+from jobs.control import cancel, purge, retry
+from jobs.dispatch import submit
+from jobs.reads import stats, task_index, tasks
+from jobs.schedules import definitions
 
 logger = logging.getLogger("api")
 
@@ -42,7 +45,7 @@ def list_tasks(service: Service, request: Request) -> Answer:
         limit = params.task_limit(query.get("limit"))
         after = params.task_continuation(query.get("continuation"))
         return json_answer(
-            documents.task_page(listing.page(service.table, state, kind, limit, after))
+            documents.task_page(task_index.page(service.table, state, kind, limit, after))
         )
 
     return answering(found)
@@ -115,7 +118,7 @@ def retry_task(service: Service, request: Request) -> Answer:
 def put_schedule(service: Service, request: Request) -> Answer:
     return answering(
         lambda: json_answer(
-            documents.schedule(schedules.save(service, request.route["name"], request.body))
+            documents.schedule(definitions.save(service, request.route["name"], request.body))
         )
     )
 
@@ -123,7 +126,9 @@ def put_schedule(service: Service, request: Request) -> Answer:
 def get_schedule(service: Service, request: Request) -> Answer:
     return answering(
         lambda: json_answer(
-            documents.schedule(schedules.get(service, params.schedule_name(request.route["name"])))
+            documents.schedule(
+                definitions.get(service, params.schedule_name(request.route["name"]))
+            )
         )
     )
 
@@ -131,14 +136,14 @@ def get_schedule(service: Service, request: Request) -> Answer:
 def list_schedules(service: Service, request: Request) -> Answer:
     return answering(
         lambda: json_answer(
-            {"schedules": [documents.schedule(s) for s in schedules.all_schedules(service)]}
+            {"schedules": [documents.schedule(s) for s in definitions.all_schedules(service)]}
         )
     )
 
 
 def delete_schedule(service: Service, request: Request) -> Answer:
     def deleted() -> Answer:
-        schedules.delete(service, params.schedule_name(request.route["name"]))
+        definitions.delete(service, params.schedule_name(request.route["name"]))
         return Answer(204, b"")
 
     return answering(deleted)

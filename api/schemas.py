@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
-from jobs.models import TaskStatus
+from jobs.core.models import TaskStatus
 
 JobState = Literal["pending", "in_progress", "completed", "failed", "cancelled"]
 Timestamp = Annotated[

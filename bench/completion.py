@@ -14,12 +14,12 @@ from pathlib import Path
 
 from bench.report import Report, Row, median, ms, values
 from bench.stack import Stack, parse_time, poll, worker_pid
-from jobs.models import FinishedMessage, Job, JobStatus, Payload, Setup, Task, utcnow
-from jobs.resources import CONTROL_QUEUE
-from jobs.service import Service
-from jobs.settings import COUNTER_SHARDS
+from composition import Service
+from jobs.core.models import FinishedMessage, Job, JobStatus, Payload, Setup, Task, utcnow
+from jobs.core.resources import CONTROL_QUEUE
+from jobs.core.settings import COUNTER_SHARDS
 from jobs.storage import Write
-from jobs.store import shard_key, shard_size
+from jobs.storage.jobs_table import shard_key, shard_size
 
 RESULTS_ITEMS = 50_000
 MiB = 1024 * 1024

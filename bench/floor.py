@@ -14,8 +14,8 @@ Workloads:
   work with nothing else, and no ETag conditions (so no lost races to retry).
 - ``bare``: per job upsert the job row, send the successor's message, upsert the job row: plain
   single-entity writes, no counters.
-- ``inproc``: the service's own ``jobs.worker.handle`` in this process (no host, no IPC), with a
-  table that counts lost races.
+- ``inproc``: the service's own ``jobs.control.handlers.handle`` in this process (no host, no
+  IPC), with a table that counts lost races.
 - ``seed``: the design the product grew from (docs/seed), as a plain script: every job row
   inserted and every job's message sent up front, then per job two single-entity merges
   (InProgress, then Completed with its result) and the message's delete; its counts come from
@@ -43,23 +43,23 @@ from azure.storage.queue import QueueClient, QueueMessage, QueueServiceClient
 from bench.meter import metered
 from bench.polls import Poller, Polls
 from bench.stack import Deadline
-from jobs.connection import StorageConnection
-from jobs.fanout import spread
-from jobs.models import JobStatus, Message, RunMessage, parse_message, utcnow
-from jobs.queues import JobQueues
-from jobs.resources import JOBS_TABLE
-from jobs.service import Service
-from jobs.settings import COUNTER_SHARDS, STORAGE_CONNECTION
+from composition import Service
+from jobs.control.handlers import handle
+from jobs.core.models import JobStatus, Message, RunMessage, parse_message, utcnow
+from jobs.core.resources import JOBS_TABLE
+from jobs.core.settings import COUNTER_SHARDS, STORAGE_CONNECTION
+from jobs.dispatch.fanout import spread
+from jobs.dispatch.submit import submit
 from jobs.storage import ConcurrentUpdate, Entity, QueueStore, Received, Sent, TableStore, Write
 from jobs.storage.azure import AzureQueueStore
-from jobs.store import job_key, shard_key
-from jobs.submit import submit
-from jobs.worker import handle
+from jobs.storage.connection import StorageConnection
+from jobs.storage.jobs_table import job_key, shard_key
+from jobs.storage.queues import JobQueues
 
 BATCH = 16
 THRESHOLD = 16
 THREADS = BATCH + THRESHOLD
-WINDOW = 128  # jobs.settings.Settings.dispatch_window's default, which the host runs with
+WINDOW = 128  # jobs.core.settings.Settings.dispatch_window's default, which the host runs with
 
 
 @dataclass(frozen=True)
@@ -409,9 +409,9 @@ def seeded_task(service: Service, queue: str, items: int) -> str:
 def in_process(
     connection_string: str, jobs: int, timeout: float, storage_cpu: StorageCpu, workers: int = 1
 ) -> Run:
-    """``jobs.worker.handle`` at the host's concurrency, without the host. With ``workers``
-    above one, each message goes to one of that many services (as many instances' workers,
-    each with its own group commit and kept shards) working the same task."""
+    """``jobs.control.handlers.handle`` at the host's concurrency, without the host. With
+    ``workers`` above one, each message goes to one of that many services (as many instances'
+    workers, each with its own group commit and kept shards) working the same task."""
     queue = PrivateQueue(connection_string, "bench-inproc")
     try:
         built = [service_in_process(connection_string, queue.name) for _ in range(workers)]

@@ -1,5 +1,5 @@
-"""Where one job's time goes: ``jobs.worker.handle`` in this process, one message at a time,
-against Azurite, first plainly (wall time and HTTP time per job) and then under cProfile (our
+"""Where one job's time goes: ``jobs.control.handlers.handle`` in this process, one message at a
+time, against Azurite, first plainly (wall time and HTTP time per job) and then under cProfile (our
 code against the azure SDK). Only the ``handle`` calls are measured: receiving and deleting
 messages is the host's work. Logging is set up as the worker sets it up (INFO, one handler),
 into a file, so the job events cost what they cost in the host."""
@@ -24,10 +24,10 @@ from azure.storage.queue import QueueServiceClient
 from bench.floor import WINDOW, seeded_task, service_in_process
 from bench.meter import Meter, metered
 from bench.stack import Deadline
+from composition import Service
 from harness.azurite import REPO
-from jobs.models import RunMessage, parse_message
-from jobs.service import Service
-from jobs.worker import handle
+from jobs.control.handlers import handle
+from jobs.core.models import RunMessage, parse_message
 
 JOBS_DIR = str(REPO / "jobs") + os.sep
 SDK_MARK = f"{os.sep}site-packages{os.sep}azure{os.sep}"

@@ -48,7 +48,7 @@ from bench.report import Report, Row, median, ms, secs, times, values
 from bench.service_run import echo_body
 from bench.stack import Stack, poll
 from bench.throughput import throughput
-from jobs.submit import submit
+from jobs.dispatch.submit import submit
 
 OUT = Path(__file__).resolve().parent / "out"
 SIZES = (100, 10_000, 50_000)
@@ -83,20 +83,20 @@ def submit_latency(stack: Stack, plan: Plan, report: Report) -> None:
                 ms(value),
                 "" if size == SIZES[0] else f"{SIZES[0]} items",
                 "" if size == SIZES[0] else times(value / small),
-                f"body {kb:,.0f} KiB; median of {len(seconds[size])}; jobs.submit.submit "
+                f"body {kb:,.0f} KiB; median of {len(seconds[size])}; jobs.dispatch.submit.submit "
                 f"alone {ms(median(inside[size]))}",
             )
         )
         report.detail(f"submit {size:,} items: {values(seconds[size], 'ms', 1000)}")
         report.detail(
-            f"jobs.submit.submit in this process, {size:,} items: "
+            f"jobs.dispatch.submit.submit in this process, {size:,} items: "
             f"{values(inside[size], 'ms', 1000)}"
         )
 
 
 def submit_in_process(stack: Stack, bodies: dict[int, bytes], runs: int) -> dict[int, list[float]]:
-    """The same submits through ``jobs.submit.submit`` in this process (no HTTP, no host), its
-    fan-out messages sent to a private queue: what the service's own code takes."""
+    """The same submits through ``jobs.dispatch.submit.submit`` in this process (no HTTP, no
+    host), its fan-out messages sent to a private queue: what the service's own code takes."""
     queue = PrivateQueue(stack.connection_string, "bench-submit")
     try:
         service, _ = service_in_process(stack.connection_string, queue.name)
@@ -211,7 +211,7 @@ def fairness_and_reads(stack: Stack, plan: Plan, report: Report) -> None:
 
 
 def profile_phase(stack: Stack, plan: Plan, report: Report) -> None:
-    phase("5. profile: jobs.worker.handle in this process, one job at a time")
+    phase("5. profile: jobs.control.handlers.handle in this process, one job at a time")
     found = profile(stack.connection_string, plan.profile_jobs, OUT / "profile-app.log", 600)
     report.add(
         Row(

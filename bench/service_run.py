@@ -16,11 +16,11 @@ from bench.polls import Polls
 from bench.proxy import RunningProxy
 from bench.stack import UNAVAILABLE_TRIES, Deadline, Stack, cpu_seconds, poll
 from bench.tally import Counts, PerJob
-from jobs.payloads import results_path
-from jobs.resources import PAYLOADS_CONTAINER
-from jobs.store import TASK_ROW
+from jobs.core.resources import PAYLOADS_CONTAINER
+from jobs.storage.jobs_table import TASK_ROW
+from jobs.storage.payloads import results_path
 
-GROUP_COMMIT = "JOBS_GROUP_COMMIT"  # jobs.settings reads it once group commit lands
+GROUP_COMMIT = "JOBS_GROUP_COMMIT"  # jobs.core.settings reads it once group commit lands
 STEADY = (0.2, 0.8)  # the steady state: from this share of the jobs completed to that
 POLL_SAMPLES = 10  # status polls on the finished task, to know what one costs
 

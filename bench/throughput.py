@@ -187,7 +187,7 @@ def _report_floors(
                    f"bare {rate['bare']:.1f} jobs/s", times(rate["floor"] / rate["bare"]),
                    "2 gets + 2 two-entity transactions vs 2 upserts"))  # fmt: skip
     races = median([r.conflicts / r.jobs for r in floors["inproc"]])
-    report.add(Row("2. ours in-process (jobs.worker.handle, the floor's driver)",
+    report.add(Row("2. ours in-process (jobs.control.handlers.handle, the floor's driver)",
                    f"{rate['inproc']:.1f} jobs/s", f"floor {rate['floor']:.1f} jobs/s",
                    times(rate["inproc"] / rate["floor"]),
                    f"devhost/in-process {mine / rate['inproc']:.2f}x; lost races "

@@ -21,7 +21,7 @@ from playwright.sync_api import expect, sync_playwright
 from harness.azurite import REPO, start_azurite
 from harness.localhost import start_devhost
 from harness.polling import wait_until
-from jobs.provision import provision
+from jobs.storage.provision import provision
 
 DOCS = Path(__file__).resolve().parent
 SETTINGS = {"JOBS_TEST_KINDS": "true", "JOBS_SWEEP_SCHEDULE": "*/2 * * * * *"}

@@ -113,7 +113,7 @@ resource alertRules 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [for r
 }]
 
 // Work waiting too long: the oldest visible message of some queue (poison queues included) has
-// waited longer than maxWaitMinutes in a sample (jobs/depth.py samples every queue every minute).
+// waited longer than maxWaitMinutes in a sample (jobs/reads/queue_depth.py samples every queue every minute).
 // On a job queue it means nothing is taking work (the app is stopped, failing to start, or every
 // instance is busy); on a poison queue, that the sweep is not running.
 resource queueWaitRule 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {

@@ -50,14 +50,14 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing
 }
 
 // Every app setting. tests/infra checks these names against what the code and host.json read:
-// jobs.settings.APP_SETTINGS, the identity triples for AzureWebJobsStorage and
-// jobs.settings.STORAGE_CONNECTION, and the platform settings below.
+// jobs.core.settings.APP_SETTINGS, the identity triples for AzureWebJobsStorage and
+// jobs.core.settings.STORAGE_CONNECTION, and the platform settings below.
 var appSettings = {
   // Host storage (keys, timer status and leases): identity-based, no connection string.
   AzureWebJobsStorage__accountName: storageAccountName
   AzureWebJobsStorage__credential: 'managedidentity'
   AzureWebJobsStorage__clientId: identityClientId
-  // The app's connection (connection="JobsStorage" on the queue triggers, and jobs.connection).
+  // The app's connection (connection="JobsStorage" on the queue triggers, and jobs.storage.connection).
   JobsStorage__accountName: storageAccountName
   JobsStorage__credential: 'managedidentity'
   JobsStorage__clientId: identityClientId
@@ -67,7 +67,7 @@ var appSettings = {
   // Sync functions run on the worker's thread pool: enough threads for host.json's queue batch
   // (batchSize 16 + newBatchThreshold 16 in flight per instance). 32 is the documented maximum.
   PYTHON_THREADPOOL_THREAD_COUNT: '32'
-  // The app's own settings (jobs/settings.py); the values are its defaults.
+  // The app's own settings (jobs/core/settings.py); the values are its defaults.
   JOBS_SWEEP_SCHEDULE: '0 * * * * *'
   // Recurring schedules are checked this often (their fire times are this precise), and
   // finished tasks are kept this many days before the daily purge deletes them.

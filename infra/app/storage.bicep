@@ -16,7 +16,7 @@ param deploymentContainerName string
 @description('Resource id of the Log Analytics workspace that receives the queue write/delete logs (queue depth and poison alerts).')
 param logAnalyticsWorkspaceId string
 
-// The app's resource names. They must equal jobs/resources.py: tests/infra checks that they do.
+// The app's resource names. They must equal jobs/core/resources.py: tests/infra checks that they do.
 var jobsTable = 'jobs'
 var jobQueues = [
   'jobs'

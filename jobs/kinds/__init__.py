@@ -6,9 +6,10 @@ To add a kind, write a module here with a pydantic model and a handler, and list
 
 from __future__ import annotations
 
-from jobs.kinds import brittle, echo, fail, flaky, sleep, steps, transform
+from jobs.core.settings import Settings
+from jobs.kinds import echo, transform
 from jobs.kinds.base import JobContext, Kind
-from jobs.settings import Settings
+from jobs.kinds.testing import brittle, fail, flaky, sleep, steps
 
 __all__ = ["JobContext", "Kind", "registry"]
 

@@ -9,9 +9,9 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from jobs.blobs import Blobs
-from jobs.models import JsonValue
-from jobs.resources import DEFAULT_QUEUE
+from jobs.core.models import JsonValue
+from jobs.core.resources import DEFAULT_QUEUE
+from jobs.kinds.files import Blobs
 
 Reporter = Callable[[float, "str | None"], None]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from jobs.core.models import JsonValue
 from jobs.kinds.base import JobContext, Kind
-from jobs.models import JsonValue
 
 
 def echo(item: Any, context: JobContext) -> JsonValue:

@@ -17,12 +17,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from jobs.blobs import Blobs
-from jobs.inputs import BlobName, InputContainer
+from jobs.core.models import JsonValue
+from jobs.core.resources import OUTPUTS_CONTAINER
 from jobs.kinds.base import JobContext, Kind
-from jobs.models import JsonValue
-from jobs.resources import OUTPUTS_CONTAINER
-from jobs.storage.base import CHUNK_BYTES
+from jobs.kinds.files import Blobs
+from jobs.kinds.inputs import BlobName, InputContainer
+from jobs.storage.contracts import CHUNK_BYTES
 
 Operation = Literal["upper", "lower", "title", "sort_lines", "reverse_lines"]
 

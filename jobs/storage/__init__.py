@@ -3,7 +3,7 @@ queues of text messages and containers of blobs. ``azure`` implements them over 
 ``memory`` in process memory, for fast tests of the rules built on top. One contract test
 (tests/storage/test_contract.py) holds both to the same behaviour."""
 
-from jobs.storage.base import (
+from jobs.storage.contracts import (
     BlobStore,
     ConcurrentUpdate,
     Entity,

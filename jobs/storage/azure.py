@@ -25,7 +25,7 @@ from azure.storage.blob import (
 )
 from azure.storage.queue import QueueClient, QueueServiceClient
 
-from jobs.storage.base import (
+from jobs.storage.contracts import (
     CHUNK_BYTES,
     ConcurrentUpdate,
     Entity,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from jobs.storage.base import (
+from jobs.storage.contracts import (
     CHUNK_BYTES,
     ConcurrentUpdate,
     Entity,

@@ -25,7 +25,7 @@ def _offences(name: str, text: str) -> list[str]:
 
 
 # Modules whose job is talking HTTP to someone else, not being our API.
-OUTBOUND = {"jobs/webhooks.py"}  # calls receivers' callback URLs and reads their answers
+OUTBOUND = {"jobs/task_end/webhooks.py"}  # calls receivers' callback URLs and reads their answers
 
 
 def test_the_domain_has_no_status_code_url_path_or_query_parsing() -> None:

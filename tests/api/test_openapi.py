@@ -15,8 +15,8 @@ from pydantic import ValidationError
 
 from api import documents, openapi, schemas
 from harness.azurite import REPO
-from jobs.models import Job, JobStatus
-from jobs.tasks import JobPage
+from jobs.core.models import Job, JobStatus
+from jobs.reads.tasks import JobPage
 
 # get_functions() refuses to index an app twice in one process (tests/infra reads it too):
 # ask a fresh interpreter, which also proves the app indexes on its own.

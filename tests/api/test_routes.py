@@ -11,8 +11,8 @@ import pytest
 
 from api import routes
 from api.answers import Answer, Request
-from jobs.service import Service
-from jobs.settings import Settings
+from composition import Service
+from jobs.core.settings import Settings
 
 TASK = "5b0c7a7e-3f0e-4d6b-9a55-3a8f0a1f2b3c"
 

@@ -20,7 +20,7 @@ import pytest
 
 from harness.azurite import REPO, start_azurite
 from harness.localhost import start_devhost
-from jobs.provision import provision
+from jobs.storage.provision import provision
 from tests.e2e.conftest import SETTINGS, Api
 
 SCRIPT = Path(sys.executable).parent / "jobs"

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.azurite import free_port
-from jobs.resources import JOBS_TABLE
+from jobs.core.resources import JOBS_TABLE
 from tests.client.conftest import Jobs
 from tests.e2e.conftest import Api
 

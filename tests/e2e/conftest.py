@@ -15,9 +15,9 @@ from azure.storage.queue import QueueServiceClient
 from harness.azurite import REPO, Azurite, start_azurite
 from harness.localhost import RunningHost, start_devhost
 from harness.polling import wait_until
-from jobs import listing, throughput
-from jobs.provision import provision
-from jobs.resources import CONTROL_QUEUE, JOBS_TABLE, PAYLOADS_CONTAINER, all_queues
+from jobs.core.resources import CONTROL_QUEUE, JOBS_TABLE, PAYLOADS_CONTAINER, all_queues
+from jobs.reads import task_index, throughput
+from jobs.storage.provision import provision
 
 # Limits small enough to cross in a test, and a sweep every two seconds.
 SETTINGS = {
@@ -104,7 +104,7 @@ class Api:
         as it does the minute rows."""
         rows, indexed = 0, set()
         for entity in self.tables().get_table_client(JOBS_TABLE).list_entities():
-            if entity["PartitionKey"].startswith(listing.PARTITION_PREFIX):
+            if entity["PartitionKey"].startswith(task_index.PARTITION_PREFIX):
                 indexed.add(str(entity["TaskId"]))
             elif entity["PartitionKey"] != throughput.PARTITION:
                 rows += 1

@@ -7,8 +7,8 @@ from collections import Counter
 from azure.storage.queue import TextBase64EncodePolicy
 
 from harness.polling import wait_until
-from jobs.models import RunMessage
-from jobs.resources import JOBS_TABLE
+from jobs.core.models import RunMessage
+from jobs.core.resources import JOBS_TABLE
 from tests.e2e.conftest import Api
 
 

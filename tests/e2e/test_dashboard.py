@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_play
 
 from harness.azurite import REPO
 from harness.localhost import start_devhost
-from jobs.resources import INPUTS_CONTAINER
+from jobs.core.resources import INPUTS_CONTAINER
 from tests.e2e.conftest import SETTINGS, Api
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -10,18 +10,18 @@ from typing import Any
 import pytest
 import requests
 
+from composition import Service
 from harness.azurite import REPO
 from harness.localhost import start_devhost
 from harness.polling import wait_until
-from jobs import retention
-from jobs.resources import (
+from jobs.core.resources import (
     INPUTS_CONTAINER,
     JOBS_TABLE,
     OUTPUTS_CONTAINER,
     PAYLOADS_CONTAINER,
     SMALL_QUEUE,
 )
-from jobs.service import Service
+from jobs.task_end import retention
 from tests.e2e.conftest import SETTINGS, Api
 
 SCHEDULE = "e2e-every-3s"

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from harness.polling import wait_until
-from jobs import listing as listing_rows
-from jobs.resources import JOBS_TABLE, LISTENED_QUEUES
+from jobs.core.resources import JOBS_TABLE, LISTENED_QUEUES
+from jobs.reads import task_index as listing_rows
 from tests.e2e.conftest import Api
 
 

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 import pytest
 from azure.storage.queue import QueueClient
 
+from composition import Service
 from harness.polling import wait_until
-from jobs.models import FanOutMessage, Task, utcnow
-from jobs.resources import CONTROL_QUEUE
-from jobs.service import Service
+from jobs.core.models import FanOutMessage, Task, utcnow
+from jobs.core.resources import CONTROL_QUEUE
 from tests.e2e.conftest import Api
 from tests.infra import queries
 from tests.infra.kql import Analysis, analyze

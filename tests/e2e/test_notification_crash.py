@@ -13,7 +13,7 @@ import requests
 from harness.azurite import REPO, Azurite, start_azurite
 from harness.localhost import start_devhost
 from harness.polling import wait_until
-from jobs.provision import provision
+from jobs.storage.provision import provision
 from tests.e2e.conftest import SETTINGS
 from tests.e2e.test_notifications import Receiver, receiver, verified
 

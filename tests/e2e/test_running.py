@@ -7,7 +7,7 @@ import json
 import requests
 
 from harness.polling import wait_until
-from jobs.resources import INPUTS_CONTAINER, LISTENED_QUEUES
+from jobs.core.resources import INPUTS_CONTAINER, LISTENED_QUEUES
 from tests.e2e.conftest import Api
 
 

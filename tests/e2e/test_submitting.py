@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from harness.polling import wait_until
-from jobs.resources import JOBS_TABLE
+from jobs.core.resources import JOBS_TABLE
 from tests.e2e.conftest import Api, own_api, quiet_snapshot
 
 

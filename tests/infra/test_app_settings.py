@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from jobs import settings
+from jobs.core import settings
 from tests.infra.bicep import FUNCTION_MODULE, ROOT, STORAGE_MODULE, parse, variable
 
 FUNCTION_APP = ROOT / "function_app.py"

@@ -1,4 +1,4 @@
-"""infra/ parses, and creates exactly the storage resources jobs/resources.py names."""
+"""infra/ parses, and creates exactly the storage resources jobs/core/resources.py names."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs import resources
+from jobs.core import resources
 from tests.infra.bicep import INFRA, ROOT, STORAGE_MODULE, bicep_files, parse, variable
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from harness.azurite import Azurite, start_azurite
-from jobs import inline
+from jobs.dispatch import small_tasks
 
 
 @pytest.fixture(scope="module")
@@ -21,4 +21,4 @@ def azurite() -> Iterator[Azurite]:
 def fan_out_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """Submit leaves every task to its fan-out message, as it does a large or delayed one, so a
     test of the fan-out's own races can use a batch small enough to read."""
-    monkeypatch.setattr(inline, "eligible", lambda task, body_bytes: False)
+    monkeypatch.setattr(small_tasks, "eligible", lambda task, body_bytes: False)

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from jobs.fanout import fan_out
+from composition import Service
+from jobs.core.models import JobStatus, RunMessage, TaskStatus
+from jobs.core.settings import Settings
+from jobs.dispatch.fanout import fan_out
+from jobs.dispatch.submit import submit
 from jobs.kinds.base import HOST_MAX_ATTEMPTS, Kind
-from jobs.kinds.fail import AlwaysFails, FailInput, fail
-from jobs.models import JobStatus, RunMessage, TaskStatus
-from jobs.runner import run_job
-from jobs.service import Service
-from jobs.settings import Settings
-from jobs.submit import submit
-from jobs.tasks import status
+from jobs.kinds.testing.fail import AlwaysFails, FailInput, fail
+from jobs.lifecycle.running import run_job
+from jobs.reads.tasks import status
 
 REPO = Path(__file__).resolve().parents[2]
 

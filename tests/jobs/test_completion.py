@@ -12,24 +12,24 @@ from typing import Any
 
 import pytest
 
-from jobs import completion, webhooks
-from jobs.fanout import fan_out
-from jobs.models import (
+from composition import Service
+from jobs.control.retry import request_retry
+from jobs.control.sweep import _fail_setup
+from jobs.core.models import (
     DeliverMessage,
     FinishedMessage,
     JobStatus,
     RunMessage,
     parse_message,
 )
-from jobs.payloads import results_path
-from jobs.resources import CONTROL_QUEUE, EVENTS_QUEUE, PAYLOADS_CONTAINER, all_queues
-from jobs.retry import request_retry
-from jobs.service import Service
-from jobs.settings import Settings
+from jobs.core.resources import CONTROL_QUEUE, EVENTS_QUEUE, PAYLOADS_CONTAINER, all_queues
+from jobs.core.settings import Settings
+from jobs.dispatch.fanout import fan_out
+from jobs.dispatch.submit import submit
+from jobs.reads.tasks import results, status
 from jobs.storage.memory import MemoryBlobStore, MemoryQueueStore, MemoryTableStore
-from jobs.submit import submit
-from jobs.sweep import _fail_setup
-from jobs.tasks import results, status
+from jobs.storage.payloads import results_path
+from jobs.task_end import completion, webhooks
 from tests.jobs.test_lifecycle import QUEUE, Crash, Interfering, moving, run_queue
 
 SECRET = "test-secret"

@@ -11,17 +11,17 @@ from typing import Any
 
 import pytest
 
-from jobs import delays
-from jobs.cancel import cancel_pending, request_cancel
-from jobs.errors import InvalidBody
-from jobs.fanout import fan_out
-from jobs.models import FanOutMessage, JobStatus, TaskStatus, parse_message
-from jobs.resources import CONTROL_QUEUE, all_queues
-from jobs.service import Service
-from jobs.settings import Settings
+from composition import Service
+from jobs.control.cancel import cancel_pending, request_cancel
+from jobs.core.errors import InvalidBody
+from jobs.core.models import FanOutMessage, JobStatus, TaskStatus, parse_message
+from jobs.core.resources import CONTROL_QUEUE, all_queues
+from jobs.core.settings import Settings
+from jobs.dispatch import delays
+from jobs.dispatch.fanout import fan_out
+from jobs.dispatch.submit import submit
+from jobs.reads.tasks import status
 from jobs.storage.memory import MemoryBlobStore, MemoryQueueStore, MemoryTableStore
-from jobs.submit import submit
-from jobs.tasks import status
 
 NOW = datetime(2030, 1, 1, 12, tzinfo=UTC)
 

@@ -9,11 +9,11 @@ from datetime import timedelta
 import pytest
 from azure.storage.queue import QueueServiceClient
 
+from composition import Service
 from harness.azurite import Azurite
-from jobs import depth
-from jobs.provision import provision
-from jobs.resources import all_queues
-from jobs.service import Service
+from jobs.core.resources import all_queues
+from jobs.reads import queue_depth
+from jobs.storage.provision import provision
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def service(azurite: Azurite) -> Service:
 
 
 def test_every_queue_is_sampled_and_empty_ones_read_zero(service: Service) -> None:
-    samples = depth.sample(service.queue_store)
+    samples = queue_depth.sample(service.queue_store)
 
     assert [s.queue for s in samples] == list(all_queues())
     assert {(s.depth, s.oldest_age_s) for s in samples} == {(0, 0)}
@@ -45,13 +45,13 @@ def test_depth_counts_messages_and_age_is_the_oldest_visible_ones(
 
     samples = {
         s.queue: s
-        for s in depth.sample(service.queue_store, first.inserted_on + timedelta(seconds=90))
+        for s in queue_depth.sample(service.queue_store, first.inserted_on + timedelta(seconds=90))
     }
 
-    assert samples["jobs"] == depth.DepthSample("jobs", 2, 90)
+    assert samples["jobs"] == queue_depth.DepthSample("jobs", 2, 90)
     assert samples["jobs-long-poison"].depth == 1
     assert samples["jobs-long-poison"].oldest_age_s in (89, 90)  # sent a moment after first
-    assert samples["jobs-control"] == depth.DepthSample("jobs-control", 0, 0)
+    assert samples["jobs-control"] == queue_depth.DepthSample("jobs-control", 0, 0)
 
 
 def test_a_message_being_processed_counts_in_depth_but_not_as_waiting(
@@ -66,11 +66,11 @@ def test_a_message_being_processed_counts_in_depth_but_not_as_waiting(
 
     [sample] = [
         s
-        for s in depth.sample(service.queue_store, sent.inserted_on + timedelta(minutes=5))
+        for s in queue_depth.sample(service.queue_store, sent.inserted_on + timedelta(minutes=5))
         if s.queue == "jobs"
     ]
 
-    assert sample == depth.DepthSample("jobs", 1, 0)
+    assert sample == queue_depth.DepthSample("jobs", 1, 0)
     jobs.delete_message(received)
 
 
@@ -85,7 +85,7 @@ def test_report_logs_one_queue_depth_event_per_queue(
     assert sent.inserted_on is not None
 
     with caplog.at_level(logging.INFO, logger="jobs"):
-        depth.report(service, sent.inserted_on + timedelta(seconds=42))
+        queue_depth.report(service, sent.inserted_on + timedelta(seconds=42))
 
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("JobEvent ")]
     assert len(lines) == len(all_queues())

@@ -8,12 +8,12 @@ from collections.abc import Sequence
 import pytest
 from azure.storage.queue import QueueClient
 
+from composition import Service
 from harness.azurite import Azurite
-from jobs import fanout
-from jobs.models import Job, Setup
-from jobs.provision import provision
-from jobs.service import Service
-from jobs.submit import submit
+from jobs.core.models import Job, Setup
+from jobs.dispatch import fanout
+from jobs.dispatch.submit import submit
+from jobs.storage.provision import provision
 
 
 @pytest.fixture

@@ -12,14 +12,14 @@ from datetime import timedelta
 
 import pytest
 
+from composition import Service
 from harness.polling import wait_until
-from jobs.group_commit import GroupCommit
-from jobs.lifecycle import Change, Claim, Entry, Event, Successor
-from jobs.models import JobStatus, RunMessage
-from jobs.resources import all_queues
-from jobs.runner import run_job
-from jobs.service import Service
-from jobs.settings import Settings
+from jobs.core.models import JobStatus, RunMessage
+from jobs.core.resources import all_queues
+from jobs.core.settings import Settings
+from jobs.lifecycle.group_commit import GroupCommit
+from jobs.lifecycle.running import run_job
+from jobs.lifecycle.writer import Change, Claim, Entry, Event, Successor
 from jobs.storage import TableStore, Write
 from jobs.storage.memory import MemoryBlobStore, MemoryQueueStore, MemoryTableStore
 from tests.jobs.test_lifecycle import (

@@ -7,14 +7,14 @@ import json
 import random
 from concurrent.futures import ThreadPoolExecutor
 
+from composition import Service
 from harness.azurite import Azurite
-from jobs.fanout import fan_out
-from jobs.models import JobStatus, RunMessage
-from jobs.provision import provision
-from jobs.runner import run_job
-from jobs.service import Service
-from jobs.submit import submit
-from jobs.tasks import status
+from jobs.core.models import JobStatus, RunMessage
+from jobs.dispatch.fanout import fan_out
+from jobs.dispatch.submit import submit
+from jobs.lifecycle.running import run_job
+from jobs.reads.tasks import status
+from jobs.storage.provision import provision
 
 QUEUE = "jobs"
 

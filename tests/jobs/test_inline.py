@@ -12,16 +12,16 @@ from typing import Any
 
 import pytest
 
-from jobs import inline
-from jobs.lanes import SMALL_TASK_ITEMS
-from jobs.models import FanOutMessage, JobStatus, Message, RunMessage, Setup, parse_message
-from jobs.resources import CONTROL_QUEUE, DEFAULT_QUEUE, SMALL_QUEUE, all_queues
-from jobs.service import Service
-from jobs.settings import Settings
+from composition import Service
+from jobs.control.handlers import handle
+from jobs.core.models import FanOutMessage, JobStatus, Message, RunMessage, Setup, parse_message
+from jobs.core.resources import CONTROL_QUEUE, DEFAULT_QUEUE, SMALL_QUEUE, all_queues
+from jobs.core.settings import Settings
+from jobs.dispatch import small_tasks
+from jobs.dispatch.queue_choice import SMALL_TASK_ITEMS
+from jobs.dispatch.submit import submit
+from jobs.reads.tasks import status
 from jobs.storage.memory import MemoryBlobStore, MemoryQueueStore, MemoryTableStore
-from jobs.submit import submit
-from jobs.tasks import status
-from jobs.worker import handle
 
 
 class Clock:
@@ -102,13 +102,13 @@ def test_until_the_dispatch_is_done_a_hidden_fan_out_message_with_its_claim_stan
     service: Service, queues: MemoryQueueStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: list[list[Message]] = []
-    real_spread = inline.spread  # type: ignore[attr-defined]
+    real_spread = small_tasks.spread  # type: ignore[attr-defined]
 
     def spread(*args: Any) -> None:
         seen.append(messages(queues, CONTROL_QUEUE))
         real_spread(*args)
 
-    monkeypatch.setattr(inline, "spread", spread)
+    monkeypatch.setattr(small_tasks, "spread", spread)
     task = submit(service, body(list(range(10)))).task
 
     stored = service.table.get_task(task.task_id)
@@ -126,7 +126,7 @@ def test_a_fan_out_message_that_could_not_be_taken_back_changes_nothing(
     monkeypatch.setattr(service.queues, "withdraw", unavailable)
     task = submit(service, body(list(range(10)))).task  # answered all the same
     assert setup_of(service, task.task_id) is Setup.DISPATCHED
-    clock.now += inline.SAFETY_NET.total_seconds()
+    clock.now += small_tasks.SAFETY_NET.total_seconds()
 
     assert deliver(service, queues, CONTROL_QUEUE) == 1
     assert len(messages(queues, SMALL_QUEUE)) == 10  # no window sent twice
@@ -168,7 +168,7 @@ def test_a_delayed_small_task_is_left_to_its_fan_out(
 def test_a_batch_over_the_inline_bounds_is_left_to_its_fan_out(
     service: Service, queues: MemoryQueueStore
 ) -> None:
-    small = submit(service, body(list(range(inline.INLINE_ITEMS + 1)))).task
+    small = submit(service, body(list(range(small_tasks.INLINE_ITEMS + 1)))).task
     heavy = submit(service, body(["x" * 1000] * 70)).task  # few items, over INLINE_BYTES
     large = submit(service, body(list(range(SMALL_TASK_ITEMS + 1)))).task
 
@@ -212,7 +212,7 @@ def test_a_submit_dying_between_the_rows_and_the_messages_still_runs_every_job_o
     assert messages(queues, SMALL_QUEUE) == []
     assert deliver(service, queues, CONTROL_QUEUE) == 0  # the safety net is still hidden
 
-    clock.now += inline.SAFETY_NET.total_seconds()
+    clock.now += small_tasks.SAFETY_NET.total_seconds()
     assert deliver(service, queues, CONTROL_QUEUE) == 1  # it finishes the dispatch
     assert deliver(service, queues, SMALL_QUEUE) == 10
     jobs = list(service.table.jobs(task_id))
@@ -237,7 +237,7 @@ def test_a_failed_inline_dispatch_still_answers_and_its_fan_out_finishes_it(
 
     assert submitted.created
     assert messages(queues, SMALL_QUEUE) == []
-    clock.now += inline.SAFETY_NET.total_seconds()
+    clock.now += small_tasks.SAFETY_NET.total_seconds()
     deliver(service, queues, CONTROL_QUEUE)
     assert deliver(service, queues, SMALL_QUEUE) == 3
     assert status(service, submitted.task.task_id).counts[JobStatus.COMPLETED] == 3
@@ -265,7 +265,7 @@ def test_a_repeat_during_a_dispatch_sends_a_fan_out_that_leaves_it_to_the_submit
 
     assert repeated == [False]
     assert deliver(service, queues, CONTROL_QUEUE) == 1  # the repeat's, visible at once
-    clock.now += inline.SAFETY_NET.total_seconds()
+    clock.now += small_tasks.SAFETY_NET.total_seconds()
     assert deliver(service, queues, CONTROL_QUEUE) == 1  # the safety net
     assert sorted(m.index for m in runs(queues, SMALL_QUEUE)) == [0, 1]
     assert setup_of(service, task.task_id) is Setup.DISPATCHED

@@ -11,19 +11,19 @@ from typing import Any
 
 import pytest
 
-from jobs.cancel import cancel_pending, request_cancel
-from jobs.fanout import fan_out
-from jobs.lifecycle import MOVES, Change, Event, decide
-from jobs.models import Job, JobStatus, RetryMessage, RunMessage, TaskStatus, parse_message
-from jobs.resources import CONTROL_QUEUE, DEFAULT_QUEUE, SMALL_QUEUE, all_queues
-from jobs.retry import request_retry, run_retry
-from jobs.service import Service
-from jobs.settings import Settings
+from composition import Service
+from jobs.control.cancel import cancel_pending, request_cancel
+from jobs.control.handlers import handle
+from jobs.control.retry import request_retry, run_retry
+from jobs.core.models import Job, JobStatus, RetryMessage, RunMessage, TaskStatus, parse_message
+from jobs.core.resources import CONTROL_QUEUE, DEFAULT_QUEUE, SMALL_QUEUE, all_queues
+from jobs.core.settings import Settings
+from jobs.dispatch.fanout import fan_out
+from jobs.dispatch.submit import submit
+from jobs.lifecycle.writer import MOVES, Change, Event, decide
+from jobs.reads.tasks import status
 from jobs.storage import Entity, TableStore, Write
 from jobs.storage.memory import MemoryBlobStore, MemoryQueueStore, MemoryTableStore
-from jobs.submit import submit
-from jobs.tasks import status
-from jobs.worker import handle
 
 QUEUE = DEFAULT_QUEUE
 RUN_QUEUES = (DEFAULT_QUEUE, SMALL_QUEUE)
@@ -99,7 +99,7 @@ def table() -> Interfering:
 
 @pytest.fixture(params=[True, False], ids=["grouped", "single"])
 def service(table: Interfering, request: pytest.FixtureRequest) -> Service:
-    """A worker that writes its moves grouped (jobs.group_commit), or one at a time."""
+    """A worker that writes its moves grouped (jobs.lifecycle.group_commit), or one at a time."""
     settings = Settings(test_kinds=True, dispatch_window=32, group_commit=request.param)
     return Service(settings, table, MemoryQueueStore(all_queues()), MemoryBlobStore())
 

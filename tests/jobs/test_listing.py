@@ -13,17 +13,17 @@ from typing import Any
 
 import pytest
 
-from jobs import listing, throughput
-from jobs.listing import RUNNING, partition
-from jobs.models import Counts, Task, TaskStatus, TaskSummary
-from jobs.resources import LISTENED_QUEUES, all_queues
-from jobs.retry import request_retry
-from jobs.service import Service
-from jobs.settings import Settings
+from composition import Service
+from jobs.control.handlers import handle
+from jobs.control.retry import request_retry
+from jobs.core.models import Counts, Task, TaskStatus, TaskSummary
+from jobs.core.resources import LISTENED_QUEUES, all_queues
+from jobs.core.settings import Settings
+from jobs.dispatch.submit import submit
+from jobs.reads import task_index, throughput
+from jobs.reads.task_index import RUNNING, partition
 from jobs.storage import Entity, TableStore, Write
 from jobs.storage.memory import MemoryBlobStore, MemoryQueueStore, MemoryTableStore
-from jobs.submit import submit
-from jobs.worker import handle
 
 
 class Counting:
@@ -55,7 +55,9 @@ class Counting:
 def clock(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each submit a millisecond after the one before, as they would be."""
     ticks = itertools.count()
-    monkeypatch.setattr("jobs.submit.utcnow", lambda: f"2026-01-01T00:00:00.{next(ticks):03d}Z")
+    monkeypatch.setattr(
+        "jobs.dispatch.submit.utcnow", lambda: f"2026-01-01T00:00:00.{next(ticks):03d}Z"
+    )
 
 
 @pytest.fixture
@@ -89,7 +91,7 @@ def run(service: Service) -> None:
                 store.delete(queue, received.id, received.receipt)
 
 
-def ids(page: listing.TaskPage) -> list[str]:
+def ids(page: task_index.TaskPage) -> list[str]:
     return [summary.task.task_id for summary in page.tasks]
 
 
@@ -98,7 +100,7 @@ def listed(service: Service, state: TaskStatus | None = None, kind: str | None =
     found: list[str] = []
     after = None
     while True:
-        page = listing.page(service.table, state, kind, 2, after)
+        page = task_index.page(service.table, state, kind, 2, after)
         found += ids(page)
         if page.continuation is None:
             return found
@@ -118,12 +120,12 @@ def test_tasks_list_newest_first_with_their_live_summaries_page_by_page(
     tasks = [new(service, items=[1, 2, 3]) for _ in range(5)]
     newest_first = [t.task_id for t in reversed(tasks)]
 
-    first = listing.page(service.table, None, None, 2, None)
+    first = task_index.page(service.table, None, None, 2, None)
     assert ids(first) == newest_first[:2]
     assert first.continuation is not None
     assert [s.counts for s in first.tasks] == [TaskSummary.of(tasks[0], Counts()).counts] * 2
     assert listed(service) == newest_first
-    last = listing.page(service.table, None, None, 5, None)
+    last = task_index.page(service.table, None, None, 5, None)
     assert (ids(last), last.continuation) == (newest_first, None)
 
 
@@ -134,7 +136,7 @@ def test_tasks_submitted_in_the_same_millisecond_are_all_listed_in_one_order(
     for n in (3, 1, 2, 0):
         task = Task(_uuid(n), "echo", "jobs", 1, 32, _at(0), _at(0), "h")
         service.table.create_task(task)
-        listing.record_submitted(service.table, task)
+        task_index.record_submitted(service.table, task)
         made.append(task.task_id)
 
     assert listed(service) == sorted(made)  # by id, the same on every page
@@ -164,16 +166,18 @@ def test_record_finished_lists_a_task_under_its_final_state_and_repeats_harmless
     task = new(service, items=[1])
     run(service)
     for _ in range(2):
-        listing.record_finished(service.table, task, TaskStatus.COMPLETED, "2026-01-01T00:00:09Z")
+        task_index.record_finished(
+            service.table, task, TaskStatus.COMPLETED, "2026-01-01T00:00:09Z"
+        )
 
     [entity, _] = service.tables.query(partition(TaskStatus.COMPLETED))
     assert entity.props["Finished"] == "2026-01-01T00:00:09Z"
     assert {e.props["State"] for e in service.tables.query(RUNNING)} == {"completed"}
-    assert listing.running_count(service.table) == 0
+    assert task_index.running_count(service.table) == 0
     assert listed(service, TaskStatus.COMPLETED) == [task.task_id]
     assert listed(service) == [task.task_id]  # in two partitions until retired, listed once
     with pytest.raises(ValueError, match="not a final state"):
-        listing.record_finished(service.table, task, TaskStatus.RUNNING, "x")
+        task_index.record_finished(service.table, task, TaskStatus.RUNNING, "x")
 
 
 def test_a_retry_lists_the_task_as_running_again(service: Service) -> None:
@@ -194,10 +198,10 @@ def test_a_retry_lists_the_task_as_running_again(service: Service) -> None:
 def test_a_listing_mends_a_task_listed_twice_by_a_move_cut_short(service: Service) -> None:
     task = new(service, "fail", [{"permanent": True}])
     run(service)
-    listing.record_finished(service.table, task, TaskStatus.COMPLETED_WITH_FAILURES, "t")
+    task_index.record_finished(service.table, task, TaskStatus.COMPLETED_WITH_FAILURES, "t")
     request_retry(service, task.task_id)
     # A reopen that died after its running rows: the finished ones are still there.
-    listing.record_finished(service.table, task, TaskStatus.COMPLETED_WITH_FAILURES, "t")
+    task_index.record_finished(service.table, task, TaskStatus.COMPLETED_WITH_FAILURES, "t")
     for entity in list(service.tables.query(RUNNING)):
         service.tables.transact(RUNNING, [Write("merge", entity.row, {"State": "running"})])
 
@@ -214,7 +218,7 @@ def test_the_kind_filter_never_mixes_kinds_whose_names_share_a_beginning(
     for kind in ("a", "a-b", "a%2Db", "ab"):
         task = Task(_uuid(len(made)), kind, "jobs", 1, 32, _at(len(made)), _at(0), "h")
         service.table.create_task(task)
-        listing.record_submitted(service.table, task)
+        task_index.record_submitted(service.table, task)
         made[kind] = task.task_id
 
     for kind, task_id in made.items():
@@ -230,7 +234,7 @@ def test_a_page_reads_rows_for_the_page_whatever_the_number_of_tasks(
     for _ in range(60):
         new(service)
     table.rows.clear()
-    page = listing.page(service.table, None, None, 5, None)
+    page = task_index.page(service.table, None, None, 5, None)
     assert len(page.tasks) == 5
     index_rows = sum(n for part, n in table.rows.items() if part.startswith("tasks-"))
     assert index_rows <= 6
@@ -248,7 +252,7 @@ def test_a_state_filter_ends_a_page_early_rather_than_read_past_many_others(
         new(service)  # newer, running
     table.rows.clear()
 
-    page = listing.page(service.table, TaskStatus.COMPLETED, None, 5, None)
+    page = task_index.page(service.table, TaskStatus.COMPLETED, None, 5, None)
 
     assert ids(page) == []
     assert page.continuation is not None
@@ -259,11 +263,11 @@ def test_a_state_filter_ends_a_page_early_rather_than_read_past_many_others(
 def test_a_position_is_a_continuation_and_nothing_else_is() -> None:
     task_id = "5b0c7a7e-3f0e-4d6b-9a55-3a8f0a1f2b3c"
     task = Task(task_id, "echo", "jobs", 1, 32, "2026-01-01T00:00:00.000Z", "", "")
-    assert listing.is_position(listing.position(task))
-    assert listing.position(task) == f"{10**13 - 1 - 1767225600000:013d}-{task.task_id}"
-    for text in ("", "1234", listing.position(task).upper(), listing.position(task) + "x",
+    assert task_index.is_position(task_index.position(task))
+    assert task_index.position(task) == f"{10**13 - 1 - 1767225600000:013d}-{task.task_id}"
+    for text in ("", "1234", task_index.position(task).upper(), task_index.position(task) + "x",
                  "0000000000000-not-a-uuid-at-all-but-36-characters"):  # fmt: skip
-        assert not listing.is_position(text)
+        assert not task_index.is_position(text)
 
 
 def _uuid(n: int) -> str:
@@ -279,15 +283,15 @@ def test_a_task_recorded_finished_then_retried_unrecorded_is_running_again_after
 ) -> None:
     task = new(service, "fail", [{"permanent": True}])
     run(service)
-    listing.record_finished(service.table, task, TaskStatus.COMPLETED_WITH_FAILURES, "t")
+    task_index.record_finished(service.table, task, TaskStatus.COMPLETED_WITH_FAILURES, "t")
     # A retry whose reopen was never recorded (a listing healed in between, say).
-    listing.record_reopened(service.table, task, TaskStatus.COMPLETED_WITH_FAILURES)
-    listing.record_finished(service.table, task, TaskStatus.COMPLETED_WITH_FAILURES, "t")
+    task_index.record_reopened(service.table, task, TaskStatus.COMPLETED_WITH_FAILURES)
+    task_index.record_finished(service.table, task, TaskStatus.COMPLETED_WITH_FAILURES, "t")
     request_retry(service, task.task_id)
-    listing.record_finished(service.table, task, TaskStatus.COMPLETED_WITH_FAILURES, "t")
-    assert listing.running_count(service.table) == 0  # the index is wrong now
+    task_index.record_finished(service.table, task, TaskStatus.COMPLETED_WITH_FAILURES, "t")
+    assert task_index.running_count(service.table) == 0  # the index is wrong now
 
     throughput.sample(service.table)
 
-    assert listing.running_count(service.table) == 1
+    assert task_index.running_count(service.table) == 1
     assert listed(service, TaskStatus.RUNNING) == [task.task_id]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jobs.models import (
+from jobs.core.models import (
     CancelMessage,
     Counts,
     FanOutMessage,

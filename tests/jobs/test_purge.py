@@ -11,19 +11,25 @@ from typing import Any
 
 import pytest
 
-from jobs import finished_index, purge, retention
-from jobs.errors import Conflict, NotFound
-from jobs.fanout import fan_out
-from jobs.models import PurgeMessage
-from jobs.resources import CONTROL_QUEUE, LISTENED_QUEUES, OUTPUTS_CONTAINER, PAYLOADS_CONTAINER
-from jobs.retry import request_retry
-from jobs.service import Service
-from jobs.settings import Settings
+from composition import Service
+from jobs.control import purge
+from jobs.control.handlers import handle
+from jobs.control.retry import request_retry
+from jobs.core.errors import Conflict, NotFound
+from jobs.core.models import PurgeMessage
+from jobs.core.resources import (
+    CONTROL_QUEUE,
+    LISTENED_QUEUES,
+    OUTPUTS_CONTAINER,
+    PAYLOADS_CONTAINER,
+)
+from jobs.core.settings import Settings
+from jobs.dispatch.fanout import fan_out
+from jobs.dispatch.submit import submit
+from jobs.reads.tasks import status
 from jobs.storage import Write
 from jobs.storage.memory import MemoryBlobStore, MemoryTableStore
-from jobs.submit import submit
-from jobs.tasks import status
-from jobs.worker import handle
+from jobs.task_end import retention, retention_index
 from tests.jobs.test_lifecycle import control, run_queue
 
 
@@ -157,10 +163,10 @@ def test_retention_drops_index_rows_of_tasks_gone_or_ended_again(service: Servic
     now = datetime.now(UTC)
     old = (now - timedelta(days=3)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     service.tables.transact(
-        finished_index.partition(old),
+        retention_index.partition(old),
         [Write("upsert", task_id, {"FinishedAt": old})],
     )
     report = retention.run(service, days=1, now=now)
     assert (report.purging, report.dropped) == ([], 1)  # its end is a later one
-    assert list(finished_index.before(service.tables, now - timedelta(days=1))) == []
+    assert list(retention_index.before(service.tables, now - timedelta(days=1))) == []
     assert status(service, task_id).status.finished

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import base64
 
-from jobs.models import RunMessage
-from jobs.queues import decode
+from jobs.core.models import RunMessage
+from jobs.storage.queues import decode
 
 
 def test_poison_messages_are_read_base64_or_raw() -> None:

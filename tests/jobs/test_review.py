@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 
-from jobs import completion, webhooks
-from jobs.cancel import request_cancel
-from jobs.errors import Conflict
-from jobs.fanout import fan_out
-from jobs.models import (
+from composition import Service
+from jobs.control.cancel import request_cancel
+from jobs.control.retry import request_retry, run_retry
+from jobs.control.sweep import _fail_setup
+from jobs.core.errors import Conflict
+from jobs.core.models import (
     CancelMessage,
     DeliverMessage,
     FinishedMessage,
@@ -25,15 +26,14 @@ from jobs.models import (
     RunMessage,
     TaskStatus,
 )
-from jobs.resources import CONTROL_QUEUE, EVENTS_QUEUE, all_queues
-from jobs.retry import request_retry, run_retry
-from jobs.service import Service
-from jobs.settings import Settings
+from jobs.core.resources import CONTROL_QUEUE, EVENTS_QUEUE, all_queues
+from jobs.core.settings import Settings
+from jobs.dispatch.fanout import fan_out
+from jobs.dispatch.submit import submit
+from jobs.reads.tasks import status
 from jobs.storage import Write
 from jobs.storage.memory import MemoryBlobStore, MemoryQueueStore, MemoryTableStore
-from jobs.submit import submit
-from jobs.sweep import _fail_setup
-from jobs.tasks import status
+from jobs.task_end import completion, webhooks
 from tests.jobs.test_lifecycle import (
     QUEUE,
     Crash,
@@ -115,7 +115,7 @@ def pending(service: Service, task_id: str) -> list[int]:
 def test_a_cancel_during_a_retry_round_cancels_every_job_it_reset(
     service: Service, table: Interfering
 ) -> None:
-    """jobs/retry.py run_retry never looks at ``task.cancelled``: the cancel pass cancels the
+    """run_retry never looks at ``task.cancelled``: the cancel pass cancels the
     jobs already reset (among them the round's head), the round then resets the rest and
     dispatches the head, whose jobs are Cancelled and send nothing on. Jobs 40..99 stay
     Pending for ever and the task never ends."""
@@ -166,9 +166,9 @@ def test_a_retry_is_refused_while_a_job_still_runs_so_none_can_fail_between_page
 def test_a_round_that_dies_inside_a_page_resumes_that_page_with_its_chain(
     table: Interfering,
 ) -> None:
-    """jobs/lifecycle.py _apply_all resets a page shard by shard, so with a window above 32
+    """_apply_all resets a page shard by shard, so with a window above 32
     (the default is 128) a crash leaves a reset set that is not a prefix of the page. The
-    resumed run_retry (jobs/retry.py) re-pages the still-Failed jobs from the old cursor and
+    resumed run_retry (jobs/control/retry.py) re-pages the still-Failed jobs from the old cursor and
     chains them by position, so a job the first attempt chained no one to is skipped."""
     service = make_service(table, window=64)
     task_id = new_task(service, "fail", [PERMANENT] * 200)
@@ -190,7 +190,7 @@ def test_a_round_that_dies_inside_a_page_resumes_that_page_with_its_chain(
 def test_a_round_redelivered_after_it_ended_still_records_the_tasks_end(
     service: Service, table: Interfering, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """jobs/retry.py: the round writes ``done`` and then calls settle. If its jobs have all
+    """the round writes ``done`` and then calls settle. If its jobs have all
     ended meanwhile (their closing moves saw the round running, so recorded nothing) and the
     process dies before settle, the redelivered message finds the round done (_round_task
     returns None) and nobody ever records the task's end: no results file, event, webhook."""
@@ -217,7 +217,7 @@ def test_a_round_redelivered_after_it_ended_still_records_the_tasks_end(
 def test_a_retry_of_a_task_whose_setup_failed_changes_nothing(
     service: Service,
 ) -> None:
-    """jobs/retry.py request_retry counts the setup-failed task's never-created jobs as failed
+    """request_retry counts the setup-failed task's never-created jobs as failed
     (models.TaskSummary) and opens a round; the round finds no Failed row, and settle records
     end 2: the caller is told N jobs were requeued, and gets a second task.finished event
     and webhook, for nothing."""
@@ -240,7 +240,7 @@ def test_a_retry_of_a_task_whose_setup_failed_changes_nothing(
 def test_a_webhook_marked_pending_before_a_crash_is_still_sent(
     service: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """jobs/completion.py follow_up writes ``NotifyState=pending`` and then sends the first
+    """follow_up writes ``NotifyState=pending`` and then sends the first
     DeliverMessage. Dying in between, the redelivered finished message sees
     ``notification.completion == number`` and sends nothing: the webhook is never tried."""
     task_id = new_task(service, "echo", [1], callback_url=HOOK)
@@ -265,7 +265,7 @@ def test_a_webhook_marked_pending_before_a_crash_is_still_sent(
 def test_a_crash_after_a_failed_attempt_still_queues_the_next_try(
     service: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """jobs/completion.py deliver writes attempt N's state and then queues attempt N + 1.
+    """deliver writes attempt N's state and then queues attempt N + 1.
     Dying in between, the redelivered attempt N finds ``attempts >= N`` and returns: no
     attempt N + 1 is ever queued and the notification stays pending for ever."""
     task_id = new_task(service, "echo", [1], callback_url=HOOK)
@@ -288,7 +288,7 @@ def test_a_crash_after_a_failed_attempt_still_queues_the_next_try(
 def test_an_unrelated_write_to_the_task_row_does_not_drop_the_webhook(
     service: Service, table: Interfering
 ) -> None:
-    """jobs/completion.py follow_up guards the ``pending`` write with the ETag it read at the
+    """follow_up guards the ``pending`` write with the ETag it read at the
     start and takes any ConcurrentUpdate as "a twin of this message got there first". Any
     other write to the task row in between (here a cancel of the just-finished task) makes it
     send no DeliverMessage; the finished message is then deleted: no webhook, ever."""
@@ -305,7 +305,7 @@ def test_an_unrelated_write_to_the_task_row_does_not_drop_the_webhook(
 def test_a_webhook_sent_after_a_retry_reopened_the_task_describes_its_own_end(
     service: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """jobs/completion.py deliver builds the body from the task as it is now (event_document
+    """deliver builds the body from the task as it is now (event_document
     of status()), not as it ended: a retry of a failed task reopens it, and the pending
     webhook of end 1 posts a ``task.finished`` event whose status is ``running`` and whose
     ``finished_at`` is null."""

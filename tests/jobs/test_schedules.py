@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from jobs import cron, scheduler, schedules
-from jobs.errors import InvalidBody, InvalidItems, MalformedRequest, NotFound
-from jobs.service import Service
-from jobs.settings import Settings
+from composition import Service
+from jobs.core.errors import InvalidBody, InvalidItems, MalformedRequest, NotFound
+from jobs.core.settings import Settings
+from jobs.schedules import cron, definitions, firing
 from jobs.storage import TableStore, Write
 from jobs.storage.memory import MemoryTableStore
 
@@ -46,8 +46,8 @@ def tasks_of(service: Service, name: str) -> dict[str, str]:
 def at(schedule_name: str, service: Service, fire_time: datetime) -> None:
     """Set the schedule's next fire time, as if saved just before it."""
     service.tables.transact(
-        schedules.PARTITION,
-        [Write("merge", schedule_name, {"NextRun": schedules.fire_stamp(fire_time)})],
+        definitions.PARTITION,
+        [Write("merge", schedule_name, {"NextRun": definitions.fire_stamp(fire_time)})],
     )
 
 
@@ -85,18 +85,18 @@ def test_cron_refuses_what_is_not_ncrontab_or_never_fires(expression: str) -> No
 
 
 def test_a_saved_schedule_reads_back_with_its_next_run(service: Service) -> None:
-    saved = schedules.save(service, "nightly-1", body(metadata={"team": "a"}))
+    saved = definitions.save(service, "nightly-1", body(metadata={"team": "a"}))
     assert saved.cron == "*/3 * * * * *"
     assert saved.batch == {"kind": "echo", "items": [1], "metadata": {"team": "a"}}
-    assert saved.next_run > schedules.fire_stamp(datetime.now(UTC) - timedelta(seconds=1))
+    assert saved.next_run > definitions.fire_stamp(datetime.now(UTC) - timedelta(seconds=1))
     assert saved.last_run is None
     assert saved.last_task_id is None
-    assert [s.name for s in schedules.all_schedules(service)] == ["nightly-1"]
+    assert [s.name for s in definitions.all_schedules(service)] == ["nightly-1"]
 
 
 def test_saving_again_replaces_it_under_a_new_version(service: Service) -> None:
-    first = schedules.save(service, "a", body())
-    second = schedules.save(service, "a", body(cron="0 0 * * * *", items=[1, 2]))
+    first = definitions.save(service, "a", body())
+    second = definitions.save(service, "a", body(cron="0 0 * * * *", items=[1, 2]))
     assert second.version != first.version
     assert second.cron == "0 0 * * * *"
     assert second.batch["items"] == [1, 2]
@@ -122,63 +122,63 @@ def test_a_bad_schedule_is_refused_naming_the_field_and_nothing_is_written(
     service: Service, name: str, data: bytes, field: str
 ) -> None:
     with pytest.raises(InvalidBody) as refused:
-        schedules.save(service, name, data)
+        definitions.save(service, name, data)
     assert field in [p.field for p in refused.value.problems]
-    assert schedules.all_schedules(service) == []
+    assert definitions.all_schedules(service) == []
 
 
 def test_bad_items_are_refused_with_their_index_and_field(service: Service) -> None:
     with pytest.raises(InvalidItems) as refused:
-        schedules.save(service, "s", body(kind="sleep", items=[{"seconds": 1}, {"secs": 1}]))
+        definitions.save(service, "s", body(kind="sleep", items=[{"seconds": 1}, {"secs": 1}]))
     assert {(p.index, p.field) for p in refused.value.problems} >= {(1, "seconds"), (1, "secs")}
 
 
 def test_a_body_that_is_not_json_is_malformed(service: Service) -> None:
     with pytest.raises(MalformedRequest):
-        schedules.save(service, "s", b"{nope")
+        definitions.save(service, "s", b"{nope")
 
 
 def test_deleting_a_schedule_and_asking_for_a_missing_one(service: Service) -> None:
-    schedules.save(service, "s", body())
-    schedules.delete(service, "s")
+    definitions.save(service, "s", body())
+    definitions.delete(service, "s")
     with pytest.raises(NotFound):
-        schedules.get(service, "s")
+        definitions.get(service, "s")
     with pytest.raises(NotFound):
-        schedules.delete(service, "s")
+        definitions.delete(service, "s")
     with pytest.raises(NotFound):
-        schedules.get(service, "Not A Name")
+        definitions.get(service, "Not A Name")
 
 
 # -- firing ------------------------------------------------------------------------------
 
 
 def test_a_schedule_is_not_due_before_its_fire_time(service: Service) -> None:
-    schedules.save(service, "s", body())
+    definitions.save(service, "s", body())
     at("s", service, T0)
-    assert scheduler.run_due(service, T0 - timedelta(seconds=1)) == []
+    assert firing.run_due(service, T0 - timedelta(seconds=1)) == []
     assert tasks_of(service, "s") == {}
 
 
 def test_each_fire_time_submits_one_task_and_records_it(service: Service) -> None:
-    schedules.save(service, "s", body())
+    definitions.save(service, "s", body())
     at("s", service, T0)
-    [fired] = scheduler.run_due(service, T0)
-    assert scheduler.run_due(service, T0 + timedelta(seconds=1)) == []  # next is T0 + 3
-    [again] = scheduler.run_due(service, T0 + timedelta(seconds=3))
+    [fired] = firing.run_due(service, T0)
+    assert firing.run_due(service, T0 + timedelta(seconds=1)) == []  # next is T0 + 3
+    [again] = firing.run_due(service, T0 + timedelta(seconds=3))
     made = tasks_of(service, "s")
     assert made == {"2030-01-01T12:00:00Z": fired.task_id, "2030-01-01T12:00:03Z": again.task_id}
-    record = schedules.get(service, "s")
+    record = definitions.get(service, "s")
     assert (record.last_run, record.last_task_id) == ("2030-01-01T12:00:03Z", again.task_id)
     assert record.next_run == "2030-01-01T12:00:06Z"
 
 
 def test_after_downtime_it_fires_once_for_the_missed_times(service: Service) -> None:
-    schedules.save(service, "s", body())
+    definitions.save(service, "s", body())
     at("s", service, T0)
-    fired = scheduler.run_due(service, T0 + timedelta(minutes=10, seconds=1))
+    fired = firing.run_due(service, T0 + timedelta(minutes=10, seconds=1))
     assert [f.fire_time for f in fired] == ["2030-01-01T12:00:00Z"]
     assert len(tasks_of(service, "s")) == 1
-    assert schedules.get(service, "s").next_run == "2030-01-01T12:10:03Z"
+    assert definitions.get(service, "s").next_run == "2030-01-01T12:10:03Z"
 
 
 class CrashOnRecord:
@@ -191,7 +191,7 @@ class CrashOnRecord:
         return getattr(self.store, name)
 
     def transact(self, partition: str, writes: Any) -> list[str]:
-        if partition == schedules.PARTITION and "LastRun" in writes[0].props:
+        if partition == definitions.PARTITION and "LastRun" in writes[0].props:
             self.crash()
         return self.store.transact(partition, writes)
 
@@ -201,7 +201,7 @@ class Died(Exception):
 
 
 def test_a_crash_between_submit_and_record_makes_no_second_task(service: Service) -> None:
-    schedules.save(service, "s", body())
+    definitions.save(service, "s", body())
     at("s", service, T0)
 
     def die() -> None:
@@ -210,44 +210,44 @@ def test_a_crash_between_submit_and_record_makes_no_second_task(service: Service
     crashing = Service(service.settings, CrashOnRecord(service.tables, die), service.queue_store,
                        service.blob_store)  # fmt: skip
     with pytest.raises(Died):
-        scheduler.run_due(crashing, T0)
-    [fired] = scheduler.run_due(service, T0 + timedelta(seconds=1))  # the next tick, same time
+        firing.run_due(crashing, T0)
+    [fired] = firing.run_due(service, T0 + timedelta(seconds=1))  # the next tick, same time
     assert tasks_of(service, "s") == {"2030-01-01T12:00:00Z": fired.task_id}
 
 
 def test_two_schedulers_racing_on_one_fire_time_make_one_task(service: Service) -> None:
-    schedules.save(service, "s", body())
+    definitions.save(service, "s", body())
     at("s", service, T0)
-    other: list[scheduler.Fired] = []
+    other: list[firing.Fired] = []
 
     def the_other_host_fires_first() -> None:
         crashing.tables = service.tables  # only once
-        other.extend(scheduler.run_due(service, T0))
+        other.extend(firing.run_due(service, T0))
 
     crashing = Service(service.settings, CrashOnRecord(service.tables, the_other_host_fires_first),
                        service.queue_store, service.blob_store)  # fmt: skip
-    [mine] = scheduler.run_due(crashing, T0)  # its record loses the ETag race, quietly
+    [mine] = firing.run_due(crashing, T0)  # its record loses the ETag race, quietly
     assert [f.task_id for f in other] == [mine.task_id]
     assert tasks_of(service, "s") == {"2030-01-01T12:00:00Z": mine.task_id}
-    assert schedules.get(service, "s").next_run == "2030-01-01T12:00:03Z"
+    assert definitions.get(service, "s").next_run == "2030-01-01T12:00:03Z"
 
 
 def test_a_deleted_schedule_no_longer_fires(service: Service) -> None:
-    schedules.save(service, "s", body())
+    definitions.save(service, "s", body())
     at("s", service, T0)
-    schedules.delete(service, "s")
-    assert scheduler.run_due(service, T0 + timedelta(minutes=1)) == []
+    definitions.delete(service, "s")
+    assert firing.run_due(service, T0 + timedelta(minutes=1)) == []
 
 
 def test_a_fire_time_whose_batch_is_refused_is_recorded_and_passed(service: Service) -> None:
-    schedules.save(service, "s", body(kind="sleep", items=[{"seconds": 0}]))
+    definitions.save(service, "s", body(kind="sleep", items=[{"seconds": 0}]))
     at("s", service, T0)
     without = Service.in_memory(Settings(test_kinds=False))
     without.tables = service.tables
-    [fired] = scheduler.run_due(without, T0)
+    [fired] = firing.run_due(without, T0)
     assert fired.task_id is None
     assert fired.error is not None
     assert "sleep" in fired.error
-    record = schedules.get(service, "s")
+    record = definitions.get(service, "s")
     assert record.last_error == fired.error
     assert record.next_run == "2030-01-01T12:00:03Z"

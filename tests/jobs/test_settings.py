@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from jobs.connection import StorageConnection
-from jobs.errors import ConfigurationError
-from jobs.settings import Settings
+from jobs.core.errors import ConfigurationError
+from jobs.core.settings import Settings
+from jobs.storage.connection import StorageConnection
 
 
 def test_settings_have_defaults_and_reject_nonsense() -> None:

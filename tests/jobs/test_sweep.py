@@ -7,14 +7,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
+from composition import Service
 from harness.azurite import Azurite
-from jobs.fanout import fan_out
-from jobs.models import JobStatus, RunMessage
-from jobs.provision import provision
-from jobs.service import Service
-from jobs.submit import submit
-from jobs.sweep import sweep
-from jobs.tasks import status
+from jobs.control.sweep import sweep
+from jobs.core.models import JobStatus, RunMessage
+from jobs.dispatch.fanout import fan_out
+from jobs.dispatch.submit import submit
+from jobs.reads.tasks import status
+from jobs.storage.provision import provision
 
 
 def test_two_sweeps_at_once_and_a_repeat_leave_each_job_failed_once(azurite: Azurite) -> None:

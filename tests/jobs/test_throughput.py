@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from jobs import listing, stats, throughput
-from jobs.listing import RUNNING, partition
-from jobs.models import TaskStatus
-from jobs.retry import request_retry
-from jobs.service import Service
-from jobs.settings import Settings
+from composition import Service
+from jobs.control.retry import request_retry
+from jobs.core.models import TaskStatus
+from jobs.core.settings import Settings
+from jobs.reads import stats, task_index, throughput
+from jobs.reads.task_index import RUNNING, partition
 from jobs.storage import Write
 from tests.jobs.test_listing import new, run
 
@@ -53,14 +53,14 @@ def test_a_sample_counts_what_running_tasks_did_since_the_last_one(service: Serv
 def test_finished_tasks_are_retired_once_counted_and_stay_listed(service: Service) -> None:
     task = new(service, items=[1])
     run(service)
-    listing.record_finished(service.table, task, TaskStatus.COMPLETED, "2026-01-01T12:00:01Z")
+    task_index.record_finished(service.table, task, TaskStatus.COMPLETED, "2026-01-01T12:00:01Z")
 
     throughput.sample(service.table, T0)
 
     assert list(service.tables.query(RUNNING)) == []
     [row, _] = service.tables.query(partition(TaskStatus.COMPLETED))
     assert (row.props["Finished"], row.props["SeenCompleted"]) == ("2026-01-01T12:00:01Z", 1)
-    assert [s.task.task_id for s in listing.page(service.table, None, None, 5, None).tasks] == [
+    assert [s.task.task_id for s in task_index.page(service.table, None, None, 5, None).tasks] == [
         task.task_id
     ]
 

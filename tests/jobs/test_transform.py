@@ -10,11 +10,11 @@ from datetime import timedelta
 
 import pytest
 
-from jobs.blobs import Blobs, InputMissing
-from jobs.inputs import InputPolicy
+from jobs.core.resources import INPUTS_CONTAINER, OUTPUTS_CONTAINER
 from jobs.kinds import JobContext
+from jobs.kinds.files import Blobs, InputMissing
+from jobs.kinds.inputs import InputPolicy
 from jobs.kinds.transform import TransformInput, transform
-from jobs.resources import INPUTS_CONTAINER, OUTPUTS_CONTAINER
 from jobs.storage.memory import MemoryBlobStore
 
 # Characters whose case rules look at their neighbours or change their length, and bytes that

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness.azurite import Azurite, start_azurite
-from jobs.resources import INPUTS_CONTAINER
+from jobs.core.resources import INPUTS_CONTAINER
 from tests.e2e.conftest import SETTINGS, Api, start_api
 
 MiB = 1024 * 1024

@@ -15,14 +15,14 @@ from typing import Any
 import pytest
 import requests
 
-from jobs import blobs as blobs_module
-from jobs.blobs import Blobs, InputTooLarge, NoPlaceForWholeInput
-from jobs.inputs import InputPolicy
+from jobs.core.resources import INPUTS_CONTAINER, OUTPUTS_CONTAINER
 from jobs.kinds import JobContext
+from jobs.kinds import files as blobs_module
 from jobs.kinds import transform as transform_module
+from jobs.kinds.files import Blobs, InputTooLarge, NoPlaceForWholeInput
+from jobs.kinds.inputs import InputPolicy
 from jobs.kinds.transform import TransformInput, transform
-from jobs.resources import INPUTS_CONTAINER, OUTPUTS_CONTAINER
-from jobs.storage.base import CHUNK_BYTES
+from jobs.storage.contracts import CHUNK_BYTES
 from jobs.storage.memory import MemoryBlobStore
 from tests.e2e.conftest import Api
 from tests.security.conftest import MAX_INPUT_BYTES, MiB, Worker

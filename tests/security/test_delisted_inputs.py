@@ -8,16 +8,16 @@ import json
 from datetime import timedelta
 from typing import Any
 
+from composition import Service
 from harness.azurite import Azurite
-from jobs.fanout import fan_out
-from jobs.models import JobStatus
-from jobs.resources import INPUTS_CONTAINER, OUTPUTS_CONTAINER
-from jobs.service import Service
-from jobs.settings import Settings
+from jobs.control.handlers import handle
+from jobs.core.models import JobStatus
+from jobs.core.resources import INPUTS_CONTAINER, OUTPUTS_CONTAINER
+from jobs.core.settings import Settings
+from jobs.dispatch.fanout import fan_out
+from jobs.dispatch.submit import submit
+from jobs.reads.tasks import jobs_page, status
 from jobs.storage.memory import MemoryBlobStore, MemoryQueueStore
-from jobs.submit import submit
-from jobs.tasks import jobs_page, status
-from jobs.worker import handle
 from tests.e2e.conftest import Api
 
 RETIRED = "retired-inputs"

@@ -8,18 +8,18 @@ from datetime import timedelta
 import pytest
 from pydantic import ValidationError
 
-from jobs.blobs import Blobs
-from jobs.errors import ConfigurationError, PermanentJobError
-from jobs.inputs import InputPolicy, InputRefused, item_context
-from jobs.kinds.transform import TransformInput
-from jobs.resources import (
+from jobs.core.errors import ConfigurationError, PermanentJobError
+from jobs.core.resources import (
     DEPLOYMENT_CONTAINER_PREFIX,
     INPUTS_CONTAINER,
     OUTPUTS_CONTAINER,
     PAYLOADS_CONTAINER,
     is_private_container,
 )
-from jobs.settings import Settings
+from jobs.core.settings import Settings
+from jobs.kinds.files import Blobs
+from jobs.kinds.inputs import InputPolicy, InputRefused, item_context
+from jobs.kinds.transform import TransformInput
 from jobs.storage.memory import MemoryBlobStore
 from tests.infra.bicep import INFRA, variable
 

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from jobs.resources import INPUTS_CONTAINER
+from jobs.core.resources import INPUTS_CONTAINER
 from tests.e2e.conftest import Api
 from tests.security.conftest import GUARDED_SETTINGS
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from jobs.resources import OUTPUTS_CONTAINER
+from jobs.core.resources import OUTPUTS_CONTAINER
 from tests.e2e.conftest import Api
 
 ALLOWED = {"container": "job-inputs", "blob": "fine.txt", "operation": "upper"}

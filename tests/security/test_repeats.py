@@ -11,9 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
+from composition import Service
 from harness.polling import wait_until
-from jobs.service import Service
-from jobs.submit import submit
+from jobs.dispatch.submit import submit
 from tests.e2e.conftest import Api
 
 

@@ -7,13 +7,13 @@ import json
 import time
 import uuid
 
+from composition import Service
 from harness.azurite import REPO
 from harness.polling import wait_until
-from jobs.models import Job, JobStatus, Payload, Setup, Task, utcnow
-from jobs.service import Service
-from jobs.settings import COUNTER_SHARDS
+from jobs.core.models import Job, JobStatus, Payload, Setup, Task, utcnow
+from jobs.core.settings import COUNTER_SHARDS
 from jobs.storage import Write
-from jobs.store import shard_key
+from jobs.storage.jobs_table import shard_key
 from tests.e2e.conftest import SETTINGS, Api
 
 FAILED = 5000

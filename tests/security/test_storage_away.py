@@ -14,7 +14,7 @@ import requests
 from harness.azurite import REPO, Azurite, start_azurite
 from harness.localhost import RunningHost, start_devhost
 from harness.polling import wait_until
-from jobs.provision import provision
+from jobs.storage.provision import provision
 from tests.e2e.conftest import SETTINGS
 
 TASK = "5b0c7a7e-3f0e-4d6b-9a55-3a8f0a1f2b3c"

@@ -3,7 +3,7 @@ do the job, and the input container the policy defaults to, created with the oth
 
 from __future__ import annotations
 
-from jobs.resources import INPUTS_CONTAINER
+from jobs.core.resources import INPUTS_CONTAINER
 from tests.infra.bicep import INFRA, STORAGE_MODULE, parse, variable
 
 MAIN = INFRA / "main.bicep"

@@ -8,17 +8,17 @@ import json
 
 from azure.storage.queue import QueueClient
 
+from composition import Service
 from harness.polling import wait_until
-from jobs.fanout import fan_out
-from jobs.models import JobStatus, RunMessage
-from jobs.resources import all_queues, poison_queue, unreadable_queue
-from jobs.service import Service
-from jobs.settings import Settings
+from jobs.control.sweep import MAX_TRIES, sweep
+from jobs.core.models import JobStatus, RunMessage
+from jobs.core.resources import all_queues, poison_queue, unreadable_queue
+from jobs.core.settings import Settings
+from jobs.dispatch.fanout import fan_out
+from jobs.dispatch.submit import submit
+from jobs.reads.tasks import status
 from jobs.storage import Write
 from jobs.storage.memory import MemoryBlobStore, MemoryQueueStore, MemoryTableStore
-from jobs.submit import submit
-from jobs.sweep import MAX_TRIES, sweep
-from jobs.tasks import status
 from tests.e2e.conftest import Api
 
 

@@ -1,4 +1,4 @@
-"""The storage contract (jobs.storage.base), run against the in-memory twin and real Azurite
+"""The storage contract (jobs.storage.contracts), run against the in-memory twin and real Azurite
 alike: whatever a lifecycle test proves on the twin holds for Azure Storage because of this."""
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from jobs.storage.azure import (
     AzureQueueStore,
     AzureTableStore,
 )
-from jobs.storage.base import CHUNK_BYTES
+from jobs.storage.contracts import CHUNK_BYTES
 from jobs.storage.memory import MemoryBlobStore, MemoryQueueStore, MemoryTableStore
 
 SECOND = timedelta(seconds=1)

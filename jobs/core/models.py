@@ -1,0 +1,409 @@
+"""What the service stores and answers: statuses, task and job rows, counts, messages."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+JsonValue = Any  # what json.loads returns; pydantic validates the shapes that matter
+
+
+class JobStatus(StrEnum):
+    PENDING = "Pending"
+    IN_PROGRESS = "InProgress"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    CANCELLED = "Cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+    @property
+    def api_name(self) -> str:
+        """The snake_case name the HTTP API uses (``in_progress``)."""
+        return _API_NAMES[self]
+
+    @classmethod
+    def from_api(cls, name: str) -> JobStatus:
+        for status, api in _API_NAMES.items():
+            if api == name:
+                return status
+        raise ValueError(name)
+
+
+_API_NAMES = {
+    JobStatus.PENDING: "pending",
+    JobStatus.IN_PROGRESS: "in_progress",
+    JobStatus.COMPLETED: "completed",
+    JobStatus.FAILED: "failed",
+    JobStatus.CANCELLED: "cancelled",
+}
+
+
+class Setup(StrEnum):
+    """How far a task's own setup has got (the jobs' progress lives in the counters)."""
+
+    ACCEPTED = "accepted"  # items stored, fan-out message sent
+    DISPATCHED = "dispatched"  # every job row written, the first window of messages sent
+    FAILED = "failed"  # the fan-out itself could not be done: every unfinished job counts failed
+
+
+class TaskStatus(StrEnum):
+    """Where a task stands as a whole: what a caller polls for."""
+
+    SCHEDULED = "scheduled"  # not_before has not come: no job has been dispatched yet
+    RUNNING = "running"  # some job may still run (a retry on its way counts)
+    COMPLETED = "completed"  # every job completed
+    COMPLETED_WITH_FAILURES = "completed_with_failures"  # every job ended, some failed
+    CANCELLED = "cancelled"  # cancelled, and every job ended
+
+    @property
+    def finished(self) -> bool:
+        return self not in (TaskStatus.RUNNING, TaskStatus.SCHEDULED)
+
+
+def utcnow() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def canonical_task_id(text: str) -> str | None:
+    """A task id in its one spelling (a lower-case, hyphenated UUID), or None when ``text``
+    cannot name a task. Every way in normalises through here, so ``{ID}`` and ``id`` agree."""
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        return None
+
+
+def job_id(index: int) -> str:
+    return f"{index:08d}"
+
+
+def job_index(job_id: str) -> int:
+    """The index a job id names; ValueError for anything that is not one of ours."""
+    if len(job_id) != 8 or not job_id.isdigit():
+        raise ValueError(job_id)
+    return int(job_id)
+
+
+@dataclass(frozen=True)
+class Payload:
+    """A JSON value as a job row keeps it: its text inline, or the path of the blob holding it
+    when it is too large for a table property (jobs.storage.payloads decides and reads it back)."""
+
+    text: str | None = None
+    blob: str | None = None
+
+
+@dataclass(frozen=True)
+class RetryRound:
+    """A retry of a task's failed jobs, done in the background page by page (jobs.control.retry)."""
+
+    number: int = 0  # rounds asked for so far
+    done: int = 0  # rounds finished: every failed job reset and the first window sent
+    after: int = -1  # the round's cursor: every failed job up to this index is reset
+    head: str = ""  # the round's first window, "index:generation" pairs, sent at its end
+    page: str = ""  # the page being reset, saved before any reset: "index:next:generation"
+
+    @property
+    def running(self) -> bool:
+        return self.done < self.number
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A task's end, recorded once by the move that finished its last open job. A retry
+    reopens the task; its next end is completion ``number + 1``."""
+
+    number: int = 0  # ends recorded so far
+    finished_at: str | None = None  # None while the task is open
+    status: str | None = None  # its TaskStatus then
+
+
+@dataclass(frozen=True)
+class Notification:
+    """Delivery of a completion's webhook."""
+
+    completion: int = 0  # which completion it announces
+    state: str | None = None  # pending, delivered, failed
+    attempts: int = 0
+    last_error: str | None = None
+
+
+@dataclass
+class Task:
+    task_id: str
+    kind: str
+    queue: str
+    total: int
+    window: int
+    created_at: str
+    updated_at: str
+    request_hash: str
+    setup: Setup = Setup.ACCEPTED
+    cancelled: bool = False
+    error: str | None = None
+    dispatcher: str | None = None  # the fan-out message that won the right to dispatch
+    retry: RetryRound = field(default_factory=lambda: RetryRound())
+    metadata: str | None = None  # the caller's JSON object, as text
+    callback_url: str | None = None
+    completion: Completion = field(default_factory=lambda: Completion())
+    notification: Notification = field(default_factory=lambda: Notification())
+    started_at: str | None = None  # the first job's start (kept by the counter shards)
+    not_before: str | None = None  # no job is dispatched before this time (UTC, ISO 8601)
+    key_hash: str | None = None  # the sha256 of its Idempotency-Key, so a purge finds the key
+    source: str | None = None  # what submitted it, when not a caller: "schedule:<name>@<time>"
+    purging: bool = False  # being deleted with everything it owns (jobs.control.purge)
+    etag: str | None = field(default=None, compare=False)
+
+
+@dataclass
+class Job:
+    task_id: str
+    index: int
+    kind: str
+    status: JobStatus = JobStatus.PENDING
+    attempts: int = 0
+    generation: int = 0  # raised by each retry, so stale messages can be told apart
+    next_index: int | None = None  # the job this one dispatches when it finishes
+    next_generation: int = 0  # that job's generation (above 0 when a retry chained them)
+    next_sent: bool = False
+    error: str | None = None
+    started_at: str | None = None
+    updated_at: str | None = None
+    item: Payload | None = None
+    result: Payload | None = None
+    progress: str | None = None  # the handler's last report, JSON text
+    etag: str | None = field(default=None, compare=False)
+
+    @property
+    def job_id(self) -> str:
+        return job_id(self.index)
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Jobs counted by stored status. Pending is never stored: it is whatever the others do
+    not account for (see TaskSummary)."""
+
+    in_progress: int = 0
+    completed: int = 0
+    failed: int = 0
+    cancelled: int = 0
+
+    def __add__(self, other: Counts) -> Counts:
+        return Counts(
+            self.in_progress + other.in_progress,
+            self.completed + other.completed,
+            self.failed + other.failed,
+            self.cancelled + other.cancelled,
+        )
+
+    def of(self, status: JobStatus) -> int:
+        """How many are counted in ``status`` (0 for Pending, which is not counted)."""
+        return getattr(self, status.api_name) if status in _COUNTED else 0
+
+    def moved(self, old: JobStatus, new: JobStatus) -> Counts:
+        """These counts after one job goes from ``old`` to ``new``."""
+        values = {status.api_name: self.of(status) for status in _COUNTED}
+        if old in _COUNTED:
+            values[old.api_name] -= 1
+        if new in _COUNTED:
+            values[new.api_name] += 1
+        return Counts(**values)
+
+
+_COUNTED = (JobStatus.IN_PROGRESS, JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+@dataclass(frozen=True)
+class TaskSummary:
+    """A task with its jobs counted in every status (Pending included, adding up to its total)
+    and its overall status: the one place that decides whether a task has finished."""
+
+    task: Task
+    counts: Mapping[JobStatus, int]
+    status: TaskStatus
+    reported: float = 0.0  # the fractions its running jobs have reported, added up
+
+    @property
+    def progress(self) -> float:
+        """From 0 to 1: finished jobs, and the running ones' reported fractions, over all."""
+        if not self.task.total:
+            return 1.0
+        done = sum(self.counts[s] for s in JobStatus if s.finished) + self.reported
+        return min(1.0, done / self.task.total)
+
+    @classmethod
+    def of(cls, task: Task, counted: Counts) -> TaskSummary:
+        counts = {status: counted.of(status) for status in JobStatus}
+        counts[JobStatus.PENDING] = task.total - sum(counts.values())
+        if task.setup is Setup.FAILED:  # the batch never became jobs: nothing left will run
+            counts[JobStatus.FAILED] += counts[JobStatus.PENDING]
+            counts[JobStatus.PENDING] = 0
+        return cls(task, counts, _status(task, counts))
+
+
+def _status(task: Task, counts: Mapping[JobStatus, int]) -> TaskStatus:
+    waiting = counts[JobStatus.PENDING] == task.total and task.setup is Setup.ACCEPTED
+    if task.not_before and waiting and not task.cancelled:
+        return TaskStatus.SCHEDULED  # its fan-out waits for not_before
+    if counts[JobStatus.PENDING] or counts[JobStatus.IN_PROGRESS] or task.retry.running:
+        return TaskStatus.RUNNING
+    if task.cancelled and counts[JobStatus.CANCELLED]:
+        return TaskStatus.CANCELLED
+    if counts[JobStatus.FAILED]:
+        return TaskStatus.COMPLETED_WITH_FAILURES
+    return TaskStatus.COMPLETED
+
+
+@dataclass(frozen=True)
+class RunMessage:
+    """The queue message for one job: which job, and which retry generation it belongs to."""
+
+    task_id: str
+    index: int
+    generation: int = 0
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"op": "run", "task_id": self.task_id, "job_id": job_id(self.index),
+             "gen": self.generation},
+            separators=(",", ":"),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FanOutMessage:
+    """The queue message that turns a stored batch into job rows and the first messages (sent
+    with a visibility delay for a task with ``not_before``). ``claim`` names the dispatch it
+    stands behind: a submit that dispatches a small task itself sends one with its own claim,
+    so that message may finish what the submit started (None: the message's id is its claim)."""
+
+    task_id: str
+    claim: str | None = None
+
+    def to_json(self) -> str:
+        data = {"op": "fanout", "task_id": self.task_id}
+        if self.claim is not None:
+            data["claim"] = self.claim
+        return json.dumps(data, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class CancelMessage:
+    """The queue message that cancels every job of a task that has not started."""
+
+    task_id: str
+
+    def to_json(self) -> str:
+        return json.dumps({"op": "cancel", "task_id": self.task_id}, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class PurgeMessage:
+    """The queue message for one bounded step of deleting a finished task (jobs.control.purge)."""
+
+    task_id: str
+
+    def to_json(self) -> str:
+        return json.dumps({"op": "purge", "task_id": self.task_id}, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class RetryMessage:
+    """The queue message that resets a task's failed jobs, for retry round ``round``."""
+
+    task_id: str
+    round: int
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"op": "retry", "task_id": self.task_id, "round": self.round}, separators=(",", ":")
+        )
+
+
+@dataclass(frozen=True)
+class FinishedMessage:
+    """The queue message that follows up completion ``number`` of a task: its results file,
+    its event, its webhook."""
+
+    task_id: str
+    number: int
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"op": "finished", "task_id": self.task_id, "n": self.number}, separators=(",", ":")
+        )
+
+
+@dataclass(frozen=True)
+class DeliverMessage:
+    """The queue message for one attempt at delivering completion ``number``'s webhook."""
+
+    task_id: str
+    number: int
+    attempt: int
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"op": "deliver", "task_id": self.task_id, "n": self.number, "try": self.attempt},
+            separators=(",", ":"),
+        )
+
+
+Message = (
+    RunMessage
+    | FanOutMessage
+    | CancelMessage
+    | RetryMessage
+    | FinishedMessage
+    | DeliverMessage
+    | PurgeMessage
+)
+
+
+def parse_message(text: str) -> Message:
+    """A message body as the app wrote it; ValueError for anything else."""
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError("not an object")
+    task_id = data.get("task_id")
+    if not isinstance(task_id, str) or canonical_task_id(task_id) != task_id:
+        raise ValueError("no task_id")
+    if data.get("op") == "fanout":
+        claim = data.get("claim")
+        if claim is not None and (not isinstance(claim, str) or not claim):
+            raise ValueError("bad claim")
+        return FanOutMessage(task_id, claim)
+    if data.get("op") == "cancel":
+        return CancelMessage(task_id)
+    if data.get("op") == "purge":
+        return PurgeMessage(task_id)
+    if data.get("op") in ("finished", "deliver"):
+        number = data.get("n")
+        if type(number) is not int or number < 1:
+            raise ValueError("bad n")
+        if data["op"] == "finished":
+            return FinishedMessage(task_id, number)
+        attempt = data.get("try")
+        if type(attempt) is not int or attempt < 1:
+            raise ValueError("bad try")
+        return DeliverMessage(task_id, number, attempt)
+    if data.get("op") == "retry":
+        number = data.get("round")
+        if type(number) is not int or number < 1:
+            raise ValueError("bad round")
+        return RetryMessage(task_id, number)
+    if data.get("op") == "run":
+        generation = data.get("gen", 0)
+        if type(generation) is not int or generation < 0:
+            raise ValueError("bad gen")
+        return RunMessage(task_id, job_index(str(data.get("job_id"))), generation)
+    raise ValueError(f"unknown op {data.get('op')!r}")

@@ -1,0 +1,4 @@
+"""How a job moves from Pending to an end, exactly once per move whatever runs twice: the move
+table and its rules (``moves``), the writer that applies moves to the job rows and their
+counter shards (``writer``), concurrent callers' moves of one task written together
+(``group_commit``), and running one job's handler between its start and its end (``running``)."""

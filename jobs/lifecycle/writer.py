@@ -1,0 +1,556 @@
+"""How a job moves between statuses: the one place that decides it, and the one place that
+keeps the counters true.
+
+Callers say what happened (a worker started the job, its handler returned, the host gave up on
+its message, the task was cancelled, a retry was asked for); ``MOVES`` says which statuses
+that may move a job from and to; ``decide`` applies it to the row as stored. Each move is
+written with the job's counter shard in one ETag-guarded transaction. When the race is lost (a
+duplicate message, another worker, a cancel, the sweep) the rows are read again and every move
+decided again, so counts move exactly once per job whoever wins.
+
+Rules around the table:
+
+- **Staleness.** Every change names the generation it acts on (a message's, or the row's as the
+  caller read it). A retry raises a failed job's generation, so changes for an older one are
+  stale and do nothing. A change for a newer generation that finds the job Failed is a retry's
+  message that overtook the retry's reset: the job is taken as reset.
+- **Cancelled tasks.** A worker that starts a job of a cancelled task skips it instead.
+- **Successors.** A job that finishes through a worker or the sweep sends its successor's
+  message (the job ``window`` places on) *before* the finishing write: a crash in between sends
+  it again, and the duplicate is absorbed like any other. The cancel pass reaches every pending
+  job itself. A retry chains the jobs it resets the same way (jobs.control.retry), so they go back
+  through the window like new ones."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections import Counter, OrderedDict, defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Final
+
+from jobs.core import logs
+from jobs.core.errors import JobsError
+from jobs.core.models import (
+    Completion,
+    Counts,
+    FinishedMessage,
+    Job,
+    JobStatus,
+    JsonValue,
+    Payload,
+    RunMessage,
+    Task,
+    TaskSummary,
+    job_id,
+    utcnow,
+)
+from jobs.core.resources import CONTROL_QUEUE
+from jobs.core.settings import COUNTER_SHARDS
+from jobs.lifecycle.group_commit import GroupCommit
+from jobs.storage import ConcurrentUpdate
+from jobs.storage.jobs_table import JobsTable, Shard, TaskWrite, completion_props, shard_of
+from jobs.storage.payloads import Payloads
+from jobs.storage.queues import JobQueues
+
+MAX_RACES = 50
+GROUP = 98  # job rows per transaction of one shard's jobs, leaving room for the shard and task
+# Group commit: at most this many moves a transaction (with up to 32 shards and the task row,
+# inside the 100-row limit), about this many bytes (inside the 4 MiB limit), and a leader
+# waits this long at most for the task's other running jobs to join.
+GROUP_JOBS = 64
+GROUP_BYTES = 2 * 1024 * 1024
+GROUP_WAIT = 0.003
+ROW_BYTES = 1024  # a job row's properties other than its result, escaped, generously
+POISONED = "the job did not finish within the allowed attempts"
+# A move's ``sent`` set holds (job index, generation): a job's successor is fixed per generation
+# (a retry's reset names another), so a successor sent for one generation never stands for
+# another's. FOLLOW_UP in it: the task's follow-up message went out.
+Sent = set[tuple[int, int]]
+FOLLOW_UP = (-1, -1)
+
+
+class Contention(JobsError):
+    """Lost too many races in a row; the caller's retry (the host's, for a job) tries later."""
+
+
+class Event(StrEnum):
+    START = "start"  # a worker takes the job up (again, after a crash or a failed attempt)
+    SKIP = "skip"  # a worker finds the job's task cancelled
+    COMPLETE = "complete"  # the handler returned
+    FAIL = "fail"  # the handler failed for good: a permanent error, a bad item, no such kind
+    POISON = "poison"  # the host gave up on the job's message; the sweep found it
+    CANCEL = "cancel"  # the cancel pass reached a job that had not started
+    RESET = "reset"  # a retry sends a failed job round again
+
+
+@dataclass(frozen=True)
+class Move:
+    sources: frozenset[JobStatus]
+    target: JobStatus
+    dispatches: bool  # sends the job's successor before the write
+
+
+_P, _R = JobStatus.PENDING, JobStatus.IN_PROGRESS
+_C, _F, _X = JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED
+
+MOVES: Final[Mapping[Event, Move]] = {
+    #                     from                    to   sends successor
+    Event.START:    Move(frozenset({_P, _R}),     _R,  False),
+    Event.SKIP:     Move(frozenset({_P, _R}),     _X,  True),
+    Event.COMPLETE: Move(frozenset({_R}),         _C,  True),
+    Event.FAIL:     Move(frozenset({_R}),         _F,  True),
+    Event.POISON:   Move(frozenset({_P, _R}),     _F,  True),
+    Event.CANCEL:   Move(frozenset({_P}),         _X,  False),
+    Event.RESET:    Move(frozenset({_F}),         _P,  False),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Change:
+    """What happened to one job, as its caller tells it."""
+
+    event: Event
+    generation: int  # the generation acted on: a message's, or the row's as the caller read it
+    attempt: int = 0  # START: the message's dequeue count
+    result: Payload | None = None  # COMPLETE
+    error: str | None = None  # FAIL; POISON keeps the last error a failed attempt recorded
+    successor: Successor | None = None  # RESET: the retried job this one dispatches
+
+
+@dataclass(frozen=True)
+class Successor:
+    index: int
+    generation: int
+
+
+def current(job: Job, generation: int) -> Job | None:
+    """``job`` as a change for ``generation`` must see it; None when the change is stale."""
+    if generation < job.generation:
+        return None  # superseded by a retry
+    if generation > job.generation:
+        if job.status is not JobStatus.FAILED:
+            return None  # only a failed job is ever sent round again
+        # A retry's message overtook the retry's reset: take the reset as done.
+        return replace(job, status=_P, generation=generation, attempts=0, error=None)
+    return job
+
+
+def decide(job: Job, change: Change, *, cancelled: bool, now: str) -> tuple[Event, Job] | None:
+    """The event that applies and the row ``job`` becomes through ``change``, or None when the
+    change no longer applies to it. Pure: the counters follow from the stored row's status."""
+    seen = current(job, change.generation)
+    if seen is None:
+        return None
+    event = Event.SKIP if change.event is Event.START and cancelled else change.event
+    move = MOVES[event]
+    if seen.status not in move.sources:
+        return None
+    moved = replace(seen, status=move.target, updated_at=now)
+    if event is Event.START:
+        moved = replace(moved, attempts=change.attempt, started_at=seen.started_at or now)
+    elif event is Event.COMPLETE:
+        moved = replace(moved, result=change.result, error=None)
+    elif event is Event.FAIL:
+        moved = replace(moved, error=change.error)
+    elif event is Event.POISON:
+        moved = replace(moved, error=seen.error or POISONED)
+    elif event is Event.RESET:
+        after = change.successor
+        moved = replace(
+            moved,
+            generation=seen.generation + 1,
+            attempts=0,
+            error=None,
+            next_index=None if after is None else after.index,
+            next_generation=0 if after is None else after.generation,
+            next_sent=after is None,
+        )
+    return event, moved
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One change to one job of a task, as its caller hands it over to be written."""
+
+    index: int
+    change: Change
+    queue: str = ""  # the queue of the job's message, where its successor goes
+    row: Job | None = None  # the job as the caller read it (None: read it)
+    shard: Shard | None = None  # its shard as the caller last wrote it (None: read it)
+    sent: bool = False  # the caller has sent the job's successor already
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A job a worker has started: what it must hand back to finish it."""
+
+    job: Job
+    queue: str
+    shard: Shard | None  # as the start left it: saves a read when the job finishes ungrouped
+
+
+Written = tuple[Job | None, Shard | None]  # a change's job as written, and its shard
+
+
+class Lifecycle:
+    def __init__(
+        self, table: JobsTable, queues: JobQueues, payloads: Payloads, *, grouped: bool = True
+    ):
+        self.table = table
+        self.queues = queues
+        self.payloads = payloads
+        # Grouped: a worker's concurrent moves of one task's jobs are written together, and
+        # the task's counter shards are kept between writes (their ETags guard every write,
+        # so a shard that moved elsewhere fails the write and is read again).
+        self._group: GroupCommit[Entry, Written] | None = None
+        self._shards = ShardCache()
+        self._working: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        if grouped:
+            self._group = GroupCommit(
+                lambda task_id, entries: self.apply(task_id, entries, cached=True),
+                wait=GROUP_WAIT,
+                limit=GROUP_JOBS,
+                size=_entry_size,
+                budget=GROUP_BYTES,
+                expected=self._working.__getitem__,
+            )
+
+    # -- what callers say happened ---------------------------------------------------------
+
+    @property
+    def group(self) -> GroupCommit[Entry, Written] | None:
+        return self._group
+
+    @contextlib.contextmanager
+    def working(self, task_id: str) -> Iterator[None]:
+        """Around a worker's run of one job of ``task_id``: a group waits (a few milliseconds
+        at most) for the moves of the task's other jobs running in this process."""
+        with self._lock:
+            self._working[task_id] += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._working[task_id] -= 1
+                if self._working[task_id] <= 0:
+                    del self._working[task_id]
+
+    def start(self, message: RunMessage, queue: str, attempt: int) -> Claim | None:
+        """Mark the job InProgress for this attempt; None when there is nothing to run (stale,
+        finished, its task cancelled, or no such job)."""
+        change = Change(Event.START, message.generation, attempt=attempt)
+        moved, shard = self._one(message.task_id, Entry(message.index, change, queue))
+        if moved is None or moved.status is not JobStatus.IN_PROGRESS:
+            return None
+        return Claim(moved, queue, shard)
+
+    def complete(self, claim: Claim, result: JsonValue) -> bool:
+        """The handler returned ``result``; True when this call finished the job."""
+        job = claim.job
+        stored = self.payloads.encode(job.task_id, "JobResult", job.job_id, result)
+        return self._finish(claim, Change(Event.COMPLETE, job.generation, result=stored))
+
+    def fail(self, claim: Claim, error: str) -> bool:
+        """The job cannot succeed; True when this call finished it."""
+        return self._finish(claim, Change(Event.FAIL, claim.job.generation, error=error))
+
+    def note_error(self, claim: Claim, error: str) -> None:
+        """A failed attempt the host will retry: keep its error on the row for the caller and
+        for the sweep. Losing a race here loses only the note."""
+        with contextlib.suppress(ConcurrentUpdate):
+            self.table.update_job(replace(claim.job, error=error, updated_at=utcnow()))
+
+    def poison(self, message: RunMessage, queue: str) -> Job | None:
+        """The host gave up on ``message``; the failed job, or None when it had finished (or
+        the message is stale)."""
+        change = Change(Event.POISON, message.generation)
+        return self._one(message.task_id, Entry(message.index, change, queue))[0]
+
+    def cancel(self, jobs: Sequence[Job]) -> int:
+        """Cancel those of ``jobs`` (one task's, as read) that are still pending; how many."""
+        return self._apply_all(jobs, lambda job: Change(Event.CANCEL, job.generation))
+
+    def reset(self, jobs: Sequence[Job], successors: Mapping[int, Successor]) -> int:
+        """Send failed ``jobs`` (one task's, as read) round again, each to dispatch its entry
+        in ``successors`` when it finishes; how many this call reset."""
+        return self._apply_all(
+            jobs,
+            lambda job: Change(Event.RESET, job.generation, successor=successors.get(job.index)),
+        )
+
+    # -- how a change gets written ---------------------------------------------------------
+
+    def _one(self, task_id: str, entry: Entry) -> Written:
+        """Write one change, with whatever else this process has waiting for the task when
+        grouped; the job as written (None when the change did not apply) and its shard."""
+        if self._group is None:
+            return self.apply(task_id, [entry])[0]
+        return self._group(task_id, entry)
+
+    def _finish(self, claim: Claim, change: Change) -> bool:
+        """The successor goes out here, in the caller's thread and before the write, when the
+        finish applies to the job as claimed (as every finishing write requires)."""
+        job = claim.job
+        decided = decide(job, change, cancelled=False, now=job.updated_at or "")
+        sent = False
+        if decided is not None and _dispatches(*decided):
+            self.queues.send(claim.queue, _successor(decided[1]))
+            sent = True
+        entry = Entry(job.index, change, claim.queue, row=job, shard=claim.shard, sent=sent)
+        return self._one(job.task_id, entry)[0] is not None
+
+    def _apply_all(self, jobs: Sequence[Job], change: Callable[[Job], Change]) -> int:
+        """Apply a change to many jobs of one task: per shard, GROUP rows a transaction."""
+        by_shard: dict[int, list[Job]] = defaultdict(list)
+        for job in jobs:
+            by_shard[shard_of(job.index)].append(job)
+        moved = 0
+        for group in by_shard.values():
+            for start in range(0, len(group), GROUP):
+                chunk = group[start : start + GROUP]
+                entries = [Entry(job.index, change(job), row=job) for job in chunk]
+                written = self.apply(chunk[0].task_id, entries)
+                moved += sum(job is not None for job, _ in written)
+        return moved
+
+    # -- the one optimistic loop -----------------------------------------------------------
+
+    def apply(
+        self,
+        task_id: str,
+        entries: Sequence[Entry],
+        *,
+        cached: bool = False,
+        sent: Sent | None = None,
+    ) -> list[Written]:
+        """Apply ``entries`` in order (one job may appear more than once: each change sees the
+        row as the ones before it left it) to the rows as given or read, and write the moved
+        rows with their counter shards, and the task row when the task ends, in one
+        transaction. On a lost race read everything again and decide again. Returns each
+        entry's job as written (with its new ETag), or None where its change did not apply.
+        ``cached``: take the shards from the cache (and keep them there). ``sent``: the
+        successors (and follow-up) already sent for these entries, added to as more go out."""
+        sent = set() if sent is None else sent  # what went out is never sent twice
+        sent.update((e.index, e.change.generation) for e in entries if e.sent)
+        given = {e.index: e.row for e in entries if e.row is not None}
+        rows = dict(given)
+        numbers = {shard_of(e.index) for e in entries}
+        shards = self._shards.get(task_id) if cached else _given_shards(entries)
+        for _ in range(MAX_RACES):
+            missing = [e.index for e in entries if e.index not in rows]
+            if missing:
+                rows.update(self.table.get_jobs(task_id, missing))
+            if shards is None or not numbers <= shards.keys():
+                shards = self._read_shards(task_id, numbers, everything=cached)
+            now = utcnow()
+            results, moved = self._decide(task_id, entries, rows, shards, sent, now)
+            if not moved:
+                return [(job, None) for job in results]
+            written = self._counted(moved, rows, shards, now)
+            task = None
+            if any(s.closed and not shards[n].closed for n, s in written.items()):
+                task = self._closing(task_id, written, now, sent)  # a shard's last job ended
+            try:
+                etags = self.table.write(task_id, list(moved.values()), list(written.values()),
+                                         now, task)  # fmt: skip
+            except ConcurrentUpdate:
+                self._shards.forget(task_id)
+                if len(numbers) > 1:
+                    return self._by_shard(task_id, entries, sent)
+                rows, shards = {}, None
+                continue
+            new = dict(zip(moved, etags[: len(moved)], strict=True))
+            shard_etags = etags[len(moved) :]
+            stored = {n: replace(s, etag=e) for (n, s), e in zip(written.items(), shard_etags,
+                                                                   strict=True)}  # fmt: skip
+            if cached:
+                self._shards.put(task_id, {**shards, **stored})
+            # Only a job's last move in the group gets the row's new ETag. An earlier one (a
+            # duplicate's start before the finish) keeps the ETag the write replaced, so any
+            # later write from it fails its guard and is decided again on the row as stored.
+            last = {job.index: position for position, job in enumerate(results) if job}
+            return [
+                (None, None) if job is None
+                else (replace(job, etag=new[job.index] if last[job.index] == position
+                              else rows[job.index].etag), stored[shard_of(job.index)])
+                for position, job in enumerate(results)
+            ]  # fmt: skip
+        raise Contention(f"task {task_id}: {len(entries)} change(s) lost {MAX_RACES} races")
+
+    def _by_shard(self, task_id: str, entries: Sequence[Entry], sent: Sent) -> list[Written]:
+        """A group that lost a race, written again shard by shard: each part can collide only
+        with writers of its own shard, so workers of several instances moving one task's jobs
+        at once degrade to ungrouped writes instead of racing each other's whole groups. A part
+        that fails raises for the whole group: a member whose move landed is then retried by the
+        host, which the lifecycle absorbs like any redelivery."""
+        parts: dict[int, list[int]] = defaultdict(list)  # shard: positions in ``entries``
+        for position, entry in enumerate(entries):
+            parts[shard_of(entry.index)].append(position)
+        results: list[Written] = [(None, None)] * len(entries)
+        for positions in parts.values():
+            part = [replace(entries[p], row=None, shard=None) for p in positions]  # read again
+            for position, written in zip(positions, self.apply(task_id, part, sent=sent),
+                                         strict=True):  # fmt: skip
+                results[position] = written
+        return results
+
+    def _read_shards(
+        self, task_id: str, numbers: set[int], *, everything: bool
+    ) -> dict[int, Shard]:
+        """The task's counter shards: every one in one query (to keep), or one read each for
+        the few a single write needs."""
+        if not everything:
+            return {n: self.table.get_shard(task_id, n) for n in numbers}
+        found = self.table.read_shards(task_id)
+        shards = {} if found is None else {s.number: s for s in found[1]}
+        return {n: shards.get(n) or Shard(n, Counts()) for n in range(COUNTER_SHARDS)}
+
+    def _decide(
+        self,
+        task_id: str,
+        entries: Sequence[Entry],
+        rows: Mapping[int, Job],
+        shards: Mapping[int, Shard],
+        sent: Sent,
+        now: str,
+    ) -> tuple[list[Job | None], dict[int, Job]]:
+        """Each entry's job after its move (None where none applies), and the rows to write,
+        successors sent first."""
+        moved: dict[int, Job] = {}
+        results: list[Job | None] = []
+        for entry in entries:
+            index = entry.index
+            row = moved.get(index) or rows.get(index)
+            if row is None:  # no such row: nothing to move
+                logs.event("job_missing", logging.WARNING, task_id=task_id, job_id=job_id(index))
+                results.append(None)
+                continue
+            cancelled = shards[shard_of(index)].cancelled
+            decided = decide(row, entry.change, cancelled=cancelled, now=now)
+            if decided is None:
+                results.append(None)
+                continue
+            event, job = decided
+            if _dispatches(event, job):
+                if (index, entry.change.generation) not in sent:
+                    self.queues.send(entry.queue, _successor(job))
+                    sent.add((index, entry.change.generation))
+                job = replace(job, next_sent=True)
+            moved[index] = job
+            results.append(job)
+        return results, moved
+
+    def _counted(
+        self, moved: Mapping[int, Job], rows: Mapping[int, Job], shards: Mapping[int, Shard],
+        now: str,
+    ) -> dict[int, Shard]:  # fmt: skip
+        """The shards the moves touch, their counters moved (from each row as stored to the
+        row as written) and stamped."""
+        written: dict[int, Shard] = {}
+        for index, job in moved.items():
+            number = shard_of(index)
+            shard = written.get(number) or shards[number]
+            started = shard.started or (now if job.status is JobStatus.IN_PROGRESS else None)
+            counts = shard.counts.moved(rows[index].status, job.status)
+            written[number] = replace(shard, counts=counts, started=started)
+        return written
+
+    def settle(self, task_id: str) -> bool:
+        """Record the task's end if every job has ended and nobody recorded it (a setup that
+        failed, a retry that found nothing to reset); True when this call did."""
+        for _ in range(MAX_RACES):
+            found = self.table.read_shards(task_id)
+            if found is None:
+                return False
+            task, shards = found
+            summary = TaskSummary.of(task, sum((s.counts for s in shards), Counts()))
+            if not summary.status.finished or task.completion.finished_at is not None:
+                return False
+            write = self._completion(task, summary, utcnow(), set())
+            try:
+                self.table.write_task(task_id, write)
+            except ConcurrentUpdate:
+                continue
+            return True
+        raise Contention(f"task {task_id}: could not record its end")
+
+    def _closing(
+        self, task_id: str, written: Mapping[int, Shard], now: str, sent: Sent
+    ) -> TaskWrite:
+        """The task row's part in a move that ends a shard's last open job: the task's end when
+        every other shard has ended too, else a touch that makes concurrent closers take turns
+        (their ETag guard on the task row fails, and they decide again on fresh rows)."""
+        found = self.table.read_shards(task_id)
+        if found is None:
+            raise ConcurrentUpdate(task_id)
+        task, shards = found
+        others = [s for s in shards if s.number not in written]
+        counts = sum((s.counts for s in others), Counts())
+        counts = sum((s.counts for s in written.values()), counts)
+        summary = TaskSummary.of(task, counts)
+        ended = all(s.closed for s in others) and len(others) + len(written) == COUNTER_SHARDS
+        if ended and summary.status.finished and task.completion.finished_at is None:
+            return self._completion(task, summary, now, sent)
+        return TaskWrite({"Updated": now}, task.etag)
+
+    def _completion(self, task: Task, summary: TaskSummary, now: str, sent: Sent) -> TaskWrite:
+        """The write that records the task's next end, its follow-up message sent first (a
+        crash in between sends it again, or leaves a message whose end never landed, which
+        its handler drops)."""
+        number = task.completion.number + 1
+        if FOLLOW_UP not in sent:
+            self.queues.send(CONTROL_QUEUE, FinishedMessage(task.task_id, number))
+            sent.add(FOLLOW_UP)
+        completion = Completion(number, now, summary.status.value)
+        return TaskWrite({**completion_props(completion), "Updated": now}, task.etag)
+
+
+def _given_shards(entries: Sequence[Entry]) -> dict[int, Shard] | None:
+    shards = {e.shard.number: e.shard for e in entries if e.shard is not None}
+    return shards or None
+
+
+def _dispatches(event: Event, job: Job) -> bool:
+    """The move sends the job's successor, not sent yet."""
+    return MOVES[event].dispatches and job.next_index is not None and not job.next_sent
+
+
+def _successor(job: Job) -> RunMessage:
+    assert job.next_index is not None
+    return RunMessage(job.task_id, job.next_index, job.next_generation)
+
+
+def _entry_size(entry: Entry) -> int:
+    """Roughly what the entry adds to a transaction's body."""
+    result = entry.change.result
+    return ROW_BYTES + (len(result.text or "") if result is not None else 0)
+
+
+class ShardCache:
+    """The counter shards of the tasks this process moved last, as it wrote them."""
+
+    def __init__(self, tasks: int = 256) -> None:
+        self._tasks = tasks
+        self._shards: OrderedDict[str, dict[int, Shard]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, task_id: str) -> dict[int, Shard] | None:
+        with self._lock:
+            shards = self._shards.get(task_id)
+            return None if shards is None else dict(shards)
+
+    def put(self, task_id: str, shards: dict[int, Shard]) -> None:
+        with self._lock:
+            self._shards[task_id] = shards
+            self._shards.move_to_end(task_id)
+            while len(self._shards) > self._tasks:
+                self._shards.popitem(last=False)
+
+    def forget(self, task_id: str) -> None:
+        with self._lock:
+            self._shards.pop(task_id, None)

@@ -1,0 +1,52 @@
+"""How much work is waiting: each queue's approximate depth and the age of its oldest waiting
+message, logged as one ``queue_depth`` event per queue (poison queues included). The workbook
+draws them and the "work waiting too long" alert reads them.
+
+A sample costs one storage request per queue, plus a peek where the queue is not empty.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from composition import Service
+from jobs.core import logs
+from jobs.core.resources import all_queues
+from jobs.storage import QueueMissing, QueueStore
+
+EVENT = "queue_depth"
+
+
+@dataclass(frozen=True)
+class DepthSample:
+    queue: str
+    # Storage's approximate count: messages being processed (invisible) are included.
+    depth: int
+    # Seconds since the first visible message was enqueued; 0 when none is visible. A peek
+    # skips messages a function is running, so this is how long work has waited to start.
+    oldest_age_s: int
+
+
+def sample(queues: QueueStore, now: datetime | None = None) -> list[DepthSample]:
+    """One sample of every queue the app uses. A queue that does not exist yet (the host
+    creates a poison queue on first use) is left out."""
+    moment = now or datetime.now(UTC)
+    samples = []
+    for name in all_queues():
+        try:
+            depth = queues.depth(name)
+            oldest = queues.oldest(name) if depth else None
+        except QueueMissing:
+            continue
+        age = max(0, int((moment - oldest).total_seconds())) if oldest else 0
+        samples.append(DepthSample(name, depth, age))
+    return samples
+
+
+def report(service: Service, now: datetime | None = None) -> list[DepthSample]:
+    """Sample every queue and log each as a ``queue_depth`` event."""
+    samples = sample(service.queue_store, now)
+    for item in samples:
+        logs.event(EVENT, queue=item.queue, depth=item.depth, oldest_age_s=item.oldest_age_s)
+    return samples

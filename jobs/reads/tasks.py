@@ -1,0 +1,139 @@
+"""What a caller reads of a task after submitting it: its summary and counts, its jobs, one
+job with its values, and the results."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any
+
+from composition import Service
+from jobs.core.errors import Conflict, NotFound
+from jobs.core.models import Job, JobStatus, JsonValue, TaskSummary
+from jobs.core.resources import PAYLOADS_CONTAINER
+from jobs.storage.payloads import results_path
+
+RESULTS_INLINE_BYTES = 1024 * 1024  # a larger results file is a link, not an answer body
+RESULTS_LINK_LIFETIME = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class JobPage:
+    jobs: list[Job]
+    more: bool  # another page may follow the last job
+
+
+@dataclass(frozen=True)
+class JobDetail:
+    job: Job
+    item: JsonValue
+    result: JsonValue
+
+
+@dataclass(frozen=True)
+class Results:
+    """A finished task's results: the lines themselves, or a short-lived link to its file."""
+
+    lines: Iterator[bytes] | None = None
+    link: str | None = None
+
+
+def status(service: Service, task_id: str) -> TaskSummary:
+    found = service.table.read_counts(task_id)
+    if found is None or found[0].purging:  # being purged reads as gone
+        raise NotFound(task_id)
+    summary = TaskSummary.of(*found)
+    if summary.counts[JobStatus.IN_PROGRESS]:  # what the running jobs say of themselves
+        running = service.table.jobs(task_id, JobStatus.IN_PROGRESS)
+        reported = sum(progress_of(job)[0] for job in running)
+        summary = replace(summary, reported=reported)
+    return summary
+
+
+def task_document(summary: TaskSummary) -> dict[str, Any]:
+    """What a caller, a webhook and an event are told of a task (the API adds its URLs)."""
+    task, completion, note = summary.task, summary.task.completion, summary.task.notification
+    return {
+        "task_id": task.task_id,
+        "kind": task.kind,
+        "queue": task.queue,
+        "status": summary.status.value,
+        "total": task.total,
+        "counts": {status.api_name: summary.counts[status] for status in JobStatus},
+        "progress": round(summary.progress, 4),
+        "created_at": task.created_at,
+        "started_at": task.started_at,
+        "updated_at": task.updated_at,
+        "finished_at": completion.finished_at if summary.status.finished else None,
+        "error": task.error,
+        "not_before": task.not_before,
+        "metadata": None if task.metadata is None else json.loads(task.metadata),
+        "notification": None
+        if not task.callback_url or not note.state
+        else {"state": note.state, "attempts": note.attempts, "last_error": note.last_error},
+    }
+
+
+def progress_of(job: Job) -> tuple[float, dict[str, Any] | None]:
+    """A job's reported fraction (0 when it has said nothing) and its report as stored."""
+    if not job.progress:
+        return 0.0, None
+    report: dict[str, Any] = json.loads(job.progress)
+    return float(report.get("fraction") or 0.0), report
+
+
+def jobs_page(
+    service: Service, task_id: str, status: JobStatus | None, limit: int, after: int | None
+) -> JobPage:
+    """Up to ``limit`` jobs in index order after the job ``after`` (optionally of one status)."""
+    task = service.table.get_task(task_id)
+    if task is None or task.purging:
+        raise NotFound(task_id)
+    return JobPage(*service.table.job_page(task_id, status, limit, after))
+
+
+def job_detail(service: Service, task_id: str, index: int) -> JobDetail:
+    task = service.table.get_task(task_id)
+    if task is None or task.purging:
+        raise NotFound(task_id)
+    job = service.table.get_job(task_id, index)
+    if job is None:
+        if index >= task.total:
+            raise NotFound(task_id)
+        job = Job(task_id, index, task.kind)  # accepted; the fan-out has not written its row yet
+    decode = service.payloads.decode
+    return JobDetail(job, decode(job.item), decode(job.result))
+
+
+def results(service: Service, task_id: str) -> Results:
+    """The task's results as NDJSON lines in item order, from the file written when it ended:
+    in full when small, else as a short-lived read-only link. Conflict while it runs."""
+    summary = status(service, task_id)
+    if not summary.status.finished:
+        raise Conflict("the task is still running; poll its status until it is not")
+    number = summary.task.completion.number
+    path = results_path(task_id, number)
+    size = service.blob_store.size(PAYLOADS_CONTAINER, path) if number else None
+    if size is None:  # not written yet (its follow-up is on its way): read the rows
+        return Results(lines=result_lines(service, task_id))
+    if size > RESULTS_INLINE_BYTES:
+        return Results(
+            link=service.blob_store.link(PAYLOADS_CONTAINER, path, RESULTS_LINK_LIFETIME)
+        )
+    return Results(lines=service.blob_store.read(PAYLOADS_CONTAINER, path))
+
+
+def result_lines(service: Service, task_id: str) -> Iterator[bytes]:
+    for job in service.table.jobs(task_id, with_values=True):
+        line: dict[str, Any] = {
+            "index": job.index,
+            "job_id": job.job_id,
+            "status": job.status.api_name,
+        }
+        if job.status is JobStatus.COMPLETED:
+            line["result"] = service.payloads.decode(job.result)
+        else:
+            line["error"] = job.error
+        yield json.dumps(line, separators=(",", ":")).encode() + b"\n"

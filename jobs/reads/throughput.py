@@ -1,0 +1,121 @@
+"""Jobs completed and failed per minute, at no cost to any job's path.
+
+On the sweep's schedule (once a minute in Azure) ``sample`` reads the counters of every task
+the index lists as running (jobs.reads.task_index), adds up how far each task's completed and failed
+counts moved since the sample before, and adds the sums to the row of the minute. A task
+keeps the counts last taken on its index row; once it has finished and its last jobs are
+counted, its running rows are retired. Cost per sample: one small query per running task,
+one write per task whose counts moved, and two writes for the minute.
+
+The minutes are a ring of 60 rows (``minute-00`` … ``minute-59``, by minute of the hour) in
+their own partition, each stamped with its minute, so the table holds an hour and no more.
+A sample's counts go to the minute half-way between it and the sample before: with samples a
+minute apart, the minute they cover. A retry's reset lowers a task's failed count; a minute
+then shows only the failures beyond it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from jobs.core import logs
+from jobs.core.models import JobStatus, TaskSummary
+from jobs.reads import task_index
+from jobs.storage import ConcurrentUpdate, EntityExists, TableStore, Write
+from jobs.storage.jobs_table import JobsTable
+
+PARTITION = "stats-minutes"  # never a task id (a UUID) nor an idempotency key's "key-…"
+MINUTE_ROWS = "minute-"
+CLOCK_ROW = "clock"  # when the last sample was taken
+HOUR = 60
+MINUTE = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Minute:
+    start: datetime
+    completed: int = 0
+    failed: int = 0
+
+
+def sample(table: JobsTable, now: datetime | None = None) -> Minute:
+    """Count what every running task did since the last sample; the minute it went to."""
+    moment = now or datetime.now(UTC)
+    completed = failed = 0
+    for entry in task_index.running(table):
+        counted = table.read_counts(entry.task_id)
+        if counted is None:
+            continue
+        summary = TaskSummary.of(*counted)
+        seen = (summary.counts[JobStatus.COMPLETED], summary.counts[JobStatus.FAILED])
+        completed += max(0, seen[0] - entry.seen[0])
+        failed += max(0, seen[1] - entry.seen[1])  # below: a retry reset some
+        if summary.status.finished:
+            task_index.retire(table, entry, summary, seen)
+            continue
+        task_index.heal(table, entry, summary)
+        if seen != entry.seen:
+            task_index.note_seen(table, entry, seen)
+    minute = Minute(_bucket(table.table, moment), completed, failed)
+    if completed or failed:
+        _add(table.table, minute)
+    table.table.transact(PARTITION, [Write("upsert", CLOCK_ROW, {"At": _stamp(moment)})])
+    logs.event("throughput_sampled", completed=completed, failed=failed)
+    return minute
+
+
+def last_hour(store: TableStore, now: datetime | None = None) -> list[Minute]:
+    """The last 60 minutes, oldest first, this one last; minutes without a row count 0."""
+    current = _floor(now or datetime.now(UTC))
+    first = current - (HOUR - 1) * MINUTE
+    stored: dict[datetime, Minute] = {}
+    for entity in store.query(PARTITION, start=MINUTE_ROWS, end=_end(MINUTE_ROWS)):
+        start = datetime.fromisoformat(entity.props["Minute"])
+        if first <= start <= current:
+            props = entity.props
+            stored[start] = Minute(start, int(props["Completed"]), int(props["Failed"]))
+    return [stored.get(first + n * MINUTE, Minute(first + n * MINUTE)) for n in range(HOUR)]
+
+
+def _bucket(store: TableStore, now: datetime) -> datetime:
+    clock = store.get(PARTITION, CLOCK_ROW)
+    if clock is None:
+        return _floor(now)
+    last = datetime.fromisoformat(clock.props["At"])
+    if not now - HOUR * MINUTE < last <= now:  # no sample for an hour, or a clock that jumped
+        return _floor(now)
+    return _floor(last + (now - last) / 2)
+
+
+def _add(store: TableStore, minute: Minute) -> None:
+    row = f"{MINUTE_ROWS}{minute.start.minute:02d}"
+    stamp = _stamp(minute.start)
+    while True:
+        entity = store.get(PARTITION, row)
+        completed, failed = minute.completed, minute.failed
+        if entity is not None and entity.props.get("Minute") == stamp:
+            completed += int(entity.props["Completed"])
+            failed += int(entity.props["Failed"])
+        props = {"Minute": stamp, "Completed": completed, "Failed": failed}
+        write = (
+            Write("create", row, props)
+            if entity is None
+            else Write("merge", row, props, entity.etag)
+        )
+        try:
+            store.transact(PARTITION, [write])
+            return
+        except (ConcurrentUpdate, EntityExists):
+            continue  # another sampler wrote it meanwhile: add to what it wrote
+
+
+def _floor(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(second=0, microsecond=0)
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _end(prefix: str) -> str:
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)

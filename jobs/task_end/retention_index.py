@@ -1,0 +1,55 @@
+"""The retention index: one small row per finished task, in a partition per day of its end
+(``retention-YYYYMMDD``, row key the task id, ``FinishedAt``), so the daily retention run reads
+only the days before its cutoff instead of scanning the table.
+
+Written when a task's end is followed up (jobs.task_end.completion), which every end gets once; a
+retried task that ends again gets a row under its new day, and the run drops rows whose task
+ended again since, or is gone. A purge deletes its task's row."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from jobs.core.models import Task
+from jobs.storage import EntityMissing, TableStore, Write
+
+PREFIX = "retention-"
+
+
+@dataclass(frozen=True)
+class Finished:
+    task_id: str
+    finished_at: str
+
+
+def partition(finished_at: str) -> str:
+    """The day partition of an end stamped ``finished_at`` (UTC ISO 8601)."""
+    return PREFIX + finished_at[:10].replace("-", "")
+
+
+def record(table: TableStore, task: Task) -> None:
+    """Index the task's recorded end (idempotent)."""
+    finished_at = task.completion.finished_at
+    if finished_at is None:
+        return
+    write = Write("upsert", task.task_id, {"FinishedAt": finished_at})
+    table.transact(partition(finished_at), [write])
+
+
+def forget(table: TableStore, task_id: str, finished_at: str) -> None:
+    with contextlib.suppress(EntityMissing):
+        table.transact(partition(finished_at), [Write("delete", task_id)])
+
+
+def before(table: TableStore, cutoff: datetime) -> Iterator[Finished]:
+    """Every indexed end before ``cutoff`` (UTC), oldest day first: the partitions of the days
+    before it, and the cutoff's own day filtered by time."""
+    stamp = cutoff.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    end = partition((cutoff + timedelta(days=1)).strftime("%Y-%m-%d"))
+    for entity in table.query_partitions(PREFIX, end):
+        finished_at = str(entity.props.get("FinishedAt", ""))
+        if finished_at and finished_at < stamp:
+            yield Finished(entity.row, finished_at)
