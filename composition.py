@@ -1,6 +1,7 @@
-"""The service's collaborators, built once per process and shared by every operation: over
-Azure Storage from the settings (clients keep their connection pools between invocations), or
-over the in-memory twin for tests."""
+"""The composition root: the service's collaborators, built once per process over Azure Storage
+from the settings (clients keep their connection pools between invocations), or over the
+in-memory twin for tests. function_app.py, api/, the tests and the benchmark take them from
+here; the domain (jobs/) only ever sees the protocols of jobs.collaborators."""
 
 from __future__ import annotations
 
@@ -8,13 +9,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
 from jobs.core.resources import DEFAULT_QUEUE, JOBS_TABLE, PAYLOADS_CONTAINER, all_queues
 from jobs.core.settings import STORAGE_CONNECTION, Settings
-from jobs.kinds import Kind, registry
-from jobs.kinds.files import Blobs
-from jobs.kinds.inputs import InputPolicy, item_context
+from jobs.kinds import Kinds
+from jobs.kinds.files import Files
+from jobs.kinds.inputs import InputPolicy
 from jobs.lifecycle.writer import Lifecycle
 from jobs.storage import BlobStore, QueueStore, TableStore
 from jobs.storage.azure import AzureBlobStore, AzureQueueStore, AzureTableStore
@@ -27,32 +27,30 @@ from jobs.storage.queues import JobQueues
 
 @dataclass
 class Service:
+    """Everything a use case may be handed (jobs.collaborators), each named for what it is."""
+
     settings: Settings
-    tables: TableStore
-    queue_store: QueueStore
-    blob_store: BlobStore
-    kinds: dict[str, Kind] = field(init=False)
-    inputs: InputPolicy = field(init=False)
-    # What kinds' items are validated with (at submit and before each run): the input policy.
-    item_context: dict[str, Any] = field(init=False)
-    table: JobsTable = field(init=False)
-    queues: JobQueues = field(init=False)
-    payloads: Payloads = field(init=False)
-    blobs: Blobs = field(init=False)
+    table: JobsTable
+    queues: JobQueues
+    payloads: Payloads  # the service's own blobs: requests, large values, results, events
+    kinds: Kinds = field(init=False)
+    files: Files = field(init=False)  # what kinds read and write: inputs and outputs
     lifecycle: Lifecycle = field(init=False)
 
     def __post_init__(self) -> None:
-        self.kinds = registry(self.settings)
-        self.inputs = InputPolicy.from_settings(self.settings)
-        self.item_context = item_context(self.inputs)
-        self.table = JobsTable(self.tables)
-        self.queues = JobQueues(self.queue_store)
-        self.payloads = Payloads(self.blob_store)
+        inputs = InputPolicy.from_settings(self.settings)
+        self.kinds = Kinds.from_settings(self.settings, inputs)
         links = timedelta(minutes=self.settings.output_link_minutes)
-        self.blobs = Blobs(self.blob_store, self.inputs, links)
+        self.files = Files(self.payloads.store, inputs, links)
         self.lifecycle = Lifecycle(
             self.table, self.queues, self.payloads, grouped=self.settings.group_commit
         )
+
+    @classmethod
+    def over(
+        cls, settings: Settings, tables: TableStore, queues: QueueStore, blobs: BlobStore
+    ) -> Service:
+        return cls(settings, JobsTable(tables), JobQueues(queues), Payloads(blobs))
 
     @classmethod
     def from_env(
@@ -63,7 +61,7 @@ class Service:
         env = os.environ if env is None else env
         connection = StorageConnection.from_env(STORAGE_CONNECTION, env)
         tables = connection.table_service(patience).get_table_client(JOBS_TABLE)
-        return cls(
+        return cls.over(
             Settings.from_env(env),
             AzureTableStore(tables),
             AzureQueueStore(connection.queue_service(patience), ping_queue=DEFAULT_QUEUE),
@@ -73,13 +71,13 @@ class Service:
     @classmethod
     def in_memory(cls, settings: Settings | None = None) -> Service:
         """The service over the in-memory twin of storage, every queue provisioned."""
-        return cls(
+        return cls.over(
             settings or Settings(), MemoryTableStore(), MemoryQueueStore(all_queues()),
             MemoryBlobStore(),
         )  # fmt: skip
 
     def check(self) -> None:
         """One cheap read from each store the app needs; raises when storage does not answer."""
-        self.tables.ping()
-        self.queue_store.ping()
-        self.blob_store.ping()
+        self.table.ping()
+        self.queues.ping()
+        self.payloads.ping()

@@ -88,9 +88,9 @@ def seed_finished_task(service: Service, total: int) -> str:
               {"Completed": shard_size(total, s), "Size": shard_size(total, s), "Updated": now})
         for s in range(COUNTER_SHARDS)
     ]  # fmt: skip
-    service.tables.transact(task_id, shards)
+    service.table.store.transact(task_id, shards)
     ended = {"Completions": 1, "FinishedAt": now, "FinalStatus": "completed"}
-    service.tables.transact(task_id, [Write("merge", "task", ended)])
+    service.table.store.transact(task_id, [Write("merge", "task", ended)])
     return task_id
 
 
@@ -118,7 +118,7 @@ def results_memory(stack: Stack) -> tuple[float, float, int, int]:
     base = reset_peak(pid)
     service.queues.send(CONTROL_QUEUE, FinishedMessage(task_id, 1))  # the end's follow-up
     path = f"{task_id}/results-1.ndjson"
-    size, _ = poll(lambda: service.blob_store.size("job-payloads", path), timeout=600,
+    size, _ = poll(lambda: service.payloads.store.size("job-payloads", path), timeout=600,
                    interval=0.5, what="the results file")  # fmt: skip
     writing = (peak_rss(pid) - base) / MiB
 

@@ -392,9 +392,9 @@ class CountingTable:
 def service_in_process(connection_string: str, queue: str) -> tuple[Service, CountingTable]:
     """The service as the worker builds it, its messages redirected to ``queue``."""
     base = Service.from_env({"JobsStorage": connection_string, "JOBS_TEST_KINDS": "true"})
-    table = CountingTable(base.tables)
-    queues = RedirectedQueues(base.queue_store, queue)
-    return Service(base.settings, table, queues, base.blob_store), table
+    table = CountingTable(base.table.store)
+    queues = RedirectedQueues(base.queues.store, queue)
+    return Service.over(base.settings, table, queues, base.payloads.store), table
 
 
 def seeded_task(service: Service, queue: str, items: int) -> str:

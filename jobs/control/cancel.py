@@ -8,8 +8,9 @@ lifecycle, and can run any number of times."""
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Protocol
 
-from composition import Service
+from jobs.collaborators import HasLifecycle, HasQueues, HasTable
 from jobs.core import logs
 from jobs.core.errors import NotFound
 from jobs.core.models import CancelMessage, FanOutMessage, JobStatus, Setup, Task, utcnow
@@ -18,7 +19,11 @@ from jobs.core.resources import CONTROL_QUEUE
 PAGE = 1000
 
 
-def request_cancel(service: Service, task_id: str) -> Task:
+class Cancelling(HasTable, HasQueues, HasLifecycle, Protocol):
+    """The table, the queues and the lifecycle: what a cancel uses."""
+
+
+def request_cancel(service: Cancelling, task_id: str) -> Task:
     task = service.table.get_task(task_id)
     if task is None:
         raise NotFound(task_id)
@@ -32,7 +37,7 @@ def request_cancel(service: Service, task_id: str) -> Task:
     return replace(task, cancelled=True)
 
 
-def cancel_pending(service: Service, task_id: str) -> int:
+def cancel_pending(service: Cancelling, task_id: str) -> int:
     """Cancel every job of the task still Pending; returns how many this pass cancelled."""
     table = service.table
     if table.get_task(task_id) is None:

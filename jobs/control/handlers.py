@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from composition import Service
+from jobs.collaborators import Everything
 from jobs.control.cancel import cancel_pending
 from jobs.control.purge import purge_step
 from jobs.control.retry import run_retry
@@ -24,7 +24,7 @@ from jobs.task_end.completion import deliver, follow_up
 
 
 def handle(
-    service: Service, queue: str, body: str, attempt: int, message_id: str | None = None
+    service: Everything, queue: str, body: str, attempt: int, message_id: str | None = None
 ) -> None:
     """Handle one message from ``queue``, delivered for the ``attempt``-th time (``message_id``
     is the queue's id for it, the same on every delivery). Raising asks the host to retry;

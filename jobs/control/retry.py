@@ -14,8 +14,9 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import replace
+from typing import Protocol
 
-from composition import Service
+from jobs.collaborators import HasLifecycle, HasPayloads, HasQueues, HasTable
 from jobs.core import logs
 from jobs.core.errors import Conflict
 from jobs.core.models import (
@@ -39,7 +40,11 @@ from jobs.storage import ConcurrentUpdate
 TIME_BUDGET = 60.0  # seconds one invocation works before handing on to a fresh message
 
 
-def request_retry(service: Service, task_id: str) -> int:
+class Retrying(HasTable, HasQueues, HasPayloads, HasLifecycle, Protocol):
+    """The table, the queues and the lifecycle, and the blobs a task's status reads."""
+
+
+def request_retry(service: Retrying, task_id: str) -> int:
     """Ask for the task's failed jobs to be run again; how many that is. Answers at once."""
     summary = status(service, task_id)
     task = summary.task
@@ -67,7 +72,7 @@ def request_retry(service: Service, task_id: str) -> int:
     return failed
 
 
-def run_retry(service: Service, message: RetryMessage) -> None:
+def run_retry(service: Retrying, message: RetryMessage) -> None:
     """Reset the failed jobs of the message's round, page by page, resuming where it stopped."""
     task, over = _round_task(service, message)
     if task is None:
@@ -110,7 +115,7 @@ def run_retry(service: Service, message: RetryMessage) -> None:
 Plan = list[tuple[int, int, int, int]]
 
 
-def _next_plan(service: Service, task: Task, after: int) -> Plan:
+def _next_plan(service: Retrying, task: Task, after: int) -> Plan:
     """The next page: the failed jobs after ``after``, each chained to the failed job
     ``window`` places after it (reset in the next page: its generation then is known now)."""
     window = task.window
@@ -127,7 +132,7 @@ def _next_plan(service: Service, task: Task, after: int) -> Plan:
     return plan
 
 
-def _reset(service: Service, task: Task, plan: Plan) -> None:
+def _reset(service: Retrying, task: Task, plan: Plan) -> None:
     """Reset the plan's jobs that are still failed (a resumed page skips those done)."""
     successors = {index: Successor(nxt, gen) for index, _, nxt, gen in plan if nxt >= 0}
     indices = {entry[0] for entry in plan}
@@ -147,7 +152,7 @@ def _plan(text: str) -> Plan:
     return plan
 
 
-def _round_task(service: Service, message: RetryMessage) -> tuple[Task | None, bool]:
+def _round_task(service: Retrying, message: RetryMessage) -> tuple[Task | None, bool]:
     """The task with ``message``'s round on record, and whether that round is already over;
     None when the round was overtaken by a newer one."""
     while True:

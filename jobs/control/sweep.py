@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from composition import Service
+from jobs.collaborators import Everything
 from jobs.control.cancel import cancel_pending
 from jobs.control.purge import purge_step
 from jobs.control.retry import run_retry
@@ -44,7 +44,7 @@ class SweepReport:
     by_queue: dict[str, int] = field(default_factory=dict)
 
 
-def sweep(service: Service) -> SweepReport:
+def sweep(service: Everything) -> SweepReport:
     report = SweepReport()
     for queue in LISTENED_QUEUES:
         seen = 0
@@ -58,7 +58,7 @@ def sweep(service: Service) -> SweepReport:
     return report
 
 
-def _sweep_one(service: Service, poison: PoisonMessage, report: SweepReport) -> None:
+def _sweep_one(service: Everything, poison: PoisonMessage, report: SweepReport) -> None:
     """Deal with one poison message, whatever it holds: one the sweep cannot read, or keeps
     failing on, is set aside where people can see it, never left in the way of the others."""
     if poison.message is None:
@@ -84,7 +84,7 @@ def _sweep_one(service: Service, poison: PoisonMessage, report: SweepReport) -> 
     service.queues.delete_poison(poison)
 
 
-def _handle(service: Service, poison: PoisonMessage, report: SweepReport) -> None:
+def _handle(service: Everything, poison: PoisonMessage, report: SweepReport) -> None:
     message = poison.message
     if isinstance(message, RunMessage):
         if _fail_job(service, poison.queue, message):
@@ -105,7 +105,7 @@ def _handle(service: Service, poison: PoisonMessage, report: SweepReport) -> Non
         purge_step(service, message.task_id)  # it kept failing: carry on from where it is
 
 
-def _fail_job(service: Service, queue: str, message: RunMessage) -> bool:
+def _fail_job(service: Everything, queue: str, message: RunMessage) -> bool:
     job = service.lifecycle.poison(message, queue)
     if job is None:
         return False  # finished meanwhile, or superseded by a retry
@@ -122,7 +122,7 @@ def _fail_job(service: Service, queue: str, message: RunMessage) -> bool:
     return True
 
 
-def _fail_setup(service: Service, task_id: str) -> None:
+def _fail_setup(service: Everything, task_id: str) -> None:
     """The fan-out itself kept failing: the task can never start, so every job that has not
     finished counts as failed (see models.TaskSummary)."""
     task = service.table.get_task(task_id)

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from composition import Service
+from jobs.collaborators import Storage
 from jobs.core import logs
 from jobs.core.models import (
     CancelMessage,
@@ -36,7 +36,7 @@ CHUNK_ROWS = 100  # a table transaction's limit
 CHUNK_BYTES = 1_500_000  # well inside a transaction's 4 MiB, even with escaping
 
 
-def fan_out(service: Service, task_id: str, claim: str | None = None) -> None:
+def fan_out(service: Storage, task_id: str, claim: str | None = None) -> None:
     """Spread the stored batch onto the task's queue, unless that was done already.
 
     ``claim`` names this fan-out (its queue message's id, which stays the same across
@@ -55,7 +55,7 @@ def fan_out(service: Service, task_id: str, claim: str | None = None) -> None:
     spread(service, task, items, claim or uuid.uuid4().hex)
 
 
-def spread(service: Service, task: Task, items: list[Any], claim: str) -> None:
+def spread(service: Storage, task: Task, items: list[Any], claim: str) -> None:
     """Write the task's job rows, then, as the task's one dispatcher, queue its first window
     and mark it dispatched."""
     table, task_id, total = service.table, task.task_id, len(items)
@@ -93,7 +93,7 @@ def spread(service: Service, task: Task, items: list[Any], claim: str) -> None:
     logs.event("task_dispatched", task_id=task_id, kind=task.kind, queue=queue, total=total)
 
 
-def _claim(service: Service, task_id: str, claim: str) -> Task | None:
+def _claim(service: Storage, task_id: str, claim: str) -> Task | None:
     """The task, once ``claim`` holds the right to dispatch it; None when another does."""
     while True:
         task = service.table.get_task(task_id)
@@ -106,7 +106,7 @@ def _claim(service: Service, task_id: str, claim: str) -> Task | None:
             return task
 
 
-def _create(service: Service, task_id: str, chunk: Sequence[Job]) -> None:
+def _create(service: Storage, task_id: str, chunk: Sequence[Job]) -> None:
     with contextlib.suppress(AlreadyExists):  # written by an earlier run of this fan-out
         service.table.create_jobs(task_id, chunk)
 

@@ -20,7 +20,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from composition import Service
+from jobs.collaborators import Storage
 from jobs.core import logs
 from jobs.core.models import Task
 from jobs.core.resources import CONTROL_QUEUE
@@ -46,7 +46,7 @@ def eligible(task: Task, body_bytes: int) -> bool:
     return task.not_before is None and task.total <= INLINE_ITEMS and body_bytes <= INLINE_BYTES
 
 
-def dispatch(service: Service, task: Task, items: list[Any], claim: str) -> bool:
+def dispatch(service: Storage, task: Task, items: list[Any], claim: str) -> bool:
     """Spread the task's jobs now, as the dispatcher named ``claim``; False when that failed
     and the fan-out message holding the same claim is left to do it."""
     try:
@@ -62,7 +62,7 @@ def dispatch(service: Service, task: Task, items: list[Any], claim: str) -> bool
     return True
 
 
-def withdraw(service: Service, safety_net: Sent) -> None:
+def withdraw(service: Storage, safety_net: Sent) -> None:
     """The dispatch is done: delete its fan-out message. Best effort: left in place, it finds
     the task dispatched and does nothing."""
     try:

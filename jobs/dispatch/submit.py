@@ -13,12 +13,12 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import from_json, to_json
 
-from composition import Service
+from jobs.collaborators import HasKinds, HasSettings, Storage
 from jobs.core import logs
 from jobs.core.errors import (
     Conflict,
@@ -41,6 +41,10 @@ MAX_DETAILS = 100  # item errors listed in one answer
 MAX_METADATA_BYTES = 4096
 
 
+class Accepting(Storage, HasKinds, HasSettings, Protocol):
+    """What a submit uses: storage, the kinds its items are checked against, the limits."""
+
+
 class SubmitRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -59,7 +63,7 @@ class Submitted:
 
 
 def submit(
-    service: Service,
+    service: Accepting,
     body: bytes,
     idempotency_key: str | None = None,
     *,
@@ -137,7 +141,7 @@ def _check_key(key: str | None) -> None:
         )
 
 
-def _earlier(service: Service, task_id: str) -> Submitted | None:
+def _earlier(service: Accepting, task_id: str) -> Submitted | None:
     task = service.table.get_task(task_id)
     if task is None:
         return None
@@ -150,7 +154,7 @@ def _earlier(service: Service, task_id: str) -> Submitted | None:
     return Submitted(task, created=False)
 
 
-def validate(service: Service, body: bytes) -> tuple[SubmitRequest, Kind, str]:
+def validate(service: Accepting, body: bytes) -> tuple[SubmitRequest, Kind, str]:
     """The request, its kind and its queue, or the error a caller must fix (not_before is
     checked against the clock by ``submit``, as a schedule's body never carries one)."""
     settings = service.settings
@@ -194,7 +198,7 @@ def validate(service: Service, body: bytes) -> tuple[SubmitRequest, Kind, str]:
     if len(body) > settings.max_item_bytes:  # otherwise no item can be over the limit
         _check_item_sizes(request.items, settings.max_item_bytes)
     try:
-        kind.items.validate_python(request.items, context=service.item_context)
+        kind.items.validate_python(request.items, context=service.kinds.context)
     except ValidationError as error:
         raise InvalidItems(
             f"items are not valid for kind {kind.name!r}", _item_problems(error)
@@ -203,7 +207,7 @@ def validate(service: Service, body: bytes) -> tuple[SubmitRequest, Kind, str]:
     return request, kind, queue
 
 
-def _check_notification(service: Service, request: SubmitRequest) -> None:
+def _check_notification(service: Accepting, request: SubmitRequest) -> None:
     settings = service.settings
     if request.metadata is not None:
         size = len(to_json(request.metadata))

@@ -11,7 +11,7 @@ from pydantic import TypeAdapter
 
 from jobs.core.models import JsonValue
 from jobs.core.resources import DEFAULT_QUEUE
-from jobs.kinds.files import Blobs
+from jobs.kinds.files import Files
 
 Reporter = Callable[[float, "str | None"], None]
 
@@ -28,7 +28,7 @@ class JobContext:
     task_id: str
     job_id: str
     attempt: int  # 1 on the first run; the queue message's dequeue count
-    blobs: Blobs
+    files: Files  # inputs it may read, outputs it writes
     reporter: Reporter = _ignore
 
     def report_progress(self, fraction: float, message: str | None = None) -> None:

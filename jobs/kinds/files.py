@@ -35,7 +35,7 @@ class NoPlaceForWholeInput(JobsError):
     """Every place for a whole input stayed taken while this job waited: worth a retry."""
 
 
-class Blobs:
+class Files:
     def __init__(
         self,
         store: BlobStore,

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from jobs.core.models import JsonValue
 from jobs.core.resources import OUTPUTS_CONTAINER
 from jobs.kinds.base import JobContext, Kind
-from jobs.kinds.files import Blobs
+from jobs.kinds.files import Files
 from jobs.kinds.inputs import BlobName, InputContainer
 from jobs.storage.contracts import CHUNK_BYTES
 
@@ -48,7 +48,7 @@ class TransformInput(BaseModel):
 
 
 def transform(item: TransformInput, context: JobContext) -> JsonValue:
-    blobs = context.blobs
+    blobs = context.files
     name = f"{context.task_id}/{context.job_id}.txt"
     output = _Output()
     if item.operation in _LINEWISE:
@@ -73,7 +73,7 @@ def transform(item: TransformInput, context: JobContext) -> JsonValue:
 
 
 def _linewise(
-    chunks: Iterable[bytes], operation: Callable[[str], str], blobs: Blobs
+    chunks: Iterable[bytes], operation: Callable[[str], str], blobs: Files
 ) -> Iterator[bytes]:
     """``operation`` over the text of ``chunks``, a run of complete lines at a time."""
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")

@@ -8,11 +8,11 @@ import contextlib
 import json
 import logging
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from composition import Service
+from jobs.collaborators import HasFiles, HasKinds, HasLifecycle, HasPayloads, HasTable
 from jobs.core import logs
 from jobs.core.errors import PermanentJobError
 from jobs.core.models import Job, RunMessage, utcnow
@@ -23,14 +23,18 @@ MAX_ERROR_LENGTH = 4000
 REPORT_INTERVAL = 1.0  # seconds between two progress writes of one job
 
 
-def run_job(service: Service, queue: str, message: RunMessage, attempt: int) -> None:
+class Running(HasTable, HasPayloads, HasLifecycle, HasKinds, HasFiles, Protocol):
+    """What running a job uses: its row, its values, its moves, its kind and the kind's files."""
+
+
+def run_job(service: Running, queue: str, message: RunMessage, attempt: int) -> None:
     """Run the job ``message`` names. Returns when the job is finished (or was already);
     raises when the host should retry it."""
     with service.lifecycle.working(message.task_id):
         _run(service, queue, message, attempt)
 
 
-def _run(service: Service, queue: str, message: RunMessage, attempt: int) -> None:
+def _run(service: Running, queue: str, message: RunMessage, attempt: int) -> None:
     lifecycle = service.lifecycle
     claim = lifecycle.start(message, queue, attempt)
     if claim is None:
@@ -48,10 +52,10 @@ def _run(service: Service, queue: str, message: RunMessage, attempt: int) -> Non
     logs.event("job_started", **dims)
     try:
         item = kind.item.validate_python(
-            service.payloads.decode(job.item), context=service.item_context
+            service.payloads.decode(job.item), context=service.kinds.context
         )
         context = JobContext(
-            job.task_id, job.job_id, attempt, service.blobs, _reporter(service, job)
+            job.task_id, job.job_id, attempt, service.files, _reporter(service, job)
         )
         result = kind.handler(item, context)
     except (PermanentJobError, ValidationError) as error:
@@ -85,7 +89,7 @@ def describe(error: BaseException) -> str:
     return text[:MAX_ERROR_LENGTH]
 
 
-def _reporter(service: Service, job: Job) -> Reporter:
+def _reporter(service: Running, job: Job) -> Reporter:
     """Writes a running job's reports, at most about one a second (the last word of a burst
     may wait for the next report, or for the job's end, which says all)."""
     last = 0.0

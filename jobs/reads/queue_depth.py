@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from composition import Service
+from jobs.collaborators import HasQueues
 from jobs.core import logs
 from jobs.core.resources import all_queues
-from jobs.storage import QueueMissing, QueueStore
+from jobs.storage import QueueMissing
+from jobs.storage.queues import JobQueues
 
 EVENT = "queue_depth"
 
@@ -28,7 +29,7 @@ class DepthSample:
     oldest_age_s: int
 
 
-def sample(queues: QueueStore, now: datetime | None = None) -> list[DepthSample]:
+def sample(queues: JobQueues, now: datetime | None = None) -> list[DepthSample]:
     """One sample of every queue the app uses. A queue that does not exist yet (the host
     creates a poison queue on first use) is left out."""
     moment = now or datetime.now(UTC)
@@ -44,9 +45,9 @@ def sample(queues: QueueStore, now: datetime | None = None) -> list[DepthSample]
     return samples
 
 
-def report(service: Service, now: datetime | None = None) -> list[DepthSample]:
+def report(service: HasQueues, now: datetime | None = None) -> list[DepthSample]:
     """Sample every queue and log each as a ``queue_depth`` event."""
-    samples = sample(service.queue_store, now)
+    samples = sample(service.queues, now)
     for item in samples:
         logs.event(EVENT, queue=item.queue, depth=item.depth, oldest_age_s=item.oldest_age_s)
     return samples

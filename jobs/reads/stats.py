@@ -8,12 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
-from composition import Service
+from jobs.collaborators import HasQueues, HasTable
 from jobs.core.resources import LISTENED_QUEUES, poison_queue
 from jobs.reads import task_index, throughput
 from jobs.reads.throughput import Minute
-from jobs.storage import QueueMissing, QueueStore
+from jobs.storage import QueueMissing
+from jobs.storage.queues import JobQueues
+
+
+class Counting(HasTable, HasQueues, Protocol):
+    """The table and the queues: what the statistics read."""
 
 
 @dataclass(frozen=True)
@@ -30,20 +36,19 @@ class Stats:
     minutes: list[Minute]  # the last 60, oldest first
 
 
-def read(service: Service, now: datetime | None = None) -> Stats:
+def read(service: Counting, now: datetime | None = None) -> Stats:
     queues = [
-        QueueDepth(name, _depth(service.queue_store, name),
-                   _depth(service.queue_store, poison_queue(name)))
+        QueueDepth(name, _depth(service.queues, name), _depth(service.queues, poison_queue(name)))
         for name in LISTENED_QUEUES
     ]  # fmt: skip
     return Stats(
         queues,
         task_index.running_count(service.table),
-        throughput.last_hour(service.tables, now),
+        throughput.last_hour(service.table, now),
     )
 
 
-def _depth(queues: QueueStore, name: str) -> int:
+def _depth(queues: JobQueues, name: str) -> int:
     """A queue not there yet (the host makes a poison queue on first use) holds nothing."""
     try:
         return queues.depth(name)

@@ -96,7 +96,7 @@ class TaskPage:
 
 def record_submitted(table: JobsTable, task: Task) -> None:
     """List a new task as running (after its task row exists; repeating it is harmless)."""
-    _put(table.table, RUNNING, task, "upsert", {"State": TaskStatus.RUNNING.value})
+    _put(table.store, RUNNING, task, "upsert", {"State": TaskStatus.RUNNING.value})
 
 
 def record_finished(table: JobsTable, task: Task, status: TaskStatus, finished_at: str) -> None:
@@ -105,14 +105,14 @@ def record_finished(table: JobsTable, task: Task, status: TaskStatus, finished_a
     if not status.finished:
         raise ValueError(f"{status} is not a final state")
     props = {"State": status.value, "Finished": finished_at}
-    _put(table.table, partition(status), task, "upsert", props)
+    _put(table.store, partition(status), task, "upsert", props)
     with contextlib.suppress(EntityMissing):  # the sampler has retired them already
-        _put(table.table, RUNNING, task, "merge", props)
+        _put(table.store, RUNNING, task, "merge", props)
 
 
 def record_reopened(table: JobsTable, task: Task, was: TaskStatus | None = None) -> None:
     """List a finished task as running again (a retry); ``was`` its final state, when known."""
-    store = table.table
+    store = table.store
     again = {"State": TaskStatus.RUNNING.value, "Finished": ""}
     try:
         _put(store, RUNNING, task, "merge", again)
@@ -136,7 +136,7 @@ def forget(table: JobsTable, task: Task) -> None:
     for state in TaskStatus:
         for row in _rows(task.kind, place):
             with contextlib.suppress(EntityMissing):
-                table.table.transact(partition(state), [Write("delete", row)])
+                table.store.transact(partition(state), [Write("delete", row)])
 
 
 def retire(table: JobsTable, entry: Entry, summary: TaskSummary, seen: tuple[int, int]) -> bool:
@@ -145,11 +145,11 @@ def retire(table: JobsTable, entry: Entry, summary: TaskSummary, seen: tuple[int
     state = summary.status
     finished_at = entry.finished_at or summary.task.updated_at
     props = {"State": state.value, "Finished": finished_at, **_seen_props(seen)}
-    _put(table.table, partition(state), summary.task, "upsert", props)
+    _put(table.store, partition(state), summary.task, "upsert", props)
     all_row, kind_row = _rows(entry.kind, entry.position)
     deletes = [Write("delete", all_row, etag=entry.etag), Write("delete", kind_row)]
     try:
-        table.table.transact(RUNNING, deletes)
+        table.store.transact(RUNNING, deletes)
     except (ConcurrentUpdate, EntityMissing):
         note_seen(table, entry, seen)
         return False
@@ -160,7 +160,7 @@ def note_seen(table: JobsTable, entry: Entry, seen: tuple[int, int]) -> None:
     """Record the counts the sampler has taken, on the task's running row."""
     write = Write("merge", _rows(entry.kind, entry.position)[0], _seen_props(seen))
     with contextlib.suppress(EntityMissing):
-        table.table.transact(RUNNING, [write])
+        table.store.transact(RUNNING, [write])
 
 
 def heal(table: JobsTable, entry: Entry, summary: TaskSummary) -> None:
@@ -191,9 +191,9 @@ def page(
     continuation, so one page never reads more than twice ``limit`` tasks."""
     prefix = ALL_ROWS if kind is None else f"{KIND_ROWS}{_kind_key(kind)}-"
     finished = FINISHED if state is None else tuple(s for s in (state,) if s.finished)
-    streams = [_entries(table.table, partition(s), prefix, after, limit) for s in finished]
+    streams = [_entries(table.store, partition(s), prefix, after, limit) for s in finished]
     # Running tasks, and with a final state asked for, tasks that may have reached it unrecorded.
-    streams.append(_entries(table.table, RUNNING, prefix, after, limit, only_running=True))
+    streams.append(_entries(table.store, RUNNING, prefix, after, limit, only_running=True))
     found: list[TaskSummary] = []
     passed = 0
     last: str | None = None
@@ -220,12 +220,12 @@ def page(
 def running(table: JobsTable) -> Iterator[Entry]:
     """Every task listed in the running partition, those recorded finished but not yet
     retired included (their ``state`` says so)."""
-    return _entries(table.table, RUNNING, ALL_ROWS, None, None)
+    return _entries(table.store, RUNNING, ALL_ROWS, None, None)
 
 
 def running_count(table: JobsTable) -> int:
     """Tasks listed as running (one narrow row each)."""
-    rows = table.table.query(
+    rows = table.store.query(
         RUNNING,
         start=ALL_ROWS,
         end=_end(ALL_ROWS),

@@ -7,16 +7,18 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from composition import Service
+from jobs.collaborators import HasPayloads, HasTable
 from jobs.core.errors import Conflict, NotFound
 from jobs.core.models import Job, JobStatus, JsonValue, TaskSummary
-from jobs.core.resources import PAYLOADS_CONTAINER
-from jobs.storage.payloads import results_path
 
 RESULTS_INLINE_BYTES = 1024 * 1024  # a larger results file is a link, not an answer body
 RESULTS_LINK_LIFETIME = timedelta(minutes=10)
+
+
+class Reading(HasTable, HasPayloads, Protocol):
+    """The table and the service's blobs: what a caller's reads use."""
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ class Results:
     link: str | None = None
 
 
-def status(service: Service, task_id: str) -> TaskSummary:
+def status(service: Reading, task_id: str) -> TaskSummary:
     found = service.table.read_counts(task_id)
     if found is None or found[0].purging:  # being purged reads as gone
         raise NotFound(task_id)
@@ -85,7 +87,7 @@ def progress_of(job: Job) -> tuple[float, dict[str, Any] | None]:
 
 
 def jobs_page(
-    service: Service, task_id: str, status: JobStatus | None, limit: int, after: int | None
+    service: Reading, task_id: str, status: JobStatus | None, limit: int, after: int | None
 ) -> JobPage:
     """Up to ``limit`` jobs in index order after the job ``after`` (optionally of one status)."""
     task = service.table.get_task(task_id)
@@ -94,7 +96,7 @@ def jobs_page(
     return JobPage(*service.table.job_page(task_id, status, limit, after))
 
 
-def job_detail(service: Service, task_id: str, index: int) -> JobDetail:
+def job_detail(service: Reading, task_id: str, index: int) -> JobDetail:
     task = service.table.get_task(task_id)
     if task is None or task.purging:
         raise NotFound(task_id)
@@ -107,25 +109,22 @@ def job_detail(service: Service, task_id: str, index: int) -> JobDetail:
     return JobDetail(job, decode(job.item), decode(job.result))
 
 
-def results(service: Service, task_id: str) -> Results:
+def results(service: Reading, task_id: str) -> Results:
     """The task's results as NDJSON lines in item order, from the file written when it ended:
     in full when small, else as a short-lived read-only link. Conflict while it runs."""
     summary = status(service, task_id)
     if not summary.status.finished:
         raise Conflict("the task is still running; poll its status until it is not")
     number = summary.task.completion.number
-    path = results_path(task_id, number)
-    size = service.blob_store.size(PAYLOADS_CONTAINER, path) if number else None
+    size = service.payloads.results_size(task_id, number) if number else None
     if size is None:  # not written yet (its follow-up is on its way): read the rows
         return Results(lines=result_lines(service, task_id))
     if size > RESULTS_INLINE_BYTES:
-        return Results(
-            link=service.blob_store.link(PAYLOADS_CONTAINER, path, RESULTS_LINK_LIFETIME)
-        )
-    return Results(lines=service.blob_store.read(PAYLOADS_CONTAINER, path))
+        return Results(link=service.payloads.results_link(task_id, number, RESULTS_LINK_LIFETIME))
+    return Results(lines=service.payloads.read_results(task_id, number))
 
 
-def result_lines(service: Service, task_id: str) -> Iterator[bytes]:
+def result_lines(service: Reading, task_id: str) -> Iterator[bytes]:
     for job in service.table.jobs(task_id, with_values=True):
         line: dict[str, Any] = {
             "index": job.index,

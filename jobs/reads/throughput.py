@@ -56,15 +56,16 @@ def sample(table: JobsTable, now: datetime | None = None) -> Minute:
         task_index.heal(table, entry, summary)
         if seen != entry.seen:
             task_index.note_seen(table, entry, seen)
-    minute = Minute(_bucket(table.table, moment), completed, failed)
+    minute = Minute(_bucket(table.store, moment), completed, failed)
     if completed or failed:
-        _add(table.table, minute)
-    table.table.transact(PARTITION, [Write("upsert", CLOCK_ROW, {"At": _stamp(moment)})])
+        _add(table.store, minute)
+    table.store.transact(PARTITION, [Write("upsert", CLOCK_ROW, {"At": _stamp(moment)})])
     logs.event("throughput_sampled", completed=completed, failed=failed)
     return minute
 
 
-def last_hour(store: TableStore, now: datetime | None = None) -> list[Minute]:
+def last_hour(table: JobsTable, now: datetime | None = None) -> list[Minute]:
+    store = table.store
     """The last 60 minutes, oldest first, this one last; minutes without a row count 0."""
     current = _floor(now or datetime.now(UTC))
     first = current - (HOUR - 1) * MINUTE

@@ -16,10 +16,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from composition import Service
 from jobs.core.errors import InvalidBody, MalformedRequest, NotFound, Problem
 from jobs.core.models import JsonValue, utcnow
 from jobs.dispatch import submit
+from jobs.dispatch.submit import Accepting
 from jobs.schedules import cron
 from jobs.storage import Entity, EntityMissing, Write
 
@@ -72,7 +72,7 @@ def is_name(text: str) -> bool:
     return NAME.fullmatch(text) is not None
 
 
-def save(service: Service, name: str, body: bytes) -> Schedule:
+def save(service: Accepting, name: str, body: bytes) -> Schedule:
     """Create or replace the schedule ``name``; InvalidBody (naming the field, or the item's
     index and field) and nothing written when anything is wrong."""
     if not is_name(name):
@@ -90,7 +90,7 @@ def save(service: Service, name: str, body: bytes) -> Schedule:
         problem = f"a schedule's batch is at most {MAX_REQUEST_CHARS} characters of JSON"
         raise InvalidBody(problem, [Problem("items", problem)])
     now = utcnow()
-    earlier = service.tables.get(PARTITION, name)
+    earlier = service.table.store.get(PARTITION, name)
     props = {
         "Cron": request.cron,
         "Request": text,
@@ -99,32 +99,32 @@ def save(service: Service, name: str, body: bytes) -> Schedule:
         "Created": now if earlier is None else earlier.props.get("Created", now),
         "Updated": now,
     }
-    service.tables.transact(PARTITION, [Write("upsert", name, props)])
+    service.table.store.transact(PARTITION, [Write("upsert", name, props)])
     return get(service, name)
 
 
-def get(service: Service, name: str) -> Schedule:
-    entity = service.tables.get(PARTITION, name) if is_name(name) else None
+def get(service: Accepting, name: str) -> Schedule:
+    entity = service.table.store.get(PARTITION, name) if is_name(name) else None
     if entity is None:
         raise NotFound(name)
     return schedule_from(entity)
 
 
-def all_schedules(service: Service) -> list[Schedule]:
-    return [schedule_from(entity) for entity in service.tables.query(PARTITION)]
+def all_schedules(service: Accepting) -> list[Schedule]:
+    return [schedule_from(entity) for entity in service.table.store.query(PARTITION)]
 
 
-def delete(service: Service, name: str) -> None:
+def delete(service: Accepting, name: str) -> None:
     if not is_name(name):
         raise NotFound(name)
     try:
-        service.tables.transact(PARTITION, [Write("delete", name)])
+        service.table.store.transact(PARTITION, [Write("delete", name)])
     except EntityMissing:
         raise NotFound(name) from None
 
 
 def record_fire(
-    service: Service, schedule: Schedule, task_id: str | None, error: str | None, upcoming: str
+    service: Accepting, schedule: Schedule, task_id: str | None, error: str | None, upcoming: str
 ) -> None:
     """Record a fire time's task and the next fire time, guarded by the row's ETag:
     ConcurrentUpdate (or EntityMissing) when it was replaced, deleted or recorded meanwhile."""
@@ -134,7 +134,7 @@ def record_fire(
         "LastError": error or "",
         "NextRun": upcoming,
     }
-    service.tables.transact(PARTITION, [Write("merge", schedule.name, props, schedule.etag)])
+    service.table.store.transact(PARTITION, [Write("merge", schedule.name, props, schedule.etag)])
 
 
 def schedule_from(entity: Entity) -> Schedule:

@@ -15,10 +15,10 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from composition import Service
 from jobs.core import logs
 from jobs.core.errors import Conflict, InvalidRequest
 from jobs.dispatch import submit
+from jobs.dispatch.submit import Accepting
 from jobs.schedules import definitions
 from jobs.schedules.definitions import Schedule
 from jobs.storage import ConcurrentUpdate, EntityMissing
@@ -44,13 +44,13 @@ def is_due(schedule: Schedule, now: datetime) -> bool:
     return schedule.next_run <= definitions.fire_stamp(now)
 
 
-def run_due(service: Service, now: datetime | None = None) -> list[Fired]:
+def run_due(service: Accepting, now: datetime | None = None) -> list[Fired]:
     """Fire every schedule whose fire time has come; what each did."""
     now = now or datetime.now(UTC)
     return [fire(service, s, now) for s in definitions.all_schedules(service) if is_due(s, now)]
 
 
-def fire(service: Service, schedule: Schedule, now: datetime) -> Fired:
+def fire(service: Accepting, schedule: Schedule, now: datetime) -> Fired:
     task_id, error = None, None
     try:
         done = submit.submit(

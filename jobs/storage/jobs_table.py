@@ -11,6 +11,7 @@ when, is jobs.lifecycle.writer's business."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -27,7 +28,7 @@ from jobs.core.models import (
     Task,
 )
 from jobs.core.settings import COUNTER_SHARDS
-from jobs.storage import ConcurrentUpdate, Entity, EntityExists, TableStore, Write
+from jobs.storage import ConcurrentUpdate, Entity, EntityExists, EntityMissing, TableStore, Write
 
 TASK_ROW = "task"
 KEY_PREFIX = "key-"  # partitions of idempotency keys: "key-<sha256 of the key>"
@@ -86,18 +87,25 @@ def shard_size(total: int, number: int) -> int:
 
 
 class JobsTable:
-    def __init__(self, table: TableStore):
-        self.table = table
+    """The gateway to the ``jobs`` table: the rows of a task's partition and idempotency keys,
+    mapped here. The task index, minute, retention and schedule rows are mapped by the modules
+    that own them, over ``store`` and with the keys of jobs.storage.keys."""
+
+    def __init__(self, store: TableStore):
+        self.store = store
+
+    def ping(self) -> None:
+        self.store.ping()
 
     # -- tasks ---------------------------------------------------------------------------
 
     def get_task(self, task_id: str) -> Task | None:
-        entity = self.table.get(task_id, TASK_ROW)
+        entity = self.store.get(task_id, TASK_ROW)
         return None if entity is None else _task_from(entity)
 
     def create_task(self, task: Task) -> None:
         try:
-            self.table.transact(task.task_id, [Write("create", TASK_ROW, _task_props(task))])
+            self.store.transact(task.task_id, [Write("create", TASK_ROW, _task_props(task))])
         except EntityExists:
             raise AlreadyExists(task.task_id) from None
 
@@ -120,7 +128,7 @@ class JobsTable:
             props.update(completion_props(completion))
         if notification is not None:
             props.update(notification_props(notification))
-        return self.table.transact(task_id, [Write("merge", TASK_ROW, props, etag)])[0]
+        return self.store.transact(task_id, [Write("merge", TASK_ROW, props, etag)])[0]
 
     def claim_key(
         self, key_hash: str, task_id: str, request_hash: str, now: str
@@ -130,9 +138,9 @@ class JobsTable:
         partition = f"{KEY_PREFIX}{key_hash}"
         props = {"TaskId": task_id, "RequestHash": request_hash, "Created": now}
         try:
-            self.table.transact(partition, [Write("create", KEY_ROW, props)])
+            self.store.transact(partition, [Write("create", KEY_ROW, props)])
         except EntityExists:
-            entity = self.table.get(partition, KEY_ROW)
+            entity = self.store.get(partition, KEY_ROW)
             if entity is None:  # deleted in between: nothing to agree with
                 raise
             return str(entity.props["TaskId"]), str(entity.props["RequestHash"])
@@ -159,12 +167,12 @@ class JobsTable:
             for number in range(COUNTER_SHARDS)
         ]
         writes.append(Write("merge", TASK_ROW, {"Cancelled": True, "Updated": now}))
-        self.table.transact(task_id, writes)
+        self.store.transact(task_id, writes)
 
     # -- jobs and shards -----------------------------------------------------------------
 
     def get_job(self, task_id: str, index: int) -> Job | None:
-        entity = self.table.get(task_id, job_key(index))
+        entity = self.store.get(task_id, job_key(index))
         return None if entity is None else _job_from(entity)
 
     def get_jobs(self, task_id: str, indexes: Iterable[int]) -> dict[int, Job]:
@@ -178,7 +186,7 @@ class JobsTable:
                 if job is not None:
                     found[first] = job
                 continue
-            rows = self.table.query(
+            rows = self.store.query(
                 task_id, start=job_key(first), end=job_key(last + 1), page_size=last - first + 1
             )
             for entity in rows:
@@ -187,14 +195,14 @@ class JobsTable:
         return {index: found[index] for index in wanted if index in found}
 
     def get_shard(self, task_id: str, number: int) -> Shard:
-        entity = self.table.get(task_id, shard_key(number))
+        entity = self.store.get(task_id, shard_key(number))
         return Shard(number, Counts()) if entity is None else _shard_from(entity)
 
     def jobs(
         self, task_id: str, status: JobStatus | None = None, *, with_values: bool = False
     ) -> Iterator[Job]:
         """Every job of the task in index order (optionally of one status)."""
-        rows = self.table.query(
+        rows = self.store.query(
             task_id,
             start=JOB_PREFIX,
             end=JOBS_END,
@@ -208,7 +216,7 @@ class JobsTable:
         self, task_id: str, status: JobStatus | None, limit: int, after: int | None
     ) -> tuple[list[Job], bool]:
         """Up to ``limit`` jobs with an index above ``after``; True when more may follow."""
-        rows = self.table.query(
+        rows = self.store.query(
             task_id,
             start=JOB_PREFIX,
             after=None if after is None else job_key(after),
@@ -226,7 +234,7 @@ class JobsTable:
     def create_jobs(self, task_id: str, jobs: Sequence[Job]) -> None:
         """Insert a chunk of new job rows atomically (at most 100, all in the task's partition)."""
         try:
-            self.table.transact(
+            self.store.transact(
                 task_id,
                 [
                     Write("create", job_key(job.index), job_props(job, with_item=True))
@@ -264,14 +272,14 @@ class JobsTable:
         if task is not None:
             writes.append(Write("merge", TASK_ROW, task.props, task.etag))
         try:
-            etags = self.table.transact(task_id, writes)
+            etags = self.store.transact(task_id, writes)
             return etags[: len(jobs) + len(shards)]
         except EntityExists:  # another worker created the shard first: same as a lost race
             raise ConcurrentUpdate(task_id) from None
 
     def write_task(self, task_id: str, write: TaskWrite) -> str:
         """Merge ``write`` into the task row, guarded by its ETag."""
-        return self.table.transact(task_id, [Write("merge", TASK_ROW, write.props, write.etag)])[0]
+        return self.store.transact(task_id, [Write("merge", TASK_ROW, write.props, write.etag)])[0]
 
     def size_shards(self, task_id: str, total: int) -> None:
         """Tell every counter shard how many jobs count in it, so the move that finishes a
@@ -280,12 +288,12 @@ class JobsTable:
             Write("upsert", shard_key(number), {"Size": shard_size(total, number)})
             for number in range(COUNTER_SHARDS)
         ]
-        self.table.transact(task_id, writes)
+        self.store.transact(task_id, writes)
 
     def read_shards(self, task_id: str) -> tuple[Task, list[Shard]] | None:
         """The task row and every counter shard, in one query."""
         task, shards = None, []
-        for entity in self.table.query(task_id, start=SHARD_PREFIX):
+        for entity in self.store.query(task_id, start=SHARD_PREFIX):
             if entity.row == TASK_ROW:
                 task = _task_from(entity)
             elif entity.row.startswith(SHARD_PREFIX):
@@ -294,14 +302,44 @@ class JobsTable:
 
     def report_progress(self, job: Job, progress: str) -> None:
         """Store a running job's progress report; no guard, no counter: it changes only that."""
-        self.table.transact(
+        self.store.transact(
             job.task_id, [Write("merge", job_key(job.index), {"Progress": progress})]
         )
+
+    # -- what a purge deletes ---------------------------------------------------------------
+
+    def owned_rows(self, task_id: str) -> Iterator[str]:
+        """The keys of every row of the task's partition but the task row itself."""
+        rows = (entity.row for entity in self.store.query(task_id, select=[]))
+        return (row for row in rows if row != TASK_ROW)
+
+    def delete_rows(self, task_id: str, rows: Sequence[str]) -> None:
+        """Delete ``rows`` (at most one transaction's worth) of the task's partition, those
+        already gone included."""
+        try:
+            self.store.transact(task_id, [Write("delete", row) for row in rows])
+        except EntityMissing:  # a twin step deleted some of them: the rest one by one
+            for row in rows:
+                with contextlib.suppress(EntityMissing):
+                    self.store.transact(task_id, [Write("delete", row)])
+
+    def delete_task(self, task_id: str) -> None:
+        self.store.transact(task_id, [Write("delete", TASK_ROW)])
+
+    def forget_key(self, key_hash: str, task_id: str) -> None:
+        """Delete the idempotency key's row if it still names ``task_id`` (a key reused after an
+        earlier purge names a newer task)."""
+        partition = f"{KEY_PREFIX}{key_hash}"
+        entity = self.store.get(partition, KEY_ROW)
+        if entity is None or entity.props.get("TaskId") != task_id:
+            return
+        with contextlib.suppress(EntityMissing, ConcurrentUpdate):
+            self.store.transact(partition, [Write("delete", KEY_ROW, etag=entity.etag)])
 
     def update_job(self, job: Job) -> str:
         """Store a job's own fields (no status change), guarded by its ETag."""
         write = Write("merge", job_key(job.index), job_props(job), job.etag)
-        return self.table.transact(job.task_id, [write])[0]
+        return self.store.transact(job.task_id, [write])[0]
 
 
 def _runs(indexes: Sequence[int], gap: int) -> Iterator[tuple[int, int]]:

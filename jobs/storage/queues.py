@@ -1,5 +1,6 @@
-"""Job queues on the wire: base64 text, as the host's queue trigger expects by default, and
-tolerant reading of poison queues, which also hold raw copies of undecodable messages."""
+"""The service's queues: messages on the wire as base64 text (the one encoding, as the host's
+queue trigger expects by default), each queue's depth, and tolerant reading of poison queues,
+which also hold raw copies of undecodable messages."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import base64
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from jobs.core.models import Message, parse_message
 from jobs.core.resources import poison_queue, unreadable_queue
@@ -34,8 +35,22 @@ class JobQueues:
 
     def send(self, queue: str, message: Message, delay: timedelta | None = None) -> Sent:
         """Send ``message``, visible after ``delay`` (at most the queue's 7 days)."""
-        text = base64.b64encode(message.to_json().encode()).decode("ascii")
-        return self.store.send(queue, text, delay=delay)
+        return self.store.send(queue, encode(message.to_json()), delay=delay)
+
+    def publish(self, queue: str, document: str) -> None:
+        """Send a JSON document for other apps to read (``task-events``), encoded as ours are."""
+        self.store.send(queue, encode(document))
+
+    def depth(self, queue: str) -> int:
+        """Storage's approximate count, invisible messages included; QueueMissing if none."""
+        return self.store.depth(queue)
+
+    def oldest(self, queue: str) -> datetime | None:
+        """When the first visible message was enqueued; None when none is visible."""
+        return self.store.oldest(queue)
+
+    def ping(self) -> None:
+        self.store.ping()
 
     def withdraw(self, queue: str, sent: Sent) -> None:
         """Delete a message this process sent, unless someone has received it since."""
@@ -65,6 +80,10 @@ class JobQueues:
         was, and take it out of the poison queue."""
         self.store.send(unreadable_queue(message.queue), message.raw)
         self.delete_poison(message)
+
+
+def encode(text: str) -> str:
+    return base64.b64encode(text.encode()).decode("ascii")
 
 
 def decode(raw: str) -> Message | None:

@@ -7,14 +7,13 @@ repeats, and the webhook's state lives on the task row."""
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import uuid
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from composition import Service
+from jobs.collaborators import HasSettings, Storage
 from jobs.core import logs
 from jobs.core.errors import JobsError
 from jobs.core.models import (
@@ -25,15 +24,18 @@ from jobs.core.models import (
     TaskSummary,
     utcnow,
 )
-from jobs.core.resources import CONTROL_QUEUE, EVENTS_QUEUE, PAYLOADS_CONTAINER
+from jobs.core.resources import CONTROL_QUEUE, EVENTS_QUEUE
 from jobs.reads import task_index
 from jobs.reads.tasks import result_lines, status, task_document
 from jobs.storage import ConcurrentUpdate
-from jobs.storage.payloads import results_path
 from jobs.task_end import retention_index, webhooks
 
 MAX_DELIVERIES = 13  # 1 s, 2 s, 4 s, ... 4096 s apart: over two hours in all
 EVENT = "task.finished"
+
+
+class Following(Storage, HasSettings, Protocol):
+    """Storage, and the settings a webhook is signed and checked with."""
 
 
 class NotYet(JobsError):
@@ -45,7 +47,7 @@ def event_id(task_id: str, number: int) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"jobs:{task_id}:{number}"))
 
 
-def follow_up(service: Service, message: FinishedMessage, *, last_try: bool = False) -> None:
+def follow_up(service: Following, message: FinishedMessage, *, last_try: bool = False) -> None:
     task = service.table.get_task(message.task_id)
     if task is None or task.completion.number > message.number:
         return  # gone, or a later end follows itself up
@@ -59,14 +61,14 @@ def follow_up(service: Service, message: FinishedMessage, *, last_try: bool = Fa
     task_index.record_finished(service.table, task, summary.status, task.completion.finished_at)
     _write_results(service, task, message.number)
     document = _store_event(service, summary, message.number)
-    service.queue_store.send(EVENTS_QUEUE, _encoded(document.decode()))
+    service.queues.publish(EVENTS_QUEUE, document.decode())
     logs.event("task_finished", task_id=task.task_id, kind=task.kind, status=summary.status.value)
     if task.callback_url:
         _start_delivery(service, task.task_id, message.number)
-    retention_index.record(service.tables, task)  # for the retention run: by day of its end
+    retention_index.record(service.table, task)  # for the retention run: by day of its end
 
 
-def _start_delivery(service: Service, task_id: str, number: int) -> None:
+def _start_delivery(service: Following, task_id: str, number: int) -> None:
     """Mark end ``number``'s webhook pending and send its first try. Run again (a redelivered
     message), it sends the first try again if none was made: deliver drops repeats."""
     while True:
@@ -87,7 +89,7 @@ def _start_delivery(service: Service, task_id: str, number: int) -> None:
         return
 
 
-def deliver(service: Service, message: DeliverMessage) -> None:
+def deliver(service: Following, message: DeliverMessage) -> None:
     """One attempt at the webhook; schedules the next with a longer delay when it fails."""
     task = service.table.get_task(message.task_id)
     if task is None or not task.callback_url:
@@ -126,7 +128,7 @@ def deliver(service: Service, message: DeliverMessage) -> None:
         _schedule(service, message)
 
 
-def _record(service: Service, task_id: str, message: DeliverMessage, state: Notification) -> bool:
+def _record(service: Following, task_id: str, message: DeliverMessage, state: Notification) -> bool:
     """Store an attempt's outcome unless the notification moved on meanwhile."""
     while True:
         task = service.table.get_task(task_id)
@@ -142,30 +144,26 @@ def _record(service: Service, task_id: str, message: DeliverMessage, state: Noti
         return True
 
 
-def _schedule(service: Service, message: DeliverMessage) -> None:
+def _schedule(service: Following, message: DeliverMessage) -> None:
     delay = timedelta(seconds=2 ** (message.attempt - 1))
     next_try = DeliverMessage(message.task_id, message.number, message.attempt + 1)
-    service.queue_store.send(CONTROL_QUEUE, _encoded(next_try.to_json()), delay=delay)
+    service.queues.send(CONTROL_QUEUE, next_try, delay)
 
 
-def event_path(task_id: str, number: int) -> str:
-    return f"{task_id}/event-{number}.json"
-
-
-def _store_event(service: Service, summary: TaskSummary, number: int) -> bytes:
+def _store_event(service: Following, summary: TaskSummary, number: int) -> bytes:
     """The end's event document as it stood when the task ended, written once: every copy of
     the event and every webhook try sends these same bytes."""
-    path = event_path(summary.task.task_id, number)
-    stored = service.blob_store.get(PAYLOADS_CONTAINER, path)
+    task_id = summary.task.task_id
+    stored = service.payloads.get_event(task_id, number)
     if stored is not None:
         return stored
     document = json.dumps(event_document(summary), separators=(",", ":")).encode()
-    service.blob_store.put(PAYLOADS_CONTAINER, path, document, content_type="application/json")
+    service.payloads.put_event(task_id, number, document)
     return document
 
 
-def _event(service: Service, task_id: str, number: int) -> bytes:
-    stored = service.blob_store.get(PAYLOADS_CONTAINER, event_path(task_id, number))
+def _event(service: Following, task_id: str, number: int) -> bytes:
+    stored = service.payloads.get_event(task_id, number)
     if stored is not None:
         return stored
     raise NotYet(f"task {task_id}: the event of end {number} is not stored yet")
@@ -183,14 +181,6 @@ def event_document(summary: TaskSummary) -> dict[str, Any]:
     }
 
 
-def _write_results(service: Service, task: Task, number: int) -> None:
-    path = results_path(task.task_id, number)
-    if service.blob_store.size(PAYLOADS_CONTAINER, path) is None:
-        service.blob_store.put_stream(
-            PAYLOADS_CONTAINER, path, result_lines(service, task.task_id),
-            content_type="application/x-ndjson",
-        )  # fmt: skip
-
-
-def _encoded(text: str) -> str:
-    return base64.b64encode(text.encode()).decode("ascii")
+def _write_results(service: Following, task: Task, number: int) -> None:
+    if service.payloads.results_size(task.task_id, number) is None:
+        service.payloads.write_results(task.task_id, number, result_lines(service, task.task_id))

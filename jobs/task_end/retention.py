@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from composition import Service
+from jobs.collaborators import Storage
 from jobs.control import purge
 from jobs.core import logs
 from jobs.core.errors import Conflict
@@ -24,16 +24,16 @@ class RetentionReport:
     dropped: int  # index rows of tasks gone, or ended again since
 
 
-def run(service: Service, days: int, now: datetime | None = None) -> RetentionReport:
+def run(service: Storage, days: int, now: datetime | None = None) -> RetentionReport:
     """Start purging every task that finished more than ``days`` days before ``now``."""
     cutoff = (now or datetime.now(UTC)) - timedelta(days=days)
     purging, dropped = [], 0
-    for entry in retention_index.before(service.tables, cutoff):
+    for entry in retention_index.before(service.table, cutoff):
         found = service.table.read_counts(entry.task_id)
         summary = None if found is None else TaskSummary.of(*found)
         if summary is None or summary.task.completion.finished_at != entry.finished_at:
             # Gone, or reopened by a retry (its next end gets a row of its own): stale.
-            retention_index.forget(service.tables, entry.task_id, entry.finished_at)
+            retention_index.forget(service.table, entry.task_id, entry.finished_at)
             dropped += 1
             continue
         try:

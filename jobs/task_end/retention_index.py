@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from jobs.core.models import Task
-from jobs.storage import EntityMissing, TableStore, Write
+from jobs.storage import EntityMissing, Write
+from jobs.storage.jobs_table import JobsTable
 
 PREFIX = "retention-"
 
@@ -30,26 +31,26 @@ def partition(finished_at: str) -> str:
     return PREFIX + finished_at[:10].replace("-", "")
 
 
-def record(table: TableStore, task: Task) -> None:
+def record(table: JobsTable, task: Task) -> None:
     """Index the task's recorded end (idempotent)."""
     finished_at = task.completion.finished_at
     if finished_at is None:
         return
     write = Write("upsert", task.task_id, {"FinishedAt": finished_at})
-    table.transact(partition(finished_at), [write])
+    table.store.transact(partition(finished_at), [write])
 
 
-def forget(table: TableStore, task_id: str, finished_at: str) -> None:
+def forget(table: JobsTable, task_id: str, finished_at: str) -> None:
     with contextlib.suppress(EntityMissing):
-        table.transact(partition(finished_at), [Write("delete", task_id)])
+        table.store.transact(partition(finished_at), [Write("delete", task_id)])
 
 
-def before(table: TableStore, cutoff: datetime) -> Iterator[Finished]:
+def before(table: JobsTable, cutoff: datetime) -> Iterator[Finished]:
     """Every indexed end before ``cutoff`` (UTC), oldest day first: the partitions of the days
     before it, and the cutoff's own day filtered by time."""
     stamp = cutoff.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
     end = partition((cutoff + timedelta(days=1)).strftime("%Y-%m-%d"))
-    for entity in table.query_partitions(PREFIX, end):
+    for entity in table.store.query_partitions(PREFIX, end):
         finished_at = str(entity.props.get("FinishedAt", ""))
         if finished_at and finished_at < stamp:
             yield Finished(entity.row, finished_at)

@@ -63,7 +63,7 @@ def test_a_bad_submit_says_what_is_wrong_and_writes_nothing(
     assert body(answer)["error"]
     if detail is not None:
         assert {k: body(answer)["details"][0][k] for k in detail} == detail
-    assert list(service.tables.query("any")) == []
+    assert list(service.table.store.query("any")) == []
 
 
 def test_every_route_reads_a_task_id_in_any_spelling_of_it(service: Service) -> None:

@@ -48,7 +48,7 @@ def service(table: Interfering) -> Service:
         webhook_secret=SECRET,
         callback_allowed_hosts=frozenset({"receiver.test"}),
     )
-    return Service(settings, table, MemoryQueueStore(all_queues()), MemoryBlobStore())
+    return Service.over(settings, table, MemoryQueueStore(all_queues()), MemoryBlobStore())
 
 
 def new_task(service: Service, kind: str, items: list[Any], **extra: Any) -> str:
@@ -59,7 +59,7 @@ def new_task(service: Service, kind: str, items: list[Any], **extra: Any) -> str
 
 
 def control(service: Service) -> list[object]:
-    store = service.queue_store
+    store = service.queues.store
     assert isinstance(store, MemoryQueueStore)
     return [parse_message(base64.b64decode(t).decode()) for t in store.texts(CONTROL_QUEUE)]
 
@@ -69,7 +69,7 @@ def finished(service: Service) -> list[FinishedMessage]:
 
 
 def events(service: Service) -> list[dict[str, Any]]:
-    store = service.queue_store
+    store = service.queues.store
     assert isinstance(store, MemoryQueueStore)
     return [json.loads(base64.b64decode(t)) for t in store.texts(EVENTS_QUEUE)]
 
@@ -165,7 +165,7 @@ def test_a_follow_up_writes_the_results_file_and_one_event_and_queues_one_delive
     completion.follow_up(service, message)
     completion.follow_up(service, message)  # a duplicate of the message
 
-    blob = service.blob_store.get(PAYLOADS_CONTAINER, results_path(task_id, 1))
+    blob = service.payloads.store.get(PAYLOADS_CONTAINER, results_path(task_id, 1))
     assert blob is not None
     assert [json.loads(line)["result"] for line in blob.splitlines()] == [1, 2, 3]
     found = results(service, task_id)

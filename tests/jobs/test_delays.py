@@ -41,7 +41,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def service(clock: Clock) -> Service:
-    return Service(
+    return Service.over(
         Settings(test_kinds=True, dispatch_window=32),
         MemoryTableStore(),
         MemoryQueueStore(all_queues(), clock=clock),
@@ -59,7 +59,7 @@ def later(seconds: float) -> str:
 
 def control(service: Service, clock: Clock) -> list[FanOutMessage]:
     """The fan-out messages visible now on the control queue (taken off it)."""
-    store = service.queue_store
+    store = service.queues.store
     assert isinstance(store, MemoryQueueStore)
     found = []
     for received in store.receive(CONTROL_QUEUE, 32, timedelta(minutes=1)):
@@ -102,10 +102,10 @@ def test_a_good_not_before_reads_as_utc(text: str, expected: datetime) -> None:
 def test_a_refused_not_before_writes_nothing(service: Service) -> None:
     with pytest.raises(InvalidBody):
         submit(service, body(not_before=later(8 * 86400)), "key-1")
-    tables = service.tables
+    tables = service.table.store
     assert isinstance(tables, MemoryTableStore)
     assert list(tables.query_partitions("", "~")) == []
-    assert service.queue_store.depth(CONTROL_QUEUE) == 0
+    assert service.queues.store.depth(CONTROL_QUEUE) == 0
 
 
 def test_a_delayed_task_is_scheduled_and_its_fan_out_hidden_until_not_before(

@@ -27,7 +27,7 @@ def service(azurite: Azurite) -> Service:
 
 
 def test_every_queue_is_sampled_and_empty_ones_read_zero(service: Service) -> None:
-    samples = queue_depth.sample(service.queue_store)
+    samples = queue_depth.sample(service.queues)
 
     assert [s.queue for s in samples] == list(all_queues())
     assert {(s.depth, s.oldest_age_s) for s in samples} == {(0, 0)}
@@ -45,7 +45,7 @@ def test_depth_counts_messages_and_age_is_the_oldest_visible_ones(
 
     samples = {
         s.queue: s
-        for s in queue_depth.sample(service.queue_store, first.inserted_on + timedelta(seconds=90))
+        for s in queue_depth.sample(service.queues, first.inserted_on + timedelta(seconds=90))
     }
 
     assert samples["jobs"] == queue_depth.DepthSample("jobs", 2, 90)
@@ -66,7 +66,7 @@ def test_a_message_being_processed_counts_in_depth_but_not_as_waiting(
 
     [sample] = [
         s
-        for s in queue_depth.sample(service.queue_store, sent.inserted_on + timedelta(minutes=5))
+        for s in queue_depth.sample(service.queues, sent.inserted_on + timedelta(minutes=5))
         if s.queue == "jobs"
     ]
 

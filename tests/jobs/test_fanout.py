@@ -76,7 +76,7 @@ def test_values_too_large_for_a_table_property_go_to_a_blob(service: Service) ->
     job = service.table.get_job(task.task_id, 0)
     assert job is not None
     assert service.payloads.decode(job.item) == big
-    raw = service.tables.get(task.task_id, "job-00000000")
+    raw = service.table.store.get(task.task_id, "job-00000000")
     assert raw is not None
     assert "JobDetail" not in raw.props
     assert raw.props["JobDetailBlob"].endswith("/jobdetail/00000000.json")

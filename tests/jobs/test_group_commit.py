@@ -150,12 +150,14 @@ def table() -> Interfering:
 @pytest.fixture
 def service(table: Interfering) -> Service:
     settings = Settings(test_kinds=True, dispatch_window=32, group_commit=True)
-    return Service(settings, table, MemoryQueueStore(all_queues()), MemoryBlobStore())
+    return Service.over(settings, table, MemoryQueueStore(all_queues()), MemoryBlobStore())
 
 
 def another_worker(service: Service) -> Service:
     """A second worker process over the same storage: its own lifecycle, its own caches."""
-    return Service(service.settings, service.tables, service.queue_store, service.blob_store)
+    return Service.over(
+        service.settings, service.table.store, service.queues.store, service.payloads.store
+    )
 
 
 def starts(service: Service, task_id: str, indexes: Sequence[int]) -> list[Entry]:
@@ -286,10 +288,10 @@ def test_moves_of_two_tasks_at_once_are_grouped_per_task_and_each_caller_learns_
     store = MemoryTableStore()
     queues = MemoryQueueStore(all_queues())
     settings = Settings(test_kinds=True, dispatch_window=32, group_commit=True)
-    setup = Service(settings, store, queues, MemoryBlobStore())
+    setup = Service.over(settings, store, queues, MemoryBlobStore())
     tasks = [new_task(setup, "echo", list("abcd")) for _ in range(2)]
     held = HeldTable(store, set(tasks))
-    service = Service(settings, held, queues, setup.blob_store)
+    service = Service.over(settings, held, queues, setup.payloads.store)
     lifecycle = service.lifecycle
     assert lifecycle.group is not None
     group = lifecycle.group
@@ -345,10 +347,10 @@ def test_a_crash_either_side_of_a_grouped_write_loses_no_job_and_counts_exactly(
     store = MemoryTableStore()
     queues = MemoryQueueStore(all_queues())
     settings = Settings(test_kinds=True, dispatch_window=32, group_commit=True)
-    setup = Service(settings, store, queues, MemoryBlobStore())
+    setup = Service.over(settings, store, queues, MemoryBlobStore())
     task_id = new_task(setup, "echo", list("abc"))
     crashing = Crashing(store, after=after)
-    service = Service(settings, crashing, queues, setup.blob_store)
+    service = Service.over(settings, crashing, queues, setup.payloads.store)
 
     entries = starts(service, task_id, [0, 1, 2])
     with pytest.raises(Crash):  # every caller of the group is told: the host retries each
@@ -357,7 +359,7 @@ def test_a_crash_either_side_of_a_grouped_write_loses_no_job_and_counts_exactly(
 
     # The host redelivers the three messages (attempt 2), then the rest of the queue runs.
     for index in range(3):
-        run_job(Service(settings, store, queues, setup.blob_store), QUEUE, RunMessage(
+        run_job(Service.over(settings, store, queues, setup.payloads.store), QUEUE, RunMessage(
             task_id, index), 2)  # fmt: skip
     run_queue(setup)
 
@@ -406,7 +408,7 @@ def test_a_stale_finish_in_the_group_does_not_stand_for_the_new_generations_succ
     failed = [service.table.get_job(task_id, index) for index in (0, 32)]
     assert lifecycle.reset([j for j in failed if j], {0: Successor(32, 1)}) == 2
     assert lifecycle.start(RunMessage(task_id, 0, 1), QUEUE, 1) is not None
-    store = service.queue_store
+    store = service.queues.store
     assert isinstance(store, MemoryQueueStore)
     while batch := store.receive(QUEUE, 32, timedelta(minutes=10)):  # what went out so far
         for received in batch:

@@ -49,7 +49,7 @@ def queues(clock: Clock) -> MemoryQueueStore:
 @pytest.fixture
 def service(queues: MemoryQueueStore) -> Service:
     settings = Settings(test_kinds=True, dispatch_window=32)
-    return Service(settings, MemoryTableStore(), queues, MemoryBlobStore())
+    return Service.over(settings, MemoryTableStore(), queues, MemoryBlobStore())
 
 
 def body(items: list[Any], **extra: Any) -> bytes:

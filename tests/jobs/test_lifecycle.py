@@ -101,7 +101,7 @@ def table() -> Interfering:
 def service(table: Interfering, request: pytest.FixtureRequest) -> Service:
     """A worker that writes its moves grouped (jobs.lifecycle.group_commit), or one at a time."""
     settings = Settings(test_kinds=True, dispatch_window=32, group_commit=request.param)
-    return Service(settings, table, MemoryQueueStore(all_queues()), MemoryBlobStore())
+    return Service.over(settings, table, MemoryQueueStore(all_queues()), MemoryBlobStore())
 
 
 def new_task(service: Service, kind: str, items: list[Any]) -> str:
@@ -114,7 +114,7 @@ def new_task(service: Service, kind: str, items: list[Any]) -> str:
 def queued(service: Service, queue: str | None = None) -> list[RunMessage]:
     """The run messages on ``queue``, or on every queue jobs run from (a small task's go on
     jobs-small, a larger one's and the successors these tests send as QUEUE's on jobs)."""
-    store = service.queue_store
+    store = service.queues.store
     assert isinstance(store, MemoryQueueStore)
     texts = [t for q in ((queue,) if queue else RUN_QUEUES) for t in store.texts(q)]
     messages = [parse_message(base64.b64decode(t).decode()) for t in texts]
@@ -126,7 +126,7 @@ def counts(service: Service, task_id: str) -> Mapping[JobStatus, int]:
 
 
 def control(service: Service) -> list[object]:
-    store = service.queue_store
+    store = service.queues.store
     assert isinstance(store, MemoryQueueStore)
     return [parse_message(base64.b64decode(t).decode()) for t in store.texts(CONTROL_QUEUE)]
 
@@ -134,7 +134,7 @@ def control(service: Service) -> list[object]:
 def run_queue(service: Service, queue: str | None = None) -> int:
     """Deliver a queue's messages (by default, those of every queue jobs run from) as the host
     would, until it is empty; how many."""
-    store = service.queue_store
+    store = service.queues.store
     assert isinstance(store, MemoryQueueStore)
     delivered = 0
     while True:

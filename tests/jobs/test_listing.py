@@ -68,7 +68,7 @@ def table() -> Counting:
 @pytest.fixture
 def service(table: Counting) -> Service:
     settings = Settings(test_kinds=True, dispatch_window=32)
-    return Service(settings, table, MemoryQueueStore(all_queues()), MemoryBlobStore())
+    return Service.over(settings, table, MemoryQueueStore(all_queues()), MemoryBlobStore())
 
 
 def new(service: Service, kind: str = "echo", items: list[Any] | None = None) -> Task:
@@ -78,7 +78,7 @@ def new(service: Service, kind: str = "echo", items: list[Any] | None = None) ->
 
 def run(service: Service) -> None:
     """Deliver every message as the host would, until every queue is empty."""
-    store = service.queue_store
+    store = service.queues.store
     assert isinstance(store, MemoryQueueStore)
     while True:
         batches = [(q, store.receive(q, 32, timedelta(minutes=10))) for q in LISTENED_QUEUES]
@@ -108,7 +108,7 @@ def listed(service: Service, state: TaskStatus | None = None, kind: str | None =
 
 
 def rows(service: Service, part: str) -> list[str]:
-    return [entity.row for entity in service.tables.query(part)]
+    return [entity.row for entity in service.table.store.query(part)]
 
 
 # -- listing -------------------------------------------------------------------------------
@@ -170,9 +170,9 @@ def test_record_finished_lists_a_task_under_its_final_state_and_repeats_harmless
             service.table, task, TaskStatus.COMPLETED, "2026-01-01T00:00:09Z"
         )
 
-    [entity, _] = service.tables.query(partition(TaskStatus.COMPLETED))
+    [entity, _] = service.table.store.query(partition(TaskStatus.COMPLETED))
     assert entity.props["Finished"] == "2026-01-01T00:00:09Z"
-    assert {e.props["State"] for e in service.tables.query(RUNNING)} == {"completed"}
+    assert {e.props["State"] for e in service.table.store.query(RUNNING)} == {"completed"}
     assert task_index.running_count(service.table) == 0
     assert listed(service, TaskStatus.COMPLETED) == [task.task_id]
     assert listed(service) == [task.task_id]  # in two partitions until retired, listed once
@@ -202,8 +202,8 @@ def test_a_listing_mends_a_task_listed_twice_by_a_move_cut_short(service: Servic
     request_retry(service, task.task_id)
     # A reopen that died after its running rows: the finished ones are still there.
     task_index.record_finished(service.table, task, TaskStatus.COMPLETED_WITH_FAILURES, "t")
-    for entity in list(service.tables.query(RUNNING)):
-        service.tables.transact(RUNNING, [Write("merge", entity.row, {"State": "running"})])
+    for entity in list(service.table.store.query(RUNNING)):
+        service.table.store.transact(RUNNING, [Write("merge", entity.row, {"State": "running"})])
 
     assert listed(service) == [task.task_id]
     assert listed(service, TaskStatus.COMPLETED_WITH_FAILURES) == []  # it runs: mended

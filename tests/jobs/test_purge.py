@@ -56,7 +56,7 @@ def finished_task(service: Service, kind: str, items: list[Any], key: str | None
 
 def owned(service: Service, task_id: str) -> list[str]:
     """Every row and blob that names the task: its partition, its key, its index, its blobs."""
-    tables, blobs = service.tables, service.blob_store
+    tables, blobs = service.table.store, service.payloads.store
     assert isinstance(tables, MemoryTableStore)
     assert isinstance(blobs, MemoryBlobStore)
     found = [f"{e.partition}/{e.row}" for e in tables.query_partitions("", "~")
@@ -103,9 +103,9 @@ def test_a_big_purge_goes_in_bounded_resumable_steps(
     purge.request_purge(service, task_id)
     steps = 0
     while [m for m in control(service) if isinstance(m, PurgeMessage)]:
-        [step] = service.queue_store.receive(CONTROL_QUEUE, 1, timedelta(minutes=1))
+        [step] = service.queues.store.receive(CONTROL_QUEUE, 1, timedelta(minutes=1))
         handle(service, CONTROL_QUEUE, base64.b64decode(step.text).decode(), 1)
-        service.queue_store.delete(CONTROL_QUEUE, step.id, step.receipt)
+        service.queues.store.delete(CONTROL_QUEUE, step.id, step.receipt)
         steps += 1
         assert service.table.get_task(task_id) is None or len(owned(service, task_id)) > 0
     assert steps >= rows // 30
@@ -118,7 +118,7 @@ def test_a_purge_that_dies_midway_resumes_from_its_message(
     task_id = finished_task(service, "echo", list(range(40)))
     purge.request_purge(service, task_id)
     calls = {"n": 0}
-    real = service.blob_store.delete
+    real = service.payloads.store.delete
 
     def dying(container: str, name: str) -> None:
         calls["n"] += 1
@@ -126,7 +126,7 @@ def test_a_purge_that_dies_midway_resumes_from_its_message(
             raise RuntimeError("the worker died")
         real(container, name)
 
-    monkeypatch.setattr(service.blob_store, "delete", dying)
+    monkeypatch.setattr(service.payloads.store, "delete", dying)
     body = PurgeMessage(task_id).to_json()
     with pytest.raises(RuntimeError):
         handle(service, CONTROL_QUEUE, body, 1)
@@ -162,11 +162,11 @@ def test_retention_drops_index_rows_of_tasks_gone_or_ended_again(service: Servic
     assert task is not None
     now = datetime.now(UTC)
     old = (now - timedelta(days=3)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    service.tables.transact(
+    service.table.store.transact(
         retention_index.partition(old),
         [Write("upsert", task_id, {"FinishedAt": old})],
     )
     report = retention.run(service, days=1, now=now)
     assert (report.purging, report.dropped) == ([], 1)  # its end is a later one
-    assert list(retention_index.before(service.tables, now - timedelta(days=1))) == []
+    assert list(retention_index.before(service.table, now - timedelta(days=1))) == []
     assert status(service, task_id).status.finished

@@ -56,7 +56,7 @@ def make_service(table: Interfering, window: int = 32) -> Service:
         webhook_secret=SECRET,
         callback_allowed_hosts=frozenset({"receiver.test"}),
     )
-    return Service(settings, table, MemoryQueueStore(all_queues()), MemoryBlobStore())
+    return Service.over(settings, table, MemoryQueueStore(all_queues()), MemoryBlobStore())
 
 
 @pytest.fixture
@@ -272,7 +272,7 @@ def test_a_crash_after_a_failed_attempt_still_queues_the_next_try(
     run_queue(service)
     completion.follow_up(service, finished(service)[0])
     monkeypatch.setattr(webhooks, "post", lambda *args: "the receiver answered 503")
-    store = service.queue_store
+    store = service.queues.store
     assert isinstance(store, MemoryQueueStore)
     monkeypatch.setattr(store, "send", lambda *args, **kwargs: crash())
 
@@ -375,7 +375,7 @@ def test_holds_a_cancel_after_the_claim_but_before_the_first_window_cancels_ever
     assert summary.counts[JobStatus.CANCELLED] == 100
     task = summary.task
     assert (task.completion.number, task.completion.status) == (1, "cancelled")
-    store = service.queue_store
+    store = service.queues.store
     assert isinstance(store, MemoryQueueStore)
     assert len(store.texts(EVENTS_QUEUE)) == 1  # its follow-up ran once
 

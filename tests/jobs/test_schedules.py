@@ -31,7 +31,7 @@ def body(**fields: Any) -> bytes:
 
 def tasks_of(service: Service, name: str) -> dict[str, str]:
     """Every task a schedule made: its fire time -> task id (one per fire time, or a clash)."""
-    tables = service.tables
+    tables = service.table.store
     assert isinstance(tables, MemoryTableStore)
     found: dict[str, str] = {}
     for entity in tables.query_partitions("0", "g"):  # task ids: hex UUIDs
@@ -45,7 +45,7 @@ def tasks_of(service: Service, name: str) -> dict[str, str]:
 
 def at(schedule_name: str, service: Service, fire_time: datetime) -> None:
     """Set the schedule's next fire time, as if saved just before it."""
-    service.tables.transact(
+    service.table.store.transact(
         definitions.PARTITION,
         [Write("merge", schedule_name, {"NextRun": definitions.fire_stamp(fire_time)})],
     )
@@ -207,8 +207,10 @@ def test_a_crash_between_submit_and_record_makes_no_second_task(service: Service
     def die() -> None:
         raise Died
 
-    crashing = Service(service.settings, CrashOnRecord(service.tables, die), service.queue_store,
-                       service.blob_store)  # fmt: skip
+    crashing = Service.over(
+        service.settings, CrashOnRecord(service.table.store, die), service.queues.store,
+        service.payloads.store,
+    )  # fmt: skip
     with pytest.raises(Died):
         firing.run_due(crashing, T0)
     [fired] = firing.run_due(service, T0 + timedelta(seconds=1))  # the next tick, same time
@@ -221,11 +223,13 @@ def test_two_schedulers_racing_on_one_fire_time_make_one_task(service: Service) 
     other: list[firing.Fired] = []
 
     def the_other_host_fires_first() -> None:
-        crashing.tables = service.tables  # only once
+        crashing.table.store = service.table.store  # only once
         other.extend(firing.run_due(service, T0))
 
-    crashing = Service(service.settings, CrashOnRecord(service.tables, the_other_host_fires_first),
-                       service.queue_store, service.blob_store)  # fmt: skip
+    crashing = Service.over(
+        service.settings, CrashOnRecord(service.table.store, the_other_host_fires_first),
+        service.queues.store, service.payloads.store,
+    )  # fmt: skip
     [mine] = firing.run_due(crashing, T0)  # its record loses the ETag race, quietly
     assert [f.task_id for f in other] == [mine.task_id]
     assert tasks_of(service, "s") == {"2030-01-01T12:00:00Z": mine.task_id}
@@ -243,7 +247,7 @@ def test_a_fire_time_whose_batch_is_refused_is_recorded_and_passed(service: Serv
     definitions.save(service, "s", body(kind="sleep", items=[{"seconds": 0}]))
     at("s", service, T0)
     without = Service.in_memory(Settings(test_kinds=False))
-    without.tables = service.tables
+    without.table.store = service.table.store
     [fired] = firing.run_due(without, T0)
     assert fired.task_id is None
     assert fired.error is not None

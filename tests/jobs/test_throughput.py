@@ -29,7 +29,7 @@ def service() -> Service:
 def per_minute(service: Service, now: datetime) -> dict[str, tuple[int, int]]:
     return {
         m.start.strftime("%H:%M"): (m.completed, m.failed)
-        for m in throughput.last_hour(service.tables, now)
+        for m in throughput.last_hour(service.table, now)
         if m.completed or m.failed
     }
 
@@ -57,8 +57,8 @@ def test_finished_tasks_are_retired_once_counted_and_stay_listed(service: Servic
 
     throughput.sample(service.table, T0)
 
-    assert list(service.tables.query(RUNNING)) == []
-    [row, _] = service.tables.query(partition(TaskStatus.COMPLETED))
+    assert list(service.table.store.query(RUNNING)) == []
+    [row, _] = service.table.store.query(partition(TaskStatus.COMPLETED))
     assert (row.props["Finished"], row.props["SeenCompleted"]) == ("2026-01-01T12:00:01Z", 1)
     assert [s.task.task_id for s in task_index.page(service.table, None, None, 5, None).tasks] == [
         task.task_id
@@ -77,7 +77,7 @@ def test_a_retried_task_counts_only_its_new_results(service: Service) -> None:
     task = new(service, "fail", [{"permanent": True}])
     run(service)
     assert throughput.sample(service.table, T0).failed == 1  # and retired
-    assert list(service.tables.query(RUNNING)) == []
+    assert list(service.table.store.query(RUNNING)) == []
 
     request_retry(service, task.task_id)
     run(service)  # fails again
@@ -101,7 +101,7 @@ def test_the_hour_is_kept_in_sixty_rows_and_older_minutes_read_as_nothing(
     service: Service,
 ) -> None:
     for minute in range(70):
-        service.tables.transact(
+        service.table.store.transact(
             throughput.PARTITION,
             [Write("upsert", f"minute-{minute % 60:02d}", {
                 "Minute": f"2026-01-01T{11 + minute // 60:02d}:{minute % 60:02d}:00.000Z",
@@ -110,9 +110,9 @@ def test_the_hour_is_kept_in_sixty_rows_and_older_minutes_read_as_nothing(
         )  # fmt: skip
     now = datetime(2026, 1, 1, 12, 9, 40, tzinfo=UTC)
 
-    hour = throughput.last_hour(service.tables, now)
+    hour = throughput.last_hour(service.table, now)
 
-    assert len(list(service.tables.query(throughput.PARTITION))) == 60
+    assert len(list(service.table.store.query(throughput.PARTITION))) == 60
     assert len(hour) == 60
     assert hour[0].start == datetime(2026, 1, 1, 11, 10, tzinfo=UTC)
     assert hour[-1].start == datetime(2026, 1, 1, 12, 9, tzinfo=UTC)
@@ -122,7 +122,7 @@ def test_the_hour_is_kept_in_sixty_rows_and_older_minutes_read_as_nothing(
 def test_stats_show_queue_depths_running_tasks_and_the_hour(service: Service) -> None:
     new(service, items=[1, 2])
     new(service, items=[3])
-    service.queue_store.send("jobs-long-poison", "x")
+    service.queues.store.send("jobs-long-poison", "x")
 
     read = stats.read(service, T0)
 

@@ -12,7 +12,7 @@ import pytest
 
 from jobs.core.resources import INPUTS_CONTAINER, OUTPUTS_CONTAINER
 from jobs.kinds import JobContext
-from jobs.kinds.files import Blobs, InputMissing
+from jobs.kinds.files import Files, InputMissing
 from jobs.kinds.inputs import InputPolicy
 from jobs.kinds.transform import TransformInput, transform
 from jobs.storage.memory import MemoryBlobStore
@@ -40,7 +40,7 @@ def run(data: bytes, operation: str, chunk_size: int) -> tuple[dict[str, object]
     store = MemoryBlobStore(chunk_size=chunk_size)
     store.put(INPUTS_CONTAINER, "in.txt", data)
     policy = InputPolicy(frozenset({INPUTS_CONTAINER}), 1 << 20)
-    context = JobContext("task", "00000007", 1, Blobs(store, policy, timedelta(minutes=5)))
+    context = JobContext("task", "00000007", 1, Files(store, policy, timedelta(minutes=5)))
     item = TransformInput.model_construct(
         container=INPUTS_CONTAINER, blob="in.txt", operation=operation
     )
@@ -81,7 +81,7 @@ def test_the_result_says_where_the_output_is_and_links_to_it() -> None:
 def test_a_missing_input_fails_permanently_and_writes_nothing() -> None:
     store = MemoryBlobStore()
     policy = InputPolicy(frozenset({INPUTS_CONTAINER}), 1 << 20)
-    context = JobContext("task", "00000000", 1, Blobs(store, policy, timedelta(minutes=5)))
+    context = JobContext("task", "00000000", 1, Files(store, policy, timedelta(minutes=5)))
     item = TransformInput.model_construct(
         container=INPUTS_CONTAINER, blob="gone", operation="upper"
     )

@@ -19,7 +19,7 @@ from jobs.core.resources import INPUTS_CONTAINER, OUTPUTS_CONTAINER
 from jobs.kinds import JobContext
 from jobs.kinds import files as blobs_module
 from jobs.kinds import transform as transform_module
-from jobs.kinds.files import Blobs, InputTooLarge, NoPlaceForWholeInput
+from jobs.kinds.files import Files, InputTooLarge, NoPlaceForWholeInput
 from jobs.kinds.inputs import InputPolicy
 from jobs.kinds.transform import TransformInput, transform
 from jobs.storage.contracts import CHUNK_BYTES
@@ -52,7 +52,7 @@ class CountingStore(MemoryBlobStore):
 def context(store: MemoryBlobStore, whole_inputs: int = 2) -> JobContext:
     policy = InputPolicy(frozenset({INPUTS_CONTAINER}), LIMIT)
     return JobContext(
-        "task", "00000000", 1, Blobs(store, policy, timedelta(minutes=5), whole_inputs)
+        "task", "00000000", 1, Files(store, policy, timedelta(minutes=5), whole_inputs)
     )
 
 
@@ -119,7 +119,7 @@ def test_whole_input_operations_wait_for_one_of_the_few_places_and_give_up_to_re
     taken, release = threading.Event(), threading.Event()
 
     def hold_the_only_place() -> None:
-        with job.blobs.whole_input_place():
+        with job.files.whole_input_place():
             taken.set()
             release.wait(10)
 
@@ -147,7 +147,7 @@ def test_a_line_longer_than_the_long_line_bound_needs_a_whole_input_place(
     store.put(INPUTS_CONTAINER, "long.txt", b"x" * 500 + b"\n")
     job = context(store, whole_inputs=1)
 
-    with job.blobs.whole_input_place():
+    with job.files.whole_input_place():
         with pytest.raises(NoPlaceForWholeInput):
             transform(item("upper", "long.txt"), job)
         assert store.names(OUTPUTS_CONTAINER) == []

@@ -29,7 +29,7 @@ def _body(items: list[dict[str, Any]]) -> bytes:
 
 
 def _run_long_queue(service: Service) -> None:
-    store = service.queue_store
+    store = service.queues.store
     assert isinstance(store, MemoryQueueStore)
     while batch := store.receive("jobs-long", 32, timedelta(minutes=10)):
         for received in batch:
@@ -40,14 +40,14 @@ def _run_long_queue(service: Service) -> None:
 def test_a_job_whose_container_was_delisted_before_it_ran_fails_permanently_on_the_twin() -> None:
     then = Service.in_memory(Settings(input_containers=BOTH))
     for container in BOTH:
-        then.blob_store.put(container, "in.txt", b"hello\n")
+        then.payloads.store.put(container, "in.txt", b"hello\n")
     items = [
         {"container": INPUTS_CONTAINER, "blob": "in.txt", "operation": "upper"},
         {"container": RETIRED, "blob": "in.txt", "operation": "upper"},
     ]
     task = submit(then, _body(items)).task  # accepted while both were listed
     # The same storage, now run by workers whose setting lists only job-inputs.
-    now = Service(Settings(), then.tables, then.queue_store, then.blob_store)
+    now = Service.over(Settings(), then.table.store, then.queues.store, then.payloads.store)
     fan_out(now, task.task_id)
 
     _run_long_queue(now)
@@ -60,7 +60,7 @@ def test_a_job_whose_container_was_delisted_before_it_ran_fails_permanently_on_t
     assert jobs[1].error is not None
     assert "container" in jobs[1].error
     assert f"{RETIRED!r} is not an input container" in jobs[1].error
-    blobs = now.blob_store
+    blobs = now.payloads.store
     assert isinstance(blobs, MemoryBlobStore)
     assert blobs.names(OUTPUTS_CONTAINER) == [f"{task.task_id}/{jobs[0].job_id}.txt"]
 

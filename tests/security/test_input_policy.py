@@ -17,7 +17,7 @@ from jobs.core.resources import (
     is_private_container,
 )
 from jobs.core.settings import Settings
-from jobs.kinds.files import Blobs
+from jobs.kinds.files import Files
 from jobs.kinds.inputs import InputPolicy, InputRefused, item_context
 from jobs.kinds.transform import TransformInput
 from jobs.storage.memory import MemoryBlobStore
@@ -62,7 +62,7 @@ def test_the_blob_reader_given_to_kinds_refuses_what_the_policy_refuses() -> Non
     store.put("elsewhere", "x", b"data")
     store.put(INPUTS_CONTAINER, "x", b"data")
     policy = InputPolicy(frozenset({INPUTS_CONTAINER, "azure-webjobs-secrets"}), 1024)
-    blobs = Blobs(store, policy, timedelta(minutes=5))
+    blobs = Files(store, policy, timedelta(minutes=5))
 
     for container, name in [
         ("azure-webjobs-secrets", "host.json"),

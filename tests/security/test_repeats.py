@@ -51,5 +51,5 @@ def test_a_task_id_is_random_whatever_the_key_and_a_repeat_still_finds_it() -> N
     assert submit(first, body, "order-1001").task.task_id == made  # a repeat: same task
     assert submit(second, body, "order-1001").task.task_id != made  # nothing to derive
     assert made != str(uuid.uuid5(uuid.NAMESPACE_URL, "order-1001"))
-    stored = [e for e in first.tables.query(made)]
+    stored = [e for e in first.table.store.query(made)]
     assert "order-1001" not in json.dumps([dict(e.props) for e in stored])

@@ -41,7 +41,7 @@ def seed_failed_task(service: Service, total: int) -> str:
         Write("create", shard_key(s), {"Failed": len(range(s, total, COUNTER_SHARDS))})
         for s in range(COUNTER_SHARDS)
     ]
-    service.tables.transact(task_id, shards)
+    service.table.store.transact(task_id, shards)
     return task_id
 
 

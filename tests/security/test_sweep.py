@@ -43,7 +43,7 @@ def test_a_message_the_sweep_keeps_failing_on_is_set_aside_after_its_tries() -> 
     clock = [0.0]
     queues = MemoryQueueStore(all_queues(), clock=lambda: clock[0])
     tables = MemoryTableStore()
-    service = Service(Settings(dispatch_window=32), tables, queues, MemoryBlobStore())
+    service = Service.over(Settings(dispatch_window=32), tables, queues, MemoryBlobStore())
     task = submit(service, json.dumps({"kind": "echo", "items": [1, 2]}).encode()).task
     fan_out(service, task.task_id)
     # Job 0's row is corrupt: handling its poison message raises, every time.

@@ -1,0 +1,61 @@
+"""What a use case is handed. Each use case names, as a protocol built from these, exactly the
+collaborators it uses (the table, the queues, the blobs, ...); the composition root
+(``composition.py``, outside the domain) builds one object that has them all, over Azure
+Storage or over the in-memory twin. Nothing here imports a storage SDK, so neither does a use
+case."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from jobs.core.settings import Settings
+    from jobs.kinds import Kinds
+    from jobs.kinds.files import Files
+    from jobs.lifecycle.writer import Lifecycle
+    from jobs.storage.jobs_table import JobsTable
+    from jobs.storage.payloads import Payloads
+    from jobs.storage.queues import JobQueues
+
+
+class HasTable(Protocol):
+    @property
+    def table(self) -> JobsTable: ...
+
+
+class HasQueues(Protocol):
+    @property
+    def queues(self) -> JobQueues: ...
+
+
+class HasPayloads(Protocol):
+    @property
+    def payloads(self) -> Payloads: ...
+
+
+class HasLifecycle(Protocol):
+    @property
+    def lifecycle(self) -> Lifecycle: ...
+
+
+class HasKinds(Protocol):
+    @property
+    def kinds(self) -> Kinds: ...
+
+
+class HasFiles(Protocol):
+    @property
+    def files(self) -> Files: ...
+
+
+class HasSettings(Protocol):
+    @property
+    def settings(self) -> Settings: ...
+
+
+class Storage(HasTable, HasQueues, HasPayloads, Protocol):
+    """The table, the queues and the service's blobs: what most background steps use."""
+
+
+class Everything(Storage, HasLifecycle, HasKinds, HasFiles, HasSettings, Protocol):
+    """All of them: only for what routes every kind of message (jobs.control.handlers)."""
