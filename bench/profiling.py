@@ -27,7 +27,7 @@ from bench.stack import Deadline
 from composition import Service
 from harness.azurite import REPO
 from jobs.control.handlers import handle
-from jobs.core.models import RunMessage, parse_message
+from jobs.core.messages import RunMessage, parse_message
 
 JOBS_DIR = str(REPO / "jobs") + os.sep
 SDK_MARK = f"{os.sep}site-packages{os.sep}azure{os.sep}"

@@ -13,7 +13,8 @@ from typing import Protocol
 from jobs.collaborators import HasLifecycle, HasQueues, HasTable
 from jobs.core import logs
 from jobs.core.errors import NotFound
-from jobs.core.models import CancelMessage, FanOutMessage, JobStatus, Setup, Task, utcnow
+from jobs.core.messages import CancelMessage, FanOutMessage
+from jobs.core.models import JobStatus, Setup, Task, utcnow
 from jobs.core.resources import CONTROL_QUEUE
 
 PAGE = 1000

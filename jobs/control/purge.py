@@ -19,7 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from jobs.collaborators import Storage
 from jobs.core import logs
 from jobs.core.errors import Conflict, NotFound
-from jobs.core.models import PurgeMessage, Task, TaskSummary
+from jobs.core.messages import PurgeMessage
+from jobs.core.models import Task, TaskSummary
 from jobs.core.resources import CONTROL_QUEUE
 from jobs.reads import task_index
 from jobs.storage import ConcurrentUpdate, EntityMissing

@@ -19,17 +19,8 @@ from typing import Protocol
 from jobs.collaborators import HasLifecycle, HasPayloads, HasQueues, HasTable
 from jobs.core import logs
 from jobs.core.errors import Conflict
-from jobs.core.models import (
-    CancelMessage,
-    Completion,
-    JobStatus,
-    RetryMessage,
-    RetryRound,
-    RunMessage,
-    Setup,
-    Task,
-    TaskStatus,
-)
+from jobs.core.messages import CancelMessage, RetryMessage, RunMessage
+from jobs.core.models import Completion, JobStatus, RetryRound, Setup, Task, TaskStatus
 from jobs.core.resources import CONTROL_QUEUE
 from jobs.dispatch import queue_choice
 from jobs.lifecycle.writer import Successor

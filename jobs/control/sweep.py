@@ -2,9 +2,10 @@
 
 A job's message reaches ``<queue>-poison`` after its last allowed attempt (or, after crashes,
 without one). The sweep marks the job Failed with the last error the runner recorded and its
-attempt count, and deletes the poison message only after that is stored. Messages it cannot
-read are logged and deleted, never looped on. Every step tolerates a second sweep doing the
-same at the same time."""
+attempt count, and deletes the poison message only after that is stored; other messages are
+handled as jobs.control.handlers routes them. A message it cannot read, or fails on five sweeps
+running, is moved to ``<queue>-unreadable`` and logged, never looped on. Every step tolerates
+a second sweep doing the same at the same time."""
 
 from __future__ import annotations
 
@@ -12,25 +13,11 @@ import logging
 from dataclasses import dataclass, field
 
 from jobs.collaborators import Everything
-from jobs.control.cancel import cancel_pending
-from jobs.control.purge import purge_step
-from jobs.control.retry import run_retry
+from jobs.control.handlers import Swept, route_of
 from jobs.core import logs
-from jobs.core.models import (
-    CancelMessage,
-    DeliverMessage,
-    FanOutMessage,
-    FinishedMessage,
-    PurgeMessage,
-    RetryMessage,
-    RunMessage,
-    Setup,
-    utcnow,
-)
 from jobs.core.resources import LISTENED_QUEUES
 from jobs.storage import QueueMissing
 from jobs.storage.queues import PoisonMessage
-from jobs.task_end.completion import deliver, follow_up
 
 MAX_PER_QUEUE = 1000  # per sweep; the rest wait for the next one
 MAX_TRIES = 5  # sweeps that may fail on one message before it is set aside
@@ -85,53 +72,9 @@ def _sweep_one(service: Everything, poison: PoisonMessage, report: SweepReport) 
 
 
 def _handle(service: Everything, poison: PoisonMessage, report: SweepReport) -> None:
-    message = poison.message
-    if isinstance(message, RunMessage):
-        if _fail_job(service, poison.queue, message):
-            report.failed += 1
-        else:
-            report.discarded += 1
-    elif isinstance(message, FanOutMessage):
-        _fail_setup(service, message.task_id)
-    elif isinstance(message, CancelMessage):
-        cancel_pending(service, message.task_id)
-    elif isinstance(message, RetryMessage):
-        run_retry(service, message)  # it kept failing: the jobs it reset must still go out
-    elif isinstance(message, FinishedMessage):
-        follow_up(service, message, last_try=True)
-    elif isinstance(message, DeliverMessage):
-        deliver(service, message)
-    elif isinstance(message, PurgeMessage):
-        purge_step(service, message.task_id)  # it kept failing: carry on from where it is
-
-
-def _fail_job(service: Everything, queue: str, message: RunMessage) -> bool:
-    job = service.lifecycle.poison(message, queue)
-    if job is None:
-        return False  # finished meanwhile, or superseded by a retry
-    logs.event(
-        "job_poisoned",
-        logging.ERROR,
-        task_id=job.task_id,
-        job_id=job.job_id,
-        attempt=job.attempts,
-        kind=job.kind,
-        queue=queue,
-        error=job.error,
-    )
-    return True
-
-
-def _fail_setup(service: Everything, task_id: str) -> None:
-    """The fan-out itself kept failing: the task can never start, so every job that has not
-    finished counts as failed (see models.TaskSummary)."""
-    task = service.table.get_task(task_id)
-    if task is None:
-        return
-    if task.setup is Setup.ACCEPTED:
-        error = (
-            "the batch could not be split into jobs; see the app's logs for the fan-out's errors"
-        )
-        service.table.update_task(task_id, setup=Setup.FAILED, error=error, updated_at=utcnow())
-        logs.event("task_failed", logging.ERROR, task_id=task_id, kind=task.kind, error=error)
-    service.lifecycle.settle(task_id)  # again after a crash: the end is recorded once
+    assert poison.message is not None
+    swept = route_of(poison.message).poisoned(service, poison.message, poison.queue)
+    if swept is Swept.JOB_FAILED:
+        report.failed += 1
+    elif swept is Swept.STALE:
+        report.discarded += 1

@@ -28,7 +28,8 @@ from jobs.core.errors import (
     Problem,
     TooLarge,
 )
-from jobs.core.models import FanOutMessage, Setup, Task, utcnow
+from jobs.core.messages import FanOutMessage
+from jobs.core.models import Setup, Task, utcnow
 from jobs.core.resources import CONTROL_QUEUE, JOB_QUEUES
 from jobs.dispatch import delays, small_tasks
 from jobs.kinds import Kind

@@ -15,7 +15,8 @@ from pydantic import ValidationError
 from jobs.collaborators import HasFiles, HasKinds, HasLifecycle, HasPayloads, HasTable
 from jobs.core import logs
 from jobs.core.errors import PermanentJobError
-from jobs.core.models import Job, RunMessage, utcnow
+from jobs.core.messages import RunMessage
+from jobs.core.models import Job, utcnow
 from jobs.kinds import JobContext
 from jobs.kinds.base import HOST_MAX_ATTEMPTS, Reporter
 

@@ -34,15 +34,14 @@ from typing import Final
 
 from jobs.core import logs
 from jobs.core.errors import JobsError
+from jobs.core.messages import FinishedMessage, RunMessage
 from jobs.core.models import (
     Completion,
     Counts,
-    FinishedMessage,
     Job,
     JobStatus,
     JsonValue,
     Payload,
-    RunMessage,
     Task,
     TaskSummary,
     job_id,

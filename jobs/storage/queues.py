@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from jobs.core.models import Message, parse_message
+from jobs.core.messages import Message, parse_message
 from jobs.core.resources import poison_queue, unreadable_queue
 from jobs.storage import MessageMissing, QueueStore, Sent
 

@@ -7,7 +7,7 @@ from collections import Counter
 from azure.storage.queue import TextBase64EncodePolicy
 
 from harness.polling import wait_until
-from jobs.core.models import RunMessage
+from jobs.core.messages import RunMessage
 from jobs.core.resources import JOBS_TABLE
 from tests.e2e.conftest import Api
 

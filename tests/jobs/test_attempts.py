@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from composition import Service
-from jobs.core.models import JobStatus, RunMessage, TaskStatus
+from jobs.core.messages import RunMessage
+from jobs.core.models import JobStatus, TaskStatus
 from jobs.core.settings import Settings
 from jobs.dispatch.fanout import fan_out
 from jobs.dispatch.submit import submit

@@ -13,15 +13,10 @@ from typing import Any
 import pytest
 
 from composition import Service
+from jobs.control.handlers import fail_setup
 from jobs.control.retry import request_retry
-from jobs.control.sweep import _fail_setup
-from jobs.core.models import (
-    DeliverMessage,
-    FinishedMessage,
-    JobStatus,
-    RunMessage,
-    parse_message,
-)
+from jobs.core.messages import DeliverMessage, FinishedMessage, RunMessage, parse_message
+from jobs.core.models import JobStatus
 from jobs.core.resources import CONTROL_QUEUE, EVENTS_QUEUE, PAYLOADS_CONTAINER, all_queues
 from jobs.core.settings import Settings
 from jobs.dispatch.fanout import fan_out
@@ -231,8 +226,8 @@ def test_a_retry_reopens_the_task_and_its_next_end_is_a_new_one(service: Service
 def test_a_task_whose_setup_failed_ends_too(service: Service) -> None:
     body = json.dumps({"kind": "echo", "items": [1, 2]}).encode()
     task_id = submit(service, body).task.task_id  # never fanned out
-    _fail_setup(service, task_id)
-    _fail_setup(service, task_id)  # again, after a crash: one end
+    fail_setup(service, task_id)
+    fail_setup(service, task_id)  # again, after a crash: one end
 
     task = service.table.get_task(task_id)
     assert task is not None

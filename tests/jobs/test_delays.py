@@ -14,7 +14,8 @@ import pytest
 from composition import Service
 from jobs.control.cancel import cancel_pending, request_cancel
 from jobs.core.errors import InvalidBody
-from jobs.core.models import FanOutMessage, JobStatus, TaskStatus, parse_message
+from jobs.core.messages import FanOutMessage, parse_message
+from jobs.core.models import JobStatus, TaskStatus
 from jobs.core.resources import CONTROL_QUEUE, all_queues
 from jobs.core.settings import Settings
 from jobs.dispatch import delays

@@ -14,7 +14,8 @@ import pytest
 
 from composition import Service
 from harness.polling import wait_until
-from jobs.core.models import JobStatus, RunMessage
+from jobs.core.messages import RunMessage
+from jobs.core.models import JobStatus
 from jobs.core.resources import all_queues
 from jobs.core.settings import Settings
 from jobs.lifecycle.group_commit import GroupCommit

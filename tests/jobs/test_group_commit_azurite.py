@@ -9,7 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from composition import Service
 from harness.azurite import Azurite
-from jobs.core.models import JobStatus, RunMessage
+from jobs.core.messages import RunMessage
+from jobs.core.models import JobStatus
 from jobs.dispatch.fanout import fan_out
 from jobs.dispatch.submit import submit
 from jobs.lifecycle.running import run_job

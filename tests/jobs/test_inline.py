@@ -14,7 +14,8 @@ import pytest
 
 from composition import Service
 from jobs.control.handlers import handle
-from jobs.core.models import FanOutMessage, JobStatus, Message, RunMessage, Setup, parse_message
+from jobs.core.messages import FanOutMessage, Message, RunMessage, parse_message
+from jobs.core.models import JobStatus, Setup
 from jobs.core.resources import CONTROL_QUEUE, DEFAULT_QUEUE, SMALL_QUEUE, all_queues
 from jobs.core.settings import Settings
 from jobs.dispatch import small_tasks

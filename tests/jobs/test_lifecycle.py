@@ -15,7 +15,8 @@ from composition import Service
 from jobs.control.cancel import cancel_pending, request_cancel
 from jobs.control.handlers import handle
 from jobs.control.retry import request_retry, run_retry
-from jobs.core.models import Job, JobStatus, RetryMessage, RunMessage, TaskStatus, parse_message
+from jobs.core.messages import RetryMessage, RunMessage, parse_message
+from jobs.core.models import Job, JobStatus, TaskStatus
 from jobs.core.resources import CONTROL_QUEUE, DEFAULT_QUEUE, SMALL_QUEUE, all_queues
 from jobs.core.settings import Settings
 from jobs.dispatch.fanout import fan_out

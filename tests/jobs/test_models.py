@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import pytest
 
-from jobs.core.models import (
+from jobs.core.messages import (
     CancelMessage,
-    Counts,
     FanOutMessage,
-    JobStatus,
     Message,
     RetryMessage,
-    RetryRound,
     RunMessage,
+    parse_message,
+)
+from jobs.core.models import (
+    Counts,
+    JobStatus,
+    RetryRound,
     Setup,
     Task,
     TaskStatus,
     TaskSummary,
     canonical_task_id,
-    parse_message,
 )
 
 TASK = "5b0c7a7e-3f0e-4d6b-9a55-3a8f0a1f2b3c"

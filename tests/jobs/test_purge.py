@@ -16,7 +16,7 @@ from jobs.control import purge
 from jobs.control.handlers import handle
 from jobs.control.retry import request_retry
 from jobs.core.errors import Conflict, NotFound
-from jobs.core.models import PurgeMessage
+from jobs.core.messages import PurgeMessage
 from jobs.core.resources import (
     CONTROL_QUEUE,
     LISTENED_QUEUES,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from jobs.core.models import RunMessage
+from jobs.core.messages import RunMessage
 from jobs.storage.queues import decode
 
 

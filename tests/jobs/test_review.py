@@ -13,19 +13,18 @@ import pytest
 
 from composition import Service
 from jobs.control.cancel import request_cancel
+from jobs.control.handlers import fail_setup
 from jobs.control.retry import request_retry, run_retry
-from jobs.control.sweep import _fail_setup
 from jobs.core.errors import Conflict
-from jobs.core.models import (
+from jobs.core.messages import (
     CancelMessage,
     DeliverMessage,
     FinishedMessage,
-    JobStatus,
     Message,
     RetryMessage,
     RunMessage,
-    TaskStatus,
 )
+from jobs.core.models import JobStatus, TaskStatus
 from jobs.core.resources import CONTROL_QUEUE, EVENTS_QUEUE, all_queues
 from jobs.core.settings import Settings
 from jobs.dispatch.fanout import fan_out
@@ -223,7 +222,7 @@ def test_a_retry_of_a_task_whose_setup_failed_changes_nothing(
     and webhook, for nothing."""
     body = json.dumps({"kind": "echo", "items": [1, 2], "callback_url": HOOK}).encode()
     task_id = submit(service, body).task.task_id  # its fan-out never succeeds
-    _fail_setup(service, task_id)
+    fail_setup(service, task_id)
     assert service.table.get_task(task_id).completion.number == 1  # type: ignore[union-attr]
 
     requeued = request_retry(service, task_id)

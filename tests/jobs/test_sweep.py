@@ -10,7 +10,8 @@ from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 from composition import Service
 from harness.azurite import Azurite
 from jobs.control.sweep import sweep
-from jobs.core.models import JobStatus, RunMessage
+from jobs.core.messages import RunMessage
+from jobs.core.models import JobStatus
 from jobs.dispatch.fanout import fan_out
 from jobs.dispatch.submit import submit
 from jobs.reads.tasks import status

@@ -11,7 +11,8 @@ from azure.storage.queue import QueueClient
 from composition import Service
 from harness.polling import wait_until
 from jobs.control.sweep import MAX_TRIES, sweep
-from jobs.core.models import JobStatus, RunMessage
+from jobs.core.messages import RunMessage
+from jobs.core.models import JobStatus
 from jobs.core.resources import all_queues, poison_queue, unreadable_queue
 from jobs.core.settings import Settings
 from jobs.dispatch.fanout import fan_out
