@@ -17,10 +17,10 @@ from devhost.config import (
     parse_timespan,
 )
 from devhost.indexing import IndexingError, index_functions, resolve_expression
-from devhost.ncrontab import CronSchedule
 from devhost.queue_processor import poison_queue_name
 from devhost.routes import RouteTemplate
 from devhost.timers import host_id
+from ncrontab import CronSchedule
 
 UTC = UTC
 
