@@ -1,14 +1,22 @@
-"""NCRONTAB schedules as the timer trigger reads them.
+"""NCRONTAB schedules as the Functions timer trigger reads them.
 
 Six fields ``second minute hour day month day-of-week`` (five accepted: no seconds), each
-``*``, a value, a range ``a-b``, a step ``*/n`` or ``a-b/n``, or a list; month and weekday
-names. As in NCrontab, day-of-month and day-of-week must both match.
+``*`` (or ``?``), a value, a range ``a-b``, a step ``*/n`` or ``a-b/n``, or a list; month and
+weekday names (``jan``, ``mon``: the first three letters), and 7 for Sunday as well as 0. As in
+NCrontab, day-of-month and day-of-week must both match.
+
+Two users, two entry points. ``CronSchedule.parse`` checks the syntax only: the local host's
+timer triggers (devhost.schedules) read a schedule with it, one that never fires included, and
+take fire times in wall-clock time of the zone they pass (``WEBSITE_TIME_ZONE``). ``parse``
+also refuses a schedule that does not fire in the next five years: the app's recurring
+schedules (jobs.schedules.definitions) check a schedule with it when saved, and take fire
+times in UTC, the default zone.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 
 _MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
 _DAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
@@ -81,7 +89,7 @@ class CronSchedule:
         weekday = (moment.weekday() + 1) % 7  # Python: Monday=0; cron: Sunday=0
         return moment.month in self.months and moment.day in self.days and weekday in self.weekdays
 
-    def next_after(self, after: datetime, zone: tzinfo) -> datetime:
+    def next_after(self, after: datetime, zone: tzinfo = UTC) -> datetime:
         """The first occurrence strictly after ``after`` (aware), in wall-clock time of ``zone``."""
         local = after.astimezone(zone).replace(microsecond=0, tzinfo=None) + timedelta(seconds=1)
         day = local.replace(hour=0, minute=0, second=0)
@@ -101,3 +109,11 @@ class CronSchedule:
                                 return candidate.replace(tzinfo=zone)
             day += timedelta(days=1)
         raise ValueError(f"{self.expression!r} never fires")
+
+
+def parse(expression: str) -> CronSchedule:
+    """The schedule, checked to fire at least once in the next five years; ValueError saying
+    what is wrong otherwise."""
+    schedule = CronSchedule.parse(expression)
+    schedule.next_after(datetime.now(UTC))
+    return schedule
