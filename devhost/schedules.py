@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Protocol
 
 from devhost.config import ConfigError, parse_timespan
-from devhost.ncrontab import CronSchedule
+from ncrontab import CronSchedule
 
 
 class TimerSchedule(Protocol):

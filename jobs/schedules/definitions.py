@@ -16,11 +16,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+import ncrontab
 from jobs.core.errors import InvalidBody, MalformedRequest, NotFound, Problem
 from jobs.core.models import JsonValue, utcnow
 from jobs.dispatch import submit
 from jobs.dispatch.submit import Accepting
-from jobs.schedules import cron
 from jobs.storage import Entity, EntityMissing, Write
 
 PARTITION = "schedules"
@@ -65,7 +65,7 @@ def fire_stamp(when: datetime) -> str:
 
 
 def next_run(expression: str, after: datetime) -> str:
-    return fire_stamp(cron.parse(expression).next_after(after))
+    return fire_stamp(ncrontab.parse(expression).next_after(after))
 
 
 def is_name(text: str) -> bool:

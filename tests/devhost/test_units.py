@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -17,7 +16,6 @@ from devhost.config import (
     parse_timespan,
 )
 from devhost.indexing import IndexingError, index_functions, resolve_expression
-from devhost.ncrontab import CronSchedule
 from devhost.queue_processor import poison_queue_name
 from devhost.routes import RouteTemplate
 from devhost.timers import host_id
@@ -98,32 +96,6 @@ def test_a_function_that_cannot_be_indexed_is_left_out_and_the_others_kept() -> 
     assert [f.name for f in index.functions] == ["c_good"]
     assert "Invalid queue name" in index.errors["b_bad_name"]
     assert "'queue'" in index.errors["a_output"]
-
-
-def _next(expression: str, after: datetime) -> datetime:
-    return CronSchedule.parse(expression).next_after(after, UTC)
-
-
-def test_ncrontab_next_occurrences() -> None:
-    start = datetime(2024, 1, 31, 23, 59, 59, 500000, tzinfo=UTC)
-    assert _next("* * * * * *", start) == datetime(2024, 2, 1, tzinfo=UTC)
-    assert _next("0 0 9 * * mon-fri", start) == datetime(2024, 2, 1, 9, tzinfo=UTC)
-    assert _next("0 0 9 * * sat", start) == datetime(2024, 2, 3, 9, tzinfo=UTC)
-    assert _next("0 0 0 29 feb *", start) == datetime(2024, 2, 29, tzinfo=UTC)
-    assert _next("*/15 * * * *", start) == datetime(2024, 2, 1, tzinfo=UTC)  # five fields
-    assert _next("10,20 1-3/2 * * * *", start) == datetime(2024, 2, 1, 0, 1, 10, tzinfo=UTC)
-    exact = datetime(2024, 1, 1, 3, 4, 5, tzinfo=UTC)
-    assert _next("5 4 3 * * *", exact) == datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
-
-
-def test_ncrontab_time_zone_and_errors() -> None:
-    zone = ZoneInfo("Europe/Paris")
-    after = datetime(2024, 1, 1, 12, tzinfo=UTC)
-    local = CronSchedule.parse("0 0 9 * * *").next_after(after, zone)
-    assert local.astimezone(UTC) == datetime(2024, 1, 2, 8, tzinfo=UTC)
-    for bad in ("* * *", "61 * * * * *", "* * * * * funday", "*/0 * * * * *"):
-        with pytest.raises(ValueError, match="NCRONTAB"):
-            CronSchedule.parse(bad)
 
 
 def test_route_templates() -> None:

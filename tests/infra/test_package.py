@@ -10,6 +10,7 @@ import pytest
 from harness.azurite import REPO
 
 SERVED = ["function_app.py", "host.json", "requirements.txt", "api/dashboard.py",
+          "ncrontab/__init__.py", "ncrontab/schedule.py",
           "dashboard/index.html", "dashboard/dashboard.css", "dashboard/dashboard.js"]  # fmt: skip
 
 
@@ -34,6 +35,8 @@ def test_the_package_holds_what_the_app_serves(path: str) -> None:
 
 
 @pytest.mark.parametrize("path", ["tests/e2e/test_dashboard.py", "screenshots/x.png",
-                                  "devhost/host.py", "node_modules/a/b.js"])  # fmt: skip
+                                  "devhost/host.py", "devhost/schedules.py",
+                                  "tests/ncrontab/test_schedule.py",
+                                  "node_modules/a/b.js"])  # fmt: skip
 def test_the_package_leaves_out_tools_tests_and_screenshots(path: str) -> None:
     assert ignored(path)

@@ -1,5 +1,5 @@
-"""Recurring schedules on the in-memory twin: cron parsing, validation when saved, due times,
-and once per fire time through crashes, a second scheduler and downtime."""
+"""Recurring schedules on the in-memory twin: validation when saved, due times, and once per
+fire time through crashes, a second scheduler and downtime."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from composition import Service
 from jobs.core.errors import InvalidBody, InvalidItems, MalformedRequest, NotFound
 from jobs.core.settings import Settings
-from jobs.schedules import cron, definitions, firing
+from jobs.schedules import definitions, firing
 from jobs.storage import TableStore, Write
 from jobs.storage.memory import MemoryTableStore
 
@@ -49,36 +49,6 @@ def at(schedule_name: str, service: Service, fire_time: datetime) -> None:
         definitions.PARTITION,
         [Write("merge", schedule_name, {"NextRun": definitions.fire_stamp(fire_time)})],
     )
-
-
-# -- cron --------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("expression", "after", "expected"),
-    [
-        ("*/3 * * * * *", T0, T0 + timedelta(seconds=3)),
-        ("*/3 * * * * *", T0 + timedelta(seconds=1, microseconds=5), T0 + timedelta(seconds=3)),
-        ("0 */5 * * * *", T0, T0 + timedelta(minutes=5)),
-        ("30 9 * * *", T0, datetime(2030, 1, 2, 9, 30, tzinfo=UTC)),  # five fields: minute first
-        ("0 0 0 * * mon", T0, datetime(2030, 1, 7, tzinfo=UTC)),  # 2030-01-01 is a Tuesday
-        ("0 0 0 29 feb *", T0, datetime(2032, 2, 29, tzinfo=UTC)),
-    ],
-)
-def test_cron_fires_next_strictly_after(
-    expression: str, after: datetime, expected: datetime
-) -> None:
-    assert cron.parse(expression).next_after(after) == expected
-
-
-@pytest.mark.parametrize(
-    "expression",
-    ["", "* * * *", "* * * * * * *", "60 * * * * *", "*/0 * * * * *", "a * * * * *",
-     "0 0 0 31 2 *", "5-1 * * * * *"],
-)  # fmt: skip
-def test_cron_refuses_what_is_not_ncrontab_or_never_fires(expression: str) -> None:
-    with pytest.raises(ValueError, match=r"NCRONTAB|never fires"):
-        cron.parse(expression)
 
 
 # -- saving ------------------------------------------------------------------------------

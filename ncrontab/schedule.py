@@ -1,10 +1,16 @@
-"""NCRONTAB schedules as the Functions timer trigger reads them, for recurring schedules
-(jobs.schedules.definitions). The same rules as the local host's parser (devhost/ncrontab.py),
-which the app must not import; times here are UTC.
+"""NCRONTAB schedules as the Functions timer trigger reads them.
 
 Six fields ``second minute hour day month day-of-week`` (five accepted: no seconds), each
-``*``, a value, a range ``a-b``, a step ``*/n`` or ``a-b/n``, or a list; month and weekday
-names. As in NCrontab, day-of-month and day-of-week must both match.
+``*`` (or ``?``), a value, a range ``a-b``, a step ``*/n`` or ``a-b/n``, or a list; month and
+weekday names (``jan``, ``mon``: the first three letters), and 7 for Sunday as well as 0. As in
+NCrontab, day-of-month and day-of-week must both match.
+
+Two users, two entry points. ``CronSchedule.parse`` checks the syntax only: the local host's
+timer triggers (devhost.schedules) read a schedule with it, one that never fires included, and
+take fire times in wall-clock time of the zone they pass (``WEBSITE_TIME_ZONE``). ``parse``
+also refuses a schedule that does not fire in the next five years: the app's recurring
+schedules (jobs.schedules.definitions) check a schedule with it when saved, and take fire
+times in UTC, the default zone.
 """
 
 from __future__ import annotations
