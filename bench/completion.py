@@ -20,7 +20,8 @@ from jobs.core.models import Job, JobStatus, Payload, Setup, Task, utcnow
 from jobs.core.resources import CONTROL_QUEUE
 from jobs.core.settings import COUNTER_SHARDS
 from jobs.storage import Write
-from jobs.storage.jobs_table import shard_key, shard_size
+from jobs.storage.jobs_table import shard_size
+from jobs.storage.keys import shard_key
 
 RESULTS_ITEMS = 50_000
 MiB = 1024 * 1024

@@ -54,7 +54,7 @@ from jobs.dispatch.submit import submit
 from jobs.storage import ConcurrentUpdate, Entity, QueueStore, Received, Sent, TableStore, Write
 from jobs.storage.azure import AzureQueueStore
 from jobs.storage.connection import StorageConnection
-from jobs.storage.jobs_table import job_key, shard_key
+from jobs.storage.keys import job_key, shard_key
 from jobs.storage.queues import JobQueues
 
 BATCH = 16

@@ -17,7 +17,7 @@ from bench.proxy import RunningProxy
 from bench.stack import UNAVAILABLE_TRIES, Deadline, Stack, cpu_seconds, poll
 from bench.tally import Counts, PerJob
 from jobs.core.resources import PAYLOADS_CONTAINER
-from jobs.storage.jobs_table import TASK_ROW
+from jobs.storage.keys import TASK_ROW
 from jobs.storage.payloads import results_path
 
 GROUP_COMMIT = "JOBS_GROUP_COMMIT"  # jobs.core.settings reads it once group commit lands

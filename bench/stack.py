@@ -24,7 +24,7 @@ from bench.proxy import RunningProxy, start_proxy
 from harness.azurite import REPO, Azurite, start_azurite
 from harness.localhost import RunningHost, start_devhost
 from jobs.core.resources import DEFAULT_QUEUE, JOBS_TABLE, SMALL_QUEUE
-from jobs.storage.jobs_table import JOB_PREFIX, TASK_ROW
+from jobs.storage.keys import JOB_PREFIX, TASK_ROW
 from jobs.storage.provision import provision
 
 T = TypeVar("T")

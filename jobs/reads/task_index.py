@@ -42,10 +42,8 @@ from typing import Any
 from jobs.core.models import Task, TaskStatus, TaskSummary, canonical_task_id
 from jobs.storage import ConcurrentUpdate, Entity, EntityExists, EntityMissing, TableStore, Write
 from jobs.storage.jobs_table import JobsTable
+from jobs.storage.keys import INDEX_ALL_ROWS, INDEX_KIND_ROWS, index_partition
 
-PARTITION_PREFIX = "tasks-"
-ALL_ROWS = "t-"
-KIND_ROWS = "k-"
 FINISHED = tuple(state for state in TaskStatus if state.finished)
 _LATEST_MS = 10**13 - 1  # positions stay 13 digits until the year 2286
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -54,7 +52,7 @@ _FIELDS = ["TaskId", "Kind", "State", "Finished", "SeenCompleted", "SeenFailed"]
 
 
 def partition(state: TaskStatus) -> str:
-    return f"{PARTITION_PREFIX}{state.value}"
+    return index_partition(state.value)
 
 
 RUNNING = partition(TaskStatus.RUNNING)
@@ -189,7 +187,7 @@ def page(
     summary. Rows that turn out not to match (a task listed as running that has finished,
     say) are put right and passed over; after ``limit`` of those the page ends early with a
     continuation, so one page never reads more than twice ``limit`` tasks."""
-    prefix = ALL_ROWS if kind is None else f"{KIND_ROWS}{_kind_key(kind)}-"
+    prefix = INDEX_ALL_ROWS if kind is None else f"{INDEX_KIND_ROWS}{_kind_key(kind)}-"
     finished = FINISHED if state is None else tuple(s for s in (state,) if s.finished)
     streams = [_entries(table.store, partition(s), prefix, after, limit) for s in finished]
     # Running tasks, and with a final state asked for, tasks that may have reached it unrecorded.
@@ -220,15 +218,15 @@ def page(
 def running(table: JobsTable) -> Iterator[Entry]:
     """Every task listed in the running partition, those recorded finished but not yet
     retired included (their ``state`` says so)."""
-    return _entries(table.store, RUNNING, ALL_ROWS, None, None)
+    return _entries(table.store, RUNNING, INDEX_ALL_ROWS, None, None)
 
 
 def running_count(table: JobsTable) -> int:
     """Tasks listed as running (one narrow row each)."""
     rows = table.store.query(
         RUNNING,
-        start=ALL_ROWS,
-        end=_end(ALL_ROWS),
+        start=INDEX_ALL_ROWS,
+        end=_end(INDEX_ALL_ROWS),
         equals={"State": TaskStatus.RUNNING.value},
         select=["State"],
     )
@@ -282,7 +280,7 @@ def _put(store: TableStore, partition: str, task: Task, op: Any, props: dict[str
 
 
 def _rows(kind: str, place: str) -> tuple[str, str]:
-    return f"{ALL_ROWS}{place}", f"{KIND_ROWS}{_kind_key(kind)}-{place}"
+    return f"{INDEX_ALL_ROWS}{place}", f"{INDEX_KIND_ROWS}{_kind_key(kind)}-{place}"
 
 
 def _seen_props(seen: tuple[int, int]) -> dict[str, int]:

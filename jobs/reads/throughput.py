@@ -23,10 +23,8 @@ from jobs.core.models import JobStatus, TaskSummary
 from jobs.reads import task_index
 from jobs.storage import ConcurrentUpdate, EntityExists, TableStore, Write
 from jobs.storage.jobs_table import JobsTable
+from jobs.storage.keys import CLOCK_ROW, MINUTE_ROWS, MINUTES_PARTITION, minute_key
 
-PARTITION = "stats-minutes"  # never a task id (a UUID) nor an idempotency key's "key-…"
-MINUTE_ROWS = "minute-"
-CLOCK_ROW = "clock"  # when the last sample was taken
 HOUR = 60
 MINUTE = timedelta(minutes=1)
 
@@ -59,7 +57,7 @@ def sample(table: JobsTable, now: datetime | None = None) -> Minute:
     minute = Minute(_bucket(table.store, moment), completed, failed)
     if completed or failed:
         _add(table.store, minute)
-    table.store.transact(PARTITION, [Write("upsert", CLOCK_ROW, {"At": _stamp(moment)})])
+    table.store.transact(MINUTES_PARTITION, [Write("upsert", CLOCK_ROW, {"At": _stamp(moment)})])
     logs.event("throughput_sampled", completed=completed, failed=failed)
     return minute
 
@@ -70,7 +68,7 @@ def last_hour(table: JobsTable, now: datetime | None = None) -> list[Minute]:
     current = _floor(now or datetime.now(UTC))
     first = current - (HOUR - 1) * MINUTE
     stored: dict[datetime, Minute] = {}
-    for entity in store.query(PARTITION, start=MINUTE_ROWS, end=_end(MINUTE_ROWS)):
+    for entity in store.query(MINUTES_PARTITION, start=MINUTE_ROWS, end=_end(MINUTE_ROWS)):
         start = datetime.fromisoformat(entity.props["Minute"])
         if first <= start <= current:
             props = entity.props
@@ -79,7 +77,7 @@ def last_hour(table: JobsTable, now: datetime | None = None) -> list[Minute]:
 
 
 def _bucket(store: TableStore, now: datetime) -> datetime:
-    clock = store.get(PARTITION, CLOCK_ROW)
+    clock = store.get(MINUTES_PARTITION, CLOCK_ROW)
     if clock is None:
         return _floor(now)
     last = datetime.fromisoformat(clock.props["At"])
@@ -89,10 +87,10 @@ def _bucket(store: TableStore, now: datetime) -> datetime:
 
 
 def _add(store: TableStore, minute: Minute) -> None:
-    row = f"{MINUTE_ROWS}{minute.start.minute:02d}"
+    row = minute_key(minute.start.minute)
     stamp = _stamp(minute.start)
     while True:
-        entity = store.get(PARTITION, row)
+        entity = store.get(MINUTES_PARTITION, row)
         completed, failed = minute.completed, minute.failed
         if entity is not None and entity.props.get("Minute") == stamp:
             completed += int(entity.props["Completed"])
@@ -104,7 +102,7 @@ def _add(store: TableStore, minute: Minute) -> None:
             else Write("merge", row, props, entity.etag)
         )
         try:
-            store.transact(PARTITION, [write])
+            store.transact(MINUTES_PARTITION, [write])
             return
         except (ConcurrentUpdate, EntityExists):
             continue  # another sampler wrote it meanwhile: add to what it wrote

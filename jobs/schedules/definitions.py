@@ -1,7 +1,7 @@
 """Recurring schedules: a named NCRONTAB expression and the batch to submit at each fire time.
 
-A schedule is one row in the jobs table, partition ``schedules`` (no task id, which is a UUID,
-no ``key-…`` or ``retention-…`` partition can be that), row key its name. Its batch is checked
+A schedule is one row in the jobs table, partition ``schedules`` (jobs.storage.keys), row key
+its name. Its batch is checked
 when it is saved, exactly as a submit checks it, and kept as the submit body it will send, so
 every fire time sends the same bytes. jobs.schedules.firing fires them."""
 
@@ -22,8 +22,8 @@ from jobs.core.models import JsonValue, utcnow
 from jobs.dispatch import submit
 from jobs.dispatch.submit import Accepting
 from jobs.storage import Entity, EntityMissing, Write
+from jobs.storage.keys import SCHEDULES_PARTITION
 
-PARTITION = "schedules"
 NAME = re.compile(r"[a-z0-9-]{1,63}")
 MAX_REQUEST_CHARS = 30_000  # the stored submit body: one table property, inline
 
@@ -90,7 +90,7 @@ def save(service: Accepting, name: str, body: bytes) -> Schedule:
         problem = f"a schedule's batch is at most {MAX_REQUEST_CHARS} characters of JSON"
         raise InvalidBody(problem, [Problem("items", problem)])
     now = utcnow()
-    earlier = service.table.store.get(PARTITION, name)
+    earlier = service.table.store.get(SCHEDULES_PARTITION, name)
     props = {
         "Cron": request.cron,
         "Request": text,
@@ -99,26 +99,26 @@ def save(service: Accepting, name: str, body: bytes) -> Schedule:
         "Created": now if earlier is None else earlier.props.get("Created", now),
         "Updated": now,
     }
-    service.table.store.transact(PARTITION, [Write("upsert", name, props)])
+    service.table.store.transact(SCHEDULES_PARTITION, [Write("upsert", name, props)])
     return get(service, name)
 
 
 def get(service: Accepting, name: str) -> Schedule:
-    entity = service.table.store.get(PARTITION, name) if is_name(name) else None
+    entity = service.table.store.get(SCHEDULES_PARTITION, name) if is_name(name) else None
     if entity is None:
         raise NotFound(name)
     return schedule_from(entity)
 
 
 def all_schedules(service: Accepting) -> list[Schedule]:
-    return [schedule_from(entity) for entity in service.table.store.query(PARTITION)]
+    return [schedule_from(entity) for entity in service.table.store.query(SCHEDULES_PARTITION)]
 
 
 def delete(service: Accepting, name: str) -> None:
     if not is_name(name):
         raise NotFound(name)
     try:
-        service.table.store.transact(PARTITION, [Write("delete", name)])
+        service.table.store.transact(SCHEDULES_PARTITION, [Write("delete", name)])
     except EntityMissing:
         raise NotFound(name) from None
 
@@ -134,7 +134,9 @@ def record_fire(
         "LastError": error or "",
         "NextRun": upcoming,
     }
-    service.table.store.transact(PARTITION, [Write("merge", schedule.name, props, schedule.etag)])
+    service.table.store.transact(
+        SCHEDULES_PARTITION, [Write("merge", schedule.name, props, schedule.etag)]
+    )
 
 
 def schedule_from(entity: Entity) -> Schedule:

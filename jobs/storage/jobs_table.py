@@ -29,13 +29,17 @@ from jobs.core.models import (
 )
 from jobs.core.settings import COUNTER_SHARDS
 from jobs.storage import ConcurrentUpdate, Entity, EntityExists, EntityMissing, TableStore, Write
+from jobs.storage.keys import (
+    JOB_PREFIX,
+    JOBS_END,
+    KEY_ROW,
+    SHARD_PREFIX,
+    TASK_ROW,
+    job_key,
+    key_partition,
+    shard_key,
+)
 
-TASK_ROW = "task"
-KEY_PREFIX = "key-"  # partitions of idempotency keys: "key-<sha256 of the key>"
-KEY_ROW = "key"
-SHARD_PREFIX = "shard-"
-JOB_PREFIX = "job-"
-JOBS_END = "job."  # the first key after every job row
 # A read of many jobs reads past up to this many rows it does not need rather than ask again.
 NEARBY = 8
 
@@ -52,16 +56,8 @@ class AlreadyExists(EntityExists):
     """A create found the task or a job of the chunk there already."""
 
 
-def job_key(index: int) -> str:
-    return f"{JOB_PREFIX}{index:08d}"
-
-
 def shard_of(index: int) -> int:
     return index % COUNTER_SHARDS
-
-
-def shard_key(shard: int) -> str:
-    return f"{SHARD_PREFIX}{shard:02d}"
 
 
 @dataclass
@@ -135,7 +131,7 @@ class JobsTable:
     ) -> tuple[str, str]:
         """Record that the key made ``task_id`` from a request of ``request_hash``, unless an
         earlier request recorded its own first; the task id and request hash on record."""
-        partition = f"{KEY_PREFIX}{key_hash}"
+        partition = key_partition(key_hash)
         props = {"TaskId": task_id, "RequestHash": request_hash, "Created": now}
         try:
             self.store.transact(partition, [Write("create", KEY_ROW, props)])
@@ -329,7 +325,7 @@ class JobsTable:
     def forget_key(self, key_hash: str, task_id: str) -> None:
         """Delete the idempotency key's row if it still names ``task_id`` (a key reused after an
         earlier purge names a newer task)."""
-        partition = f"{KEY_PREFIX}{key_hash}"
+        partition = key_partition(key_hash)
         entity = self.store.get(partition, KEY_ROW)
         if entity is None or entity.props.get("TaskId") != task_id:
             return

@@ -16,8 +16,7 @@ from datetime import datetime, timedelta
 from jobs.core.models import Task
 from jobs.storage import EntityMissing, Write
 from jobs.storage.jobs_table import JobsTable
-
-PREFIX = "retention-"
+from jobs.storage.keys import RETENTION_PREFIX, retention_partition
 
 
 @dataclass(frozen=True)
@@ -26,9 +25,7 @@ class Finished:
     finished_at: str
 
 
-def partition(finished_at: str) -> str:
-    """The day partition of an end stamped ``finished_at`` (UTC ISO 8601)."""
-    return PREFIX + finished_at[:10].replace("-", "")
+partition = retention_partition
 
 
 def record(table: JobsTable, task: Task) -> None:
@@ -50,7 +47,7 @@ def before(table: JobsTable, cutoff: datetime) -> Iterator[Finished]:
     before it, and the cutoff's own day filtered by time."""
     stamp = cutoff.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
     end = partition((cutoff + timedelta(days=1)).strftime("%Y-%m-%d"))
-    for entity in table.store.query_partitions(PREFIX, end):
+    for entity in table.store.query_partitions(RETENTION_PREFIX, end):
         finished_at = str(entity.props.get("FinishedAt", ""))
         if finished_at and finished_at < stamp:
             yield Finished(entity.row, finished_at)

@@ -16,7 +16,7 @@ from harness.azurite import REPO, Azurite, start_azurite
 from harness.localhost import RunningHost, start_devhost
 from harness.polling import wait_until
 from jobs.core.resources import CONTROL_QUEUE, JOBS_TABLE, PAYLOADS_CONTAINER, all_queues
-from jobs.reads import task_index, throughput
+from jobs.storage.keys import INDEX_PREFIX, MINUTES_PARTITION
 from jobs.storage.provision import provision
 
 # Limits small enough to cross in a test, and a sweep every two seconds.
@@ -104,9 +104,9 @@ class Api:
         as it does the minute rows."""
         rows, indexed = 0, set()
         for entity in self.tables().get_table_client(JOBS_TABLE).list_entities():
-            if entity["PartitionKey"].startswith(task_index.PARTITION_PREFIX):
+            if entity["PartitionKey"].startswith(INDEX_PREFIX):
                 indexed.add(str(entity["TaskId"]))
-            elif entity["PartitionKey"] != throughput.PARTITION:
+            elif entity["PartitionKey"] != MINUTES_PARTITION:
                 rows += 1
         payloads = self.blobs().get_container_client(PAYLOADS_CONTAINER).list_blobs()
         queues = self.queues()

@@ -14,7 +14,7 @@ from composition import Service
 from jobs.core.errors import InvalidBody, InvalidItems, MalformedRequest, NotFound
 from jobs.core.settings import Settings
 from jobs.schedules import definitions, firing
-from jobs.storage import TableStore, Write
+from jobs.storage import TableStore, Write, keys
 from jobs.storage.memory import MemoryTableStore
 
 T0 = datetime(2030, 1, 1, 12, 0, 0, tzinfo=UTC)
@@ -46,7 +46,7 @@ def tasks_of(service: Service, name: str) -> dict[str, str]:
 def at(schedule_name: str, service: Service, fire_time: datetime) -> None:
     """Set the schedule's next fire time, as if saved just before it."""
     service.table.store.transact(
-        definitions.PARTITION,
+        keys.SCHEDULES_PARTITION,
         [Write("merge", schedule_name, {"NextRun": definitions.fire_stamp(fire_time)})],
     )
 
@@ -161,7 +161,7 @@ class CrashOnRecord:
         return getattr(self.store, name)
 
     def transact(self, partition: str, writes: Any) -> list[str]:
-        if partition == definitions.PARTITION and "LastRun" in writes[0].props:
+        if partition == keys.SCHEDULES_PARTITION and "LastRun" in writes[0].props:
             self.crash()
         return self.store.transact(partition, writes)
 

@@ -14,7 +14,7 @@ from jobs.core.models import TaskStatus
 from jobs.core.settings import Settings
 from jobs.reads import stats, task_index, throughput
 from jobs.reads.task_index import RUNNING, partition
-from jobs.storage import Write
+from jobs.storage import Write, keys
 from tests.jobs.test_listing import new, run
 
 T0 = datetime(2026, 1, 1, 12, 0, 30, tzinfo=UTC)
@@ -102,7 +102,7 @@ def test_the_hour_is_kept_in_sixty_rows_and_older_minutes_read_as_nothing(
 ) -> None:
     for minute in range(70):
         service.table.store.transact(
-            throughput.PARTITION,
+            keys.MINUTES_PARTITION,
             [Write("upsert", f"minute-{minute % 60:02d}", {
                 "Minute": f"2026-01-01T{11 + minute // 60:02d}:{minute % 60:02d}:00.000Z",
                 "Completed": minute, "Failed": 1,
@@ -112,7 +112,7 @@ def test_the_hour_is_kept_in_sixty_rows_and_older_minutes_read_as_nothing(
 
     hour = throughput.last_hour(service.table, now)
 
-    assert len(list(service.table.store.query(throughput.PARTITION))) == 60
+    assert len(list(service.table.store.query(keys.MINUTES_PARTITION))) == 60
     assert len(hour) == 60
     assert hour[0].start == datetime(2026, 1, 1, 11, 10, tzinfo=UTC)
     assert hour[-1].start == datetime(2026, 1, 1, 12, 9, tzinfo=UTC)

@@ -13,7 +13,7 @@ from harness.polling import wait_until
 from jobs.core.models import Job, JobStatus, Payload, Setup, Task, utcnow
 from jobs.core.settings import COUNTER_SHARDS
 from jobs.storage import Write
-from jobs.storage.jobs_table import shard_key
+from jobs.storage.keys import shard_key
 from tests.e2e.conftest import SETTINGS, Api
 
 FAILED = 5000
