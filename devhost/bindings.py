@@ -51,6 +51,14 @@ HTTP = "http"
 RETURN = "$return"
 
 
+class Unsupported(Exception):
+    """Raised while indexing: the function needs what devhost does not have (an SDK-type
+    binding, a converter without the checks the worker calls); only it is disabled."""
+
+
+SDK_TYPE_MODULES = "azurefunctions.extensions."
+
+
 class FunctionLoadError(RuntimeError):
     """Raised while indexing: the app's functions do not fit their bindings."""
 
@@ -117,12 +125,24 @@ def is_trigger_binding(name: str) -> bool:
     return bool(get_binding(name).has_trigger_support())
 
 
+def _check(name: str, method: str, pytype: type) -> bool:
+    if str(getattr(pytype, "__module__", "")).startswith(SDK_TYPE_MODULES):
+        raise Unsupported(
+            f"{getattr(pytype, '__name__', pytype)} is an SDK-type binding "
+            "(azurefunctions-extensions-*), which devhost does not support"
+        )
+    check = getattr(get_binding(name), method, None)
+    if check is None:
+        raise Unsupported(f"the {name!r} binding's converter has no {method}")
+    return bool(check(pytype))
+
+
 def check_input_type_annotation(name: str, pytype: type) -> bool:
-    return bool(get_binding(name).check_input_type_annotation(pytype))
+    return _check(name, "check_input_type_annotation", pytype)
 
 
 def check_output_type_annotation(name: str, pytype: type) -> bool:
-    return bool(get_binding(name).check_output_type_annotation(pytype))
+    return _check(name, "check_output_type_annotation", pytype)
 
 
 @dataclass(frozen=True)

@@ -33,8 +33,8 @@ import azure.functions as func
 from devhost.bindings import (
     Datum,
     FunctionInfo,
-    FunctionLoadError,
     Out,
+    Unsupported,
     decode_argument,
     encode_output,
     encode_return,
@@ -189,17 +189,15 @@ class Worker:
 
     def index(self) -> list[dict[str, Any]]:
         """Every function as the worker checks it. A worker rule that fails
-        (``FunctionLoadError``) fails the whole index as it does there; anything else that fails
-        here is devhost's own gap, so only that function is reported, to be disabled."""
+        (``FunctionLoadError``) fails the whole index as it does there; what devhost does not
+        have (``Unsupported``) is reported for that function only, to be disabled."""
         described = []
         for function in load_app(self.app_path).get_functions():
             item = _describe(function)
             try:
                 info = load_function(function)
-            except FunctionLoadError:
-                raise
-            except Exception as exc:
-                item["unsupported"] = f"{type(exc).__name__}: {exc}"
+            except Unsupported as exc:
+                item["unsupported"] = str(exc)
             else:
                 self.functions[info.name] = info
             described.append(item)
