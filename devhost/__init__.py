@@ -3,15 +3,18 @@
 Core Tools cannot be installed here, so ``python -m devhost`` reproduces what an app can
 observe of the real host: settings from ``local.settings.json`` and ``host.json`` (with
 ``AzureFunctionsJobHost__*`` overrides), a host process (asyncio: HTTP, listeners, storage
-calls) and a separate worker process that imports the app and runs invocations of HTTP, queue
-and timer triggers, its arguments and return values going through the ``azure.functions``
-library's own converters. Each module names the sources its rules come from; where they and the
-shared ``docs/host-semantics.md`` disagree, the sources win (``docs/devhost.md`` lists where).
+calls) and worker processes (``FUNCTIONS_WORKER_PROCESS_COUNT``, one by default) that import
+the app and run invocations of HTTP, queue and timer triggers, their arguments, outputs and
+return values going through the ``azure.functions`` library's own converters. Each module
+names the sources its rules come from; where they and the shared ``docs/host-semantics.md``
+disagree, the sources win (``docs/devhost.md`` lists where).
 
 Run it from the app's folder::
 
     python -m devhost [--port 7071] [--app function_app.py] [--check-keys]
                       [--grace-period 30]
+
+``--app`` defaults to the ``PYTHON_SCRIPT_FILE_NAME`` setting, else ``function_app.py``.
 
 Keys. Like Core Tools, keys are not checked unless ``--check-keys`` is given. Then:
 

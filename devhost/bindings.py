@@ -27,13 +27,14 @@ compares the ints behind them (``Binding.direction`` returns the enum's value), 
 from __future__ import annotations
 
 import inspect
+import operator
 import pathlib
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from azure.functions import meta
+from azure.functions import _abc, meta
 from azure.functions._thirdparty import typing_inspect as _typing_inspect
 
 Datum = meta.Datum
@@ -48,6 +49,14 @@ DATA_TYPE_UNDEFINED = 0
 HTTP_TRIGGER = "httpTrigger"
 HTTP = "http"
 RETURN = "$return"
+
+
+class Unsupported(Exception):
+    """Raised while indexing: the function needs what devhost does not have (an SDK-type
+    binding, a converter without the checks the worker calls); only it is disabled."""
+
+
+SDK_TYPE_MODULES = "azurefunctions.extensions."
 
 
 class FunctionLoadError(RuntimeError):
@@ -116,12 +125,24 @@ def is_trigger_binding(name: str) -> bool:
     return bool(get_binding(name).has_trigger_support())
 
 
+def _check(name: str, method: str, pytype: type) -> bool:
+    if str(getattr(pytype, "__module__", "")).startswith(SDK_TYPE_MODULES):
+        raise Unsupported(
+            f"{getattr(pytype, '__name__', pytype)} is an SDK-type binding "
+            "(azurefunctions-extensions-*), which devhost does not support"
+        )
+    check = getattr(get_binding(name), method, None)
+    if check is None:
+        raise Unsupported(f"the {name!r} binding's converter has no {method}")
+    return bool(check(pytype))
+
+
 def check_input_type_annotation(name: str, pytype: type) -> bool:
-    return bool(get_binding(name).check_input_type_annotation(pytype))
+    return _check(name, "check_input_type_annotation", pytype)
 
 
 def check_output_type_annotation(name: str, pytype: type) -> bool:
-    return bool(get_binding(name).check_output_type_annotation(pytype))
+    return _check(name, "check_output_type_annotation", pytype)
 
 
 @dataclass(frozen=True)
@@ -141,6 +162,7 @@ class FunctionInfo:
     is_async: bool
     has_return: bool
     input_types: Mapping[str, ParamType]
+    output_types: Mapping[str, ParamType]
     return_type: ParamType | None
 
 
@@ -152,37 +174,66 @@ def _is_out(annotation: Any) -> bool:
     return isinstance(annotation, type) and annotation.__name__ == "Out"
 
 
-def _check_param(name: str, binding: Any, annotations: Mapping[str, Any], fn: str) -> ParamType:
+def _out_inner(annotation: Any, name: str, fn: str) -> Any:
+    """The type inside ``Out[...]`` (functions.py rebuilds a flattened generic argument)."""
+    args = typing_inspect.get_args(annotation)
+    if len(args) != 1:
+        raise FunctionLoadError(fn, f"binding {name} has invalid Out annotation {annotation!r}")
+    inner = args[0]
+    if isinstance(inner, tuple) and typing_inspect.is_generic_type(inner[0]):
+        inner = operator.getitem(inner[0], *inner[1:])
+    return inner
+
+
+def _check_param(
+    name: str, binding: Any, annotations: Mapping[str, Any], fn: str
+) -> tuple[ParamType, bool]:
+    """One parameter as ``Registry.validate_function_params`` checks it; also whether it is an
+    output (a binding with the "out" direction)."""
+    is_binding_out = binding.direction == DIRECTION_OUT
     if name not in annotations:
-        return ParamType(binding.type, None)
+        return ParamType(binding.type, None), is_binding_out
     annotation = annotations[name]
-    if _is_out(annotation) and binding.direction != DIRECTION_OUT:
+    is_param_out = _is_out(annotation)
+    pytype = _out_inner(annotation, name, fn) if is_param_out else annotation
+    if not isinstance(pytype, type) and not typing_inspect.is_generic_type(pytype):
+        raise FunctionLoadError(
+            fn, f"binding {name} has invalid non-type annotation {annotation!r}"
+        )
+    if is_binding_out and not is_param_out:
+        raise FunctionLoadError(
+            fn,
+            f'binding {name} is declared to have the "out" direction, but its annotation in '
+            "Python is not a subclass of azure.functions.Out",
+        )
+    if is_param_out and not is_binding_out:
         raise FunctionLoadError(
             fn,
             f'binding {name} is declared to have the "in" direction in function.json, but '
             "its annotation is azure.functions.Out in Python",
         )
-    if not isinstance(annotation, type) and not typing_inspect.is_generic_type(annotation):
-        raise FunctionLoadError(
-            fn, f"binding {name} has invalid non-type annotation {annotation!r}"
-        )
     kind = binding.type
-    if annotation in (str, bytes) and not has_implicit_output(binding.type):
+    if pytype in (str, bytes) and not has_implicit_output(binding.type):
         kind = "generic"
-    if not check_input_type_annotation(kind, annotation):
+    if is_param_out:
+        checks = check_output_type_annotation(kind, pytype)
+    else:
+        checks = check_input_type_annotation(kind, pytype)
+    if not checks:
+        type_name = getattr(pytype, "__name__", repr(pytype))
         if binding.data_type is not DATA_TYPE_UNDEFINED:
             raise FunctionLoadError(
                 fn,
                 f'{name!r} binding type "{binding.type}" and dataType "{binding.data_type}" '
                 "in function.json do not match the corresponding function parameter's Python "
-                f'type annotation "{annotation.__name__}"',
+                f'type annotation "{type_name}"',
             )
         raise FunctionLoadError(
             fn,
             f'type of {name} binding in function.json "{binding.type}" does not match its '
-            f'Python annotation "{annotation.__name__}"',
+            f'Python annotation "{type_name}"',
         )
-    return ParamType(kind, annotation)
+    return ParamType(kind, pytype), is_binding_out
 
 
 def _return_type(
@@ -254,7 +305,7 @@ def load_function(function: Any) -> FunctionInfo:
             "the following parameters are declared in function.json but not in Python: "
             f"{set(bound) - set(params)!r}",
         )
-    inputs = {p: _check_param(p, bound[p], annotations, name) for p in params}
+    checked = {p: _check_param(p, bound[p], annotations, name) for p in params}
     return FunctionInfo(
         func=func,
         name=name,
@@ -262,7 +313,8 @@ def load_function(function: Any) -> FunctionInfo:
         requires_context=requires_context,
         is_async=inspect.iscoroutinefunction(func),
         has_return=explicit or implicit,
-        input_types=inputs,
+        input_types={p: t for p, (t, out) in checked.items() if not out},
+        output_types={p: t for p, (t, out) in checked.items() if out},
         return_type=_return_type(annotations, explicit, implicit, return_name, name),
     )
 
@@ -297,5 +349,31 @@ def encode_return(info: FunctionInfo, result: Any) -> Datum | None:
         raise TypeError(
             f'unable to encode outgoing TypedData: unsupported type "{binding}" for Python '
             f'type "{type(result).__name__}"'
+        ) from None
+    return datum
+
+
+class Out(_abc.Out[Any]):
+    """What an ``Out[...]`` parameter receives (bindings/out.py): a box the function sets."""
+
+    def __init__(self) -> None:
+        self._value: Any = None
+
+    def set(self, val: Any) -> None:
+        self._value = val
+
+    def get(self) -> Any:
+        return self._value
+
+
+def encode_output(name: str, param: ParamType, value: Any) -> Datum:
+    """``bindings.to_outgoing_param_binding``: a set ``Out`` value through its converter."""
+    binding = get_binding(param.binding_name)
+    try:
+        datum: Datum = binding.encode(value, expected_type=param.pytype)
+    except NotImplementedError:
+        raise TypeError(
+            f'unable to encode outgoing TypedData: unsupported type "{binding}" for Python '
+            f'type "{type(value).__name__}"'
         ) from None
     return datum

@@ -20,7 +20,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="python -m devhost", description="Local stand-in for the Azure Functions host."
     )
     parser.add_argument("--port", type=int, default=7071, help="HTTP port on 127.0.0.1")
-    parser.add_argument("--app", default="function_app.py", help="the app's module file")
+    parser.add_argument(
+        "--app",
+        default=None,
+        help="the app's module file (default: PYTHON_SCRIPT_FILE_NAME, else function_app.py)",
+    )
     parser.add_argument(
         "--check-keys",
         action="store_true",
@@ -45,7 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("devhost").error("%s", exc)
         return 1
     development_defaults(os.environ)
-    app_path = (app_dir / args.app).resolve()
+    # The worker's loader reads PYTHON_SCRIPT_FILE_NAME (default function_app.py).
+    script = args.app or os.environ.get("PYTHON_SCRIPT_FILE_NAME") or "function_app.py"
+    app_path = (app_dir / script).resolve()
     if not app_path.exists():
         print(f"devhost: {app_path} does not exist", file=sys.stderr)
         return 1

@@ -40,7 +40,8 @@ from devhost.config import (
 )
 from devhost.http_server import HttpHost, HttpRoute, Keys
 from devhost.indexing import FunctionSpec, index_functions
-from devhost.invoker import Invoker
+from devhost.invoker import Invoker, process_count
+from devhost.outputs import QueueOutputs
 from devhost.queue_listener import QueueListener, QueueWatcher
 from devhost.timers import time_zone
 
@@ -94,6 +95,7 @@ class Host:
         config: HostConfig,
         invoker: Invoker,
         settings: dict[str, str],
+        watcher: QueueWatcher,
     ) -> tuple[list[Listener], list[FunctionSpec]]:
         listeners: list[Listener] = []
         running = [s for s in specs if s.trigger_type == "httpTrigger"]
@@ -112,7 +114,6 @@ class Host:
                 listeners.extend(made)
                 running.extend(timers)
                 self._closables.append(blobs)
-        watcher = QueueWatcher()
         for spec in specs:
             if spec.trigger_type != "queueTrigger":
                 continue
@@ -146,13 +147,29 @@ class Host:
             logs.HOST.error("%s", exc)
             return 1
         settings = {**load_connection_strings(self.options.app_dir), **os.environ}
-        invoker = Invoker(self.options.app_path, config.function_timeout)
+        try:
+            processes = process_count(os.environ)
+        except ValueError as exc:
+            logs.HOST.error("FUNCTIONS_WORKER_PROCESS_COUNT: %s", exc)
+            return 1
+        invoker = Invoker(self.options.app_path, config.function_timeout, processes)
         indexed = await invoker.start()
         if indexed.error:
             logs.HOST.error("Worker failed to index functions\n%s", indexed.error.rstrip())
         zone = time_zone(settings)
         index = index_functions(indexed.functions, settings, zone, datetime.now(zone))
-        listeners, specs = self._listeners(index.functions, config, invoker, settings)
+        enabled = []
+        for spec in index.functions:
+            if spec.disabled:
+                logs.HOST.info("Function '%s' is disabled", spec.name)
+            else:
+                enabled.append(spec)
+        invoker.retry_policies = {s.name: s.retry for s in enabled if s.retry is not None}
+        watcher = QueueWatcher()
+        outputs = QueueOutputs(enabled, config.queues.message_encoding, watcher)
+        invoker.write_outputs = outputs
+        self._closables.append(outputs)
+        listeners, specs = self._listeners(enabled, config, invoker, settings, watcher)
         if not specs:
             logs.HOST.warning("No job functions found.")
         keys = None
@@ -163,7 +180,8 @@ class Host:
                     "Master key (generated, set DEVHOST_MASTER_KEY to fix it): %s", master
                 )
             keys = Keys.from_environ(os.environ, master)
-        http = HttpHost(config.route_prefix, specs, invoker, keys, lambda: self.state)
+        no_home = settings.get("AzureWebJobsDisableHomepage", "").lower() == "true"
+        http = HttpHost(config.route_prefix, specs, invoker, keys, lambda: self.state, no_home)
         runner = web.AppRunner(http.application(), access_log=None, handle_signals=False)
         await runner.setup()
         try:
@@ -190,6 +208,7 @@ class Host:
     ) -> None:
         self.state = "Stopping"
         logs.HOST.info("Stopping the host; running invocations get %ss", self.options.grace_period)
+        invoker.stop_retries()
         deadline = time.monotonic() + self.options.grace_period
         for listener in listeners:
             listener.stop_receiving()

@@ -14,10 +14,11 @@ Request (Azure/azure-functions-host
 
 Answer (``src/WebJobs.Script/Binding/Http/HttpBinding.cs`` ``CreateResult`` and
 ``RawScriptResult.cs``): an ``http`` value gives status, headers (``content-type`` sets the
-content type), cookies and body. A plain string is first tried as JSON: an object with a
-``body`` key is read as a response object (``statusCode``/``status``, ``headers``, ``body``);
-another JSON object or array is written back re-serialised with indentation (.NET's
-``JToken.ToString()``); anything else is the text itself, ``text/plain; charset=utf-8``.
+content type), cookies (written as devhost/cookies.py says) and body. A plain string is first
+tried as JSON: an object with a ``body`` key is read as a response object
+(``statusCode``/``status``, ``headers``, ``body``); another JSON object or array is written
+back re-serialised with indentation (.NET's ``JToken.ToString()``); anything else is the text
+itself, ``text/plain; charset=utf-8``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
+
+from devhost.cookies import set_cookie_header
 
 TEXT_PLAIN = "text/plain; charset=utf-8"
 
@@ -99,7 +102,7 @@ def _from_http(value: Mapping[str, Any]) -> Answer:
             content_type = header
         else:
             answer.headers.append((name, header))
-    answer.headers += [("Set-Cookie", cookie) for cookie in value.get("cookies") or []]
+    answer.headers += [("Set-Cookie", set_cookie_header(c)) for c in value.get("cookies") or []]
     body = value.get("body")
     answer.body = _body_bytes(body["value"] if body else None)
     answer.headers.append(("Content-Type", content_type or TEXT_PLAIN))

@@ -6,7 +6,14 @@ method is a 404, never a 405 (Azure/azure-functions-host
 ``src/WebJobs.Script.WebHost/WebScriptHostHttpRoutesManager.cs``, which maps each function's
 route with an ``HttpMethodRouteConstraint`` into one ``RouteCollection``). A function that
 fails or times out answers 500. What the function receives and how its answer is built:
-devhost/http_data.py.
+devhost/http_data.py. The answer is the function's ``http`` output, ``$return`` or a named one
+(an ``Out[HttpResponse]``).
+
+Host endpoints: ``GET /`` when no function's route took it is the home page, 200 HTML, or 204
+when ``AzureWebJobsDisableHomepage`` is true (``src/WebJobs.Script.WebHost/Middleware/
+HomepageMiddleware.cs``); ``GET``/``POST /admin/host/ping`` answers 200 with an empty body and
+no caching, without a key (``src/WebJobs.Script.WebHost/Controllers/HostController.cs``
+``Ping``).
 """
 
 from __future__ import annotations
@@ -14,16 +21,32 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 from multidict import CIMultiDict
 
 from devhost.http_data import answer_from, request_data
 from devhost.indexing import FunctionSpec
-from devhost.invoker import InvocationFailed, Invoker, WorkerLost
+from devhost.invoker import InvocationFailed, Invoker, Result, WorkerLost, trace_context
 from devhost.routes import RouteTemplate
 
 REASON = "This function was programmatically called via the host APIs."
+HOME_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Your Functions app</title></head>
+<body><h1>Your Functions app is up and running</h1>
+<p>This is devhost, the local stand-in for the Azure Functions host.</p></body></html>
+"""
+NO_CACHE = {"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"}
+
+
+def http_answer(spec: FunctionSpec, result: Result) -> dict[str, Any] | None:
+    """The typed data the host answers with: the function's http output."""
+    if spec.http_output in (None, "$return"):
+        value: dict[str, Any] | None = result.value
+        return value
+    answer: dict[str, Any] | None = result.outputs.get(spec.http_output)
+    return answer
 
 
 @dataclass(frozen=True)
@@ -85,6 +108,7 @@ class HttpHost:
         invoker: Invoker,
         keys: Keys | None,
         state: Callable[[], str],
+        home_page_disabled: bool = False,
     ) -> None:
         self.prefix = route_prefix.strip("/").lower()
         # ``functions`` come in name order (devhost/indexing.py): the order routes are tried in.
@@ -92,6 +116,7 @@ class HttpHost:
         self.invoker = invoker
         self.keys = keys
         self.state = state
+        self.home_page_disabled = home_page_disabled
 
     def application(self) -> web.Application:
         app = web.Application(client_max_size=100 * 1024 * 1024)
@@ -107,10 +132,22 @@ class HttpHost:
         return None
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        if request.path.rstrip("/").lower() == "/admin/host/status":
+        path = request.path.rstrip("/").lower()
+        if path == "/admin/host/status":
             state = self.state()
             status = 200 if state == "Running" else 503
             return web.json_response({"state": state}, status=status)
+        if path == "/admin/host/ping" and request.method in ("GET", "POST"):
+            return web.Response(status=200, headers=NO_CACHE)
+        answer = await self._function(request)
+        if answer is None and request.path == "/":
+            if self.home_page_disabled:
+                return web.Response(status=204)
+            return web.Response(status=200, text=HOME_PAGE, content_type="text/html")
+        return answer if answer is not None else web.Response(status=404)
+
+    async def _function(self, request: web.Request) -> web.StreamResponse | None:
+        """The answer of the function whose route matches, or None when none does."""
         rest = self._strip_prefix(request.path)
         found = None
         if rest is not None:
@@ -122,7 +159,7 @@ class HttpHost:
                     found = (route, values)
                     break
         if found is None:
-            return web.Response(status=404)
+            return None
         route, values = found
         if self.keys is not None:
             key = request.headers.get("x-functions-key") or request.query.get("code")
@@ -142,10 +179,11 @@ class HttpHost:
             body=body,
         )
         message = {"trigger_name": route.function.trigger_name, "trigger": trigger, "metadata": {}}
+        trace = trace_context(request.headers.get("traceparent"), request.headers.get("tracestate"))
         try:
-            result = await self.invoker.invoke(route.function.name, message, REASON)
+            result = await self.invoker.invoke(route.function.name, message, REASON, trace)
         except (InvocationFailed, WorkerLost):
             return web.Response(status=500)
-        answer = answer_from(result)
+        answer = answer_from(http_answer(route.function, result))
         headers: CIMultiDict[str] = CIMultiDict(answer.headers)
         return web.Response(status=answer.status, headers=headers, body=answer.body)

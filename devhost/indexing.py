@@ -17,10 +17,20 @@ and disabled, and the others run. Two kinds of failure, logged as the host logs 
 
 Functions are taken in name order without case (``src/WebJobs.Script/Host/
 FunctionMetadataManager.cs``), which is also the order HTTP routes are tried in.
+
+Output bindings: ``http`` (the answer of an HTTP trigger, under ``$return`` or any name, as an
+``Out[HttpResponse]``) and ``queue`` (``func.Out`` or ``$return``; its queue name and
+connection are resolved here like a trigger's). A function the worker could not load for a
+reason of devhost's own (not a worker rule) is disabled with that reason, never the app.
+``AzureWebJobs.<name>.Disabled`` (or ``AzureWebJobs_<name>_Disabled``) set to true or 1 disables a
+function (Azure/azure-webjobs-sdk ``src/Microsoft.Azure.WebJobs.Host/Listeners/
+HostListenerFactory.cs`` ``IsDisabled``): logged "Function '<name>' is disabled", no listener,
+its route not served.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,9 +40,11 @@ from typing import Any
 from devhost import logs
 from devhost.config import ConfigError
 from devhost.connections import Connection, resolve_connection
+from devhost.retries import SUPPORTS_RETRY, RetryPolicy
 from devhost.schedules import ParsedSchedule, parse_schedule
 
 SUPPORTED_TRIGGERS = ("httpTrigger", "queueTrigger", "timerTrigger")
+SUPPORTED_OUTPUTS = ("http", "queue")
 RESERVED_ROUTES = ("admin", "runtime")
 _EXPRESSION = re.compile(r"%([^%]+)%")
 _QUEUE_NAME = re.compile(r"[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]")
@@ -57,6 +69,15 @@ def resolve_expression(value: str, environ: Mapping[str, str]) -> str:
 
 
 @dataclass(frozen=True)
+class QueueOutput:
+    """A queue output binding: the parameter (or ``$return``) and where it writes."""
+
+    name: str
+    queue_name: str
+    connection: Connection
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     name: str
     trigger_type: str
@@ -64,6 +85,10 @@ class FunctionSpec:
     properties: dict[str, Any] = field(default_factory=dict)
     connection: Connection | None = None
     schedule: ParsedSchedule | None = None
+    http_output: str | None = None
+    queue_outputs: tuple[QueueOutput, ...] = ()
+    retry: RetryPolicy | None = None
+    disabled: bool = False
 
     @property
     def binary(self) -> bool:
@@ -91,10 +116,15 @@ def _check_host_rules(item: Mapping[str, Any], routes: dict[str, tuple[str, Any]
     kind = str(trigger["type"])
     if kind not in SUPPORTED_TRIGGERS:
         raise FunctionError(f"The binding type(s) '{kind}' are not supported by devhost.")
+    if item.get("unsupported"):
+        raise FunctionError(f"devhost cannot load it: {item['unsupported']}")
     for binding in item["bindings"]:
         if binding.get("name") == trigger.get("name"):
             continue
-        if binding.get("type") == "http" and binding.get("name") == "$return":
+        direction = str(binding.get("direction") or "").upper()
+        if direction in ("OUT", "1") and binding.get("type") in SUPPORTED_OUTPUTS:
+            if binding.get("type") == "http" and kind != "httpTrigger":
+                raise FunctionError("An http output binding needs an httpTrigger.")
             continue
         raise FunctionError(
             f"The binding type(s) '{binding.get('type')}' are not supported by devhost."
@@ -113,7 +143,72 @@ def _check_host_rules(item: Mapping[str, Any], routes: dict[str, tuple[str, Any]
     routes[str(item["name"])] = (route, methods)
 
 
+def _queue(props: Mapping[str, Any], settings: Mapping[str, str]) -> tuple[str, Connection]:
+    queue = str(props.get("queueName") or "").lower()
+    if not _QUEUE_NAME.fullmatch(queue):
+        raise IndexingError(f"Invalid queue name: {queue}")
+    try:
+        connection = resolve_connection(props.get("connection") or None, settings, "queue")
+    except ConfigError as exc:
+        raise IndexingError(str(exc)) from exc
+    return queue, connection
+
+
+def _outputs(
+    item: Mapping[str, Any], settings: Mapping[str, str]
+) -> tuple[str | None, tuple[QueueOutput, ...]]:
+    http: str | None = None
+    queues = []
+    trigger_name = item["trigger"].get("name")
+    for binding in item["bindings"]:
+        if binding.get("name") == trigger_name:
+            continue
+        if binding.get("type") == "http":
+            http = http or str(binding["name"])
+        elif binding.get("type") == "queue":
+            props = {
+                key: resolve_expression(value, settings) if isinstance(value, str) else value
+                for key, value in binding.items()
+            }
+            queue, connection = _queue(props, settings)
+            queues.append(QueueOutput(str(binding["name"]), queue, connection))
+    return http, tuple(queues)
+
+
+def is_disabled(name: str, settings: Mapping[str, str]) -> bool:
+    wanted = {f"azurewebjobs.{name}.disabled".lower(), f"azurewebjobs_{name}_disabled".lower()}
+    for key, value in settings.items():
+        if key.lower() in wanted and value.strip().lower() in ("1", "true"):
+            return True
+    return False
+
+
 def _spec(
+    item: Mapping[str, Any], settings: Mapping[str, str], zone: tzinfo, now: datetime
+) -> FunctionSpec:
+    spec = _trigger_spec(item, settings, zone, now)
+    http, queues = _outputs(item, settings)
+    retry = None
+    if item.get("retry"):
+        try:
+            retry = RetryPolicy.from_options(item["retry"])
+        except (TypeError, ValueError) as exc:
+            raise FunctionError(f"Invalid retry options: {exc}") from exc
+        if spec.trigger_type not in SUPPORTS_RETRY:
+            logs.HOST.warning(
+                "Soon retries will not be supported for function '%s'. For more information, "
+                "please visit http://aka.ms/func-retry-policies.", spec.name,
+            )  # fmt: skip
+    return dataclasses.replace(
+        spec,
+        http_output=http,
+        queue_outputs=queues,
+        retry=retry,
+        disabled=is_disabled(spec.name, settings),
+    )
+
+
+def _trigger_spec(
     item: Mapping[str, Any], settings: Mapping[str, str], zone: tzinfo, now: datetime
 ) -> FunctionSpec:
     trigger = item["trigger"]
@@ -124,14 +219,8 @@ def _spec(
     }
     spec = FunctionSpec(str(item["name"]), kind, str(trigger["name"]), props)
     if kind == "queueTrigger":
-        queue = str(props.get("queueName") or "").lower()
-        if not _QUEUE_NAME.fullmatch(queue):
-            raise IndexingError(f"Invalid queue name: {queue}")
+        queue, connection = _queue(props, settings)
         props["queueName"] = queue
-        try:
-            connection = resolve_connection(props.get("connection") or None, settings, "queue")
-        except ConfigError as exc:
-            raise IndexingError(str(exc)) from exc
         return FunctionSpec(spec.name, kind, spec.trigger_name, props, connection=connection)
     if kind == "timerTrigger":
         monitor = props.get("useMonitor")

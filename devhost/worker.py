@@ -18,9 +18,11 @@ import asyncio
 import enum
 import importlib
 import os
+import re
 import signal
 import socket
 import sys
+import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -28,10 +30,20 @@ from typing import Any
 
 import azure.functions as func
 
-from devhost.bindings import Datum, FunctionInfo, decode_argument, encode_return, load_function
+from devhost.bindings import (
+    Datum,
+    FunctionInfo,
+    Out,
+    Unsupported,
+    decode_argument,
+    encode_output,
+    encode_return,
+    load_function,
+)
 from devhost.context import Context
+from devhost.cookies import rpc_cookies
 from devhost.ipc import frame, read_message
-from devhost.logs import configure_logging
+from devhost.logs import configure_worker_logging
 
 
 def _plain(value: Any) -> Any:
@@ -44,8 +56,17 @@ def _plain(value: Any) -> Any:
     return value
 
 
+SCRIPT_FILE_NAME = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9_\-]*\.py$")
+
+
 def load_app(app_path: Path) -> func.FunctionRegister:
-    """Import the app as the worker does and return its one top-level function app."""
+    """Import the app as the worker does and return its one top-level function app. A name
+    from ``PYTHON_SCRIPT_FILE_NAME`` must be a plain ``.py`` file name (utils/common.py
+    ``validate_script_file_name``)."""
+    if os.environ.get("PYTHON_SCRIPT_FILE_NAME") == app_path.name and not (
+        SCRIPT_FILE_NAME.match(app_path.name)
+    ):
+        raise ValueError(f"Invalid file name: {app_path.name}")
     sys.path.insert(0, str(app_path.parent))
     module = importlib.import_module(app_path.stem)
     app: func.FunctionRegister | None = None
@@ -94,9 +115,7 @@ def from_datum(datum: Datum | None) -> dict[str, Any] | None:
     if datum.type != "http":
         return {"type": datum.type, "value": datum.value}
     value = datum.value
-    cookies = [
-        morsel.OutputString() for cookie in value.get("cookies") or [] for morsel in cookie.values()
-    ]
+    cookies = rpc_cookies(value.get("cookies"))
     return {
         "type": "http",
         "value": {
@@ -114,7 +133,46 @@ def _describe(function: Any) -> dict[str, Any]:
         "name": str(function.get_function_name()),
         "trigger": _plain(trigger.get_dict_repr()) if trigger is not None else None,
         "bindings": [_plain(b.get_dict_repr()) for b in function.get_bindings()],
+        "retry": retry_options(function),
     }
+
+
+def retry_options(function: Any) -> dict[str, Any] | None:
+    """loader.py ``build_retry_protos``: the ``@app.retry`` setting, its intervals read as
+    ``%H:%M:%S`` into whole seconds (anything else fails the index, as there)."""
+    retry = function.get_settings_dict("retry_policy")
+    if not retry:
+        return None
+
+    def seconds(key: str) -> int:
+        parsed = time.strptime(str(retry.get(key)), "%H:%M:%S")
+        return parsed.tm_hour * 3600 + parsed.tm_min * 60 + parsed.tm_sec
+
+    strategy = str(retry.get("strategy"))
+    options: dict[str, Any] = {
+        "strategy": strategy,
+        "max_retry_count": int(retry.get("max_retry_count")),
+    }
+    if strategy == "fixed_delay":
+        options["delay_interval"] = seconds("delay_interval")
+    else:
+        options["minimum_interval"] = seconds("minimum_interval")
+        options["maximum_interval"] = seconds("maximum_interval")
+    return options
+
+
+def serialize_exception(exc: BaseException) -> str:
+    """dispatcher.py ``_serialize_exception``: "<type>: <message>" (or a fixed text when the
+    message itself fails), which the host logs after "Exception: ", then the stack."""
+    try:
+        message = f"{type(exc).__name__}: {exc}"
+    except Exception:
+        message = "Unhandled exception in function. Could not serialize original exception message."
+    try:
+        stack = "".join(traceback.format_tb(exc.__traceback__))
+    except Exception:
+        stack = ""
+    return f"{message}\nStack: {stack}".rstrip()
 
 
 class Worker:
@@ -130,11 +188,19 @@ class Worker:
         self.writer.write(frame(message))
 
     def index(self) -> list[dict[str, Any]]:
+        """Every function as the worker checks it. A worker rule that fails
+        (``FunctionLoadError``) fails the whole index as it does there; what devhost does not
+        have (``Unsupported``) is reported for that function only, to be disabled."""
         described = []
         for function in load_app(self.app_path).get_functions():
-            info = load_function(function)
-            self.functions[info.name] = info
-            described.append(_describe(function))
+            item = _describe(function)
+            try:
+                info = load_function(function)
+            except Unsupported as exc:
+                item["unsupported"] = str(exc)
+            else:
+                self.functions[info.name] = info
+            described.append(item)
         return described
 
     def start(self, message: dict[str, Any]) -> None:
@@ -145,13 +211,31 @@ class Worker:
     def _arguments(self, info: FunctionInfo, message: dict[str, Any]) -> dict[str, Any]:
         metadata = {k: to_datum(v) for k, v in message["metadata"].items()}
         inputs = {message["trigger_name"]: to_datum(message["trigger"])}
-        args = {
+        args: dict[str, Any] = {
             name: decode_argument(info.input_types[name], data, metadata)  # type: ignore[arg-type]
             for name, data in inputs.items()
         }
+        for name in info.output_types:
+            args[name] = Out()
         if info.requires_context:
-            args["context"] = Context(message["id"], info.name, info.directory)
+            args["context"] = Context(
+                message["id"],
+                info.name,
+                info.directory,
+                message.get("trace") or {},
+                message.get("retry") or {},
+            )
         return args
+
+    @staticmethod
+    def _outputs(info: FunctionInfo, args: dict[str, Any]) -> dict[str, Any]:
+        """dispatcher.py: each ``Out`` the function set, through its converter (unset: none)."""
+        outputs = {}
+        for name, param in info.output_types.items():
+            value = args[name].get()
+            if value is not None:
+                outputs[name] = from_datum(encode_output(name, param, value))
+        return outputs
 
     async def invoke(self, message: dict[str, Any]) -> None:
         invocation_id = message["id"]
@@ -163,12 +247,15 @@ class Worker:
             else:
                 loop = asyncio.get_running_loop()
                 result = await loop.run_in_executor(self.pool, lambda: info.func(**args))
+            outputs = self._outputs(info, args)
             value = from_datum(encode_return(info, result))
         except Exception as exc:
-            detail = "".join(traceback.format_exception(exc))
-            self.send({"type": "result", "id": invocation_id, "ok": False, "error": detail})
+            error = serialize_exception(exc)
+            self.send({"type": "result", "id": invocation_id, "ok": False, "error": error})
             return
-        self.send({"type": "result", "id": invocation_id, "ok": True, "value": value})
+        self.send(
+            {"type": "result", "id": invocation_id, "ok": True, "value": value, "outputs": outputs}
+        )
 
 
 async def serve(fd: int, app_path: Path) -> None:
@@ -200,7 +287,7 @@ def main() -> None:
     # The host owns shutdown; a Ctrl-C reaching the whole process group must not kill us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    configure_logging()
+    configure_worker_logging()
     fd, app = int(sys.argv[1]), Path(sys.argv[2])
     asyncio.run(serve(fd, app))
 
