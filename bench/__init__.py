@@ -1,1 +1,1 @@
-"""Benchmark of the job service (issue 5): ``.venv/bin/python -m bench.run [--quick]``."""
+"""Benchmark of the job service: ``.venv/bin/python -m bench.run [--quick]``."""

@@ -42,7 +42,7 @@ class Report:
         self.alarms.append(line)
 
     def markdown(self) -> str:
-        lines = ["# Benchmark of the job service (issue 5)", "", *self.header, ""]
+        lines = ["# Benchmark of the job service", "", *self.header, ""]
         lines += [f"**ALARM: {line}**" for line in self.alarms] + ([""] if self.alarms else [])
         lines += [
             "| measure | value | compared with | ratio | note |",

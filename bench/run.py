@@ -1,4 +1,4 @@
-"""Benchmark of the job service (issue 5), against a private Azurite and the local host.
+"""Benchmark of the job service, against a private Azurite and the local host.
 
 Run from the repository root::
 

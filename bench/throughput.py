@@ -173,7 +173,7 @@ def _report_costs(ours: dict[str, list[ServiceRun]], report: Report) -> None:
 def _report_floors(
     plan: Plan, ours: list[ServiceRun], floors: dict[str, list[Run]], report: Report
 ) -> None:
-    """The storage floors of issue 5, against the default (group commit on)."""
+    """The storage floors, against the default (group commit on)."""
     rate = {name: _rate(found) for name, found in floors.items()}
     mine, n = _rate(ours), plan.floor_items
     report.add(Row("2. throughput, ours (HTTP submit to all completed)", f"{mine:.1f} jobs/s",

@@ -6,7 +6,7 @@ library, so it installs anywhere::
     from jobs_client import Client
 
     with Client("https://<app>.azurewebsites.net/api", key="...") as jobs:
-        task = jobs.dispatch.submit("echo", [{"n": 1}, {"n": 2}], key="batch-42")
+        task = jobs.submit("echo", [{"n": 1}, {"n": 2}], key="batch-42")
         done = jobs.wait(task.task_id)
         for line in jobs.results(done.task_id):
             print(line.index, line.status, line.result)

@@ -16,8 +16,8 @@ JOB_QUEUES: tuple[str, ...] = (DEFAULT_QUEUE, "jobs-long")
 # own, so a task of a few jobs never waits behind the windows of the large tasks on `jobs`.
 # Not a queue a caller names: it is chosen by the task's size.
 SMALL_QUEUE = "jobs-small"
-# Fan-out and cancel messages: a queue of their own, so a new task's setup never waits behind
-# other tasks' windows of job messages.
+# Every message but a job's (fan-out, cancel, retry, finished, deliver, purge): a queue of
+# their own, so a new task's setup never waits behind other tasks' windows of job messages.
 CONTROL_QUEUE = "jobs-control"
 # Where each task's end is announced, for other apps that prefer a queue to a callback. No
 # function of ours listens to it.

@@ -51,7 +51,8 @@ APP_SETTINGS: tuple[str, ...] = (
     GROUP_COMMIT,
 )
 
-# Counter shards per task (see jobs.counters). The dispatch window must be a multiple of it.
+# Counter shards per task (jobs.storage.jobs_table). The dispatch window must be a multiple
+# of it.
 COUNTER_SHARDS = 32
 # A user delegation key, which signs the links under an identity, lives at most 7 days.
 MAX_LINK_MINUTES = 7 * 24 * 60
