@@ -15,8 +15,9 @@ from pathlib import Path
 from bench.report import Report, Row, median, ms, values
 from bench.stack import Stack, parse_time, poll, worker_pid
 from composition import Service
+from jobs.core.clock import utcnow
 from jobs.core.messages import FinishedMessage
-from jobs.core.models import Job, JobStatus, Payload, Setup, Task, utcnow
+from jobs.core.models import Job, JobStatus, Payload, Setup, Task
 from jobs.core.resources import CONTROL_QUEUE
 from jobs.core.settings import COUNTER_SHARDS
 from jobs.storage import Write

@@ -45,8 +45,9 @@ from bench.polls import Poller, Polls
 from bench.stack import Deadline
 from composition import Service
 from jobs.control.handlers import handle
+from jobs.core.clock import utcnow
 from jobs.core.messages import Message, RunMessage, parse_message
-from jobs.core.models import JobStatus, utcnow
+from jobs.core.models import JobStatus
 from jobs.core.resources import JOBS_TABLE
 from jobs.core.settings import COUNTER_SHARDS, STORAGE_CONNECTION
 from jobs.dispatch.fanout import spread

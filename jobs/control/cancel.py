@@ -12,9 +12,10 @@ from typing import Protocol
 
 from jobs.collaborators import HasLifecycle, HasQueues, HasTable
 from jobs.core import logs
+from jobs.core.clock import utcnow
 from jobs.core.errors import NotFound
 from jobs.core.messages import CancelMessage, FanOutMessage
-from jobs.core.models import JobStatus, Setup, Task, utcnow
+from jobs.core.models import JobStatus, Setup, Task
 from jobs.core.resources import CONTROL_QUEUE
 
 PAGE = 1000

@@ -16,6 +16,7 @@ from jobs.control.cancel import cancel_pending
 from jobs.control.purge import purge_step
 from jobs.control.retry import run_retry
 from jobs.core import logs
+from jobs.core.clock import utcnow
 from jobs.core.messages import (
     CancelMessage,
     DeliverMessage,
@@ -27,7 +28,7 @@ from jobs.core.messages import (
     RunMessage,
     parse_message,
 )
-from jobs.core.models import Setup, utcnow
+from jobs.core.models import Setup
 from jobs.dispatch.fanout import fan_out
 from jobs.lifecycle.running import run_job
 from jobs.task_end.completion import deliver, follow_up

@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -66,10 +65,6 @@ class TaskStatus(StrEnum):
     @property
     def finished(self) -> bool:
         return self not in (TaskStatus.RUNNING, TaskStatus.SCHEDULED)
-
-
-def utcnow() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def canonical_task_id(text: str) -> str | None:

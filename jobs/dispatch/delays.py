@@ -37,11 +37,6 @@ def not_before(text: str | None, now: datetime) -> datetime | None:
     return when.astimezone(UTC)
 
 
-def stamp(when: datetime) -> str:
-    """The stored form: UTC, milliseconds, ``Z`` (sorts and compares as text)."""
-    return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def remaining(task: Task, now: datetime | None = None) -> timedelta | None:
     """How much longer the task's fan-out must wait (one hop's worth at most); None when it
     may run now."""

@@ -16,8 +16,9 @@ from typing import Any
 
 from jobs.collaborators import Storage
 from jobs.core import logs
+from jobs.core.clock import utcnow
 from jobs.core.messages import CancelMessage, FanOutMessage, RunMessage
-from jobs.core.models import Job, Setup, Task, job_id, utcnow
+from jobs.core.models import Job, Setup, Task, job_id
 from jobs.core.resources import CONTROL_QUEUE
 from jobs.dispatch import delays, queue_choice
 from jobs.storage import ConcurrentUpdate

@@ -20,6 +20,7 @@ from pydantic_core import from_json, to_json
 
 from jobs.collaborators import HasKinds, HasSettings, Storage
 from jobs.core import logs
+from jobs.core.clock import stamp, utcnow
 from jobs.core.errors import (
     Conflict,
     InvalidBody,
@@ -29,7 +30,7 @@ from jobs.core.errors import (
     TooLarge,
 )
 from jobs.core.messages import FanOutMessage
-from jobs.core.models import Setup, Task, utcnow
+from jobs.core.models import Setup, Task
 from jobs.core.resources import CONTROL_QUEUE, JOB_QUEUES
 from jobs.dispatch import delays, small_tasks
 from jobs.kinds import Kind
@@ -100,7 +101,7 @@ def submit(
         request_hash=request_hash,
         metadata=None if request.metadata is None else to_json(request.metadata).decode(),
         callback_url=request.callback_url,
-        not_before=None if not_before is None else delays.stamp(not_before),
+        not_before=None if not_before is None else stamp(not_before),
         key_hash=key_hash,
         source=source,
     )

@@ -14,9 +14,10 @@ from pydantic import ValidationError
 
 from jobs.collaborators import HasFiles, HasKinds, HasLifecycle, HasPayloads, HasTable
 from jobs.core import logs
+from jobs.core.clock import utcnow
 from jobs.core.errors import PermanentJobError
 from jobs.core.messages import RunMessage
-from jobs.core.models import Job, utcnow
+from jobs.core.models import Job
 from jobs.kinds import JobContext
 from jobs.kinds.base import HOST_MAX_ATTEMPTS, Reporter
 

@@ -33,6 +33,7 @@ from enum import StrEnum
 from typing import Final
 
 from jobs.core import logs
+from jobs.core.clock import utcnow
 from jobs.core.errors import JobsError
 from jobs.core.messages import FinishedMessage, RunMessage
 from jobs.core.models import (
@@ -45,7 +46,6 @@ from jobs.core.models import (
     Task,
     TaskSummary,
     job_id,
-    utcnow,
 )
 from jobs.core.resources import CONTROL_QUEUE
 from jobs.core.settings import COUNTER_SHARDS

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from jobs.core import logs
+from jobs.core.clock import stamp
 from jobs.core.models import JobStatus, TaskSummary
 from jobs.reads import task_index
 from jobs.storage import ConcurrentUpdate, EntityExists, TableStore, Write
@@ -57,7 +58,7 @@ def sample(table: JobsTable, now: datetime | None = None) -> Minute:
     minute = Minute(_bucket(table.store, moment), completed, failed)
     if completed or failed:
         _add(table.store, minute)
-    table.store.transact(MINUTES_PARTITION, [Write("upsert", CLOCK_ROW, {"At": _stamp(moment)})])
+    table.store.transact(MINUTES_PARTITION, [Write("upsert", CLOCK_ROW, {"At": stamp(moment)})])
     logs.event("throughput_sampled", completed=completed, failed=failed)
     return minute
 
@@ -88,14 +89,14 @@ def _bucket(store: TableStore, now: datetime) -> datetime:
 
 def _add(store: TableStore, minute: Minute) -> None:
     row = minute_key(minute.start.minute)
-    stamp = _stamp(minute.start)
+    at = stamp(minute.start)
     while True:
         entity = store.get(MINUTES_PARTITION, row)
         completed, failed = minute.completed, minute.failed
-        if entity is not None and entity.props.get("Minute") == stamp:
+        if entity is not None and entity.props.get("Minute") == at:
             completed += int(entity.props["Completed"])
             failed += int(entity.props["Failed"])
-        props = {"Minute": stamp, "Completed": completed, "Failed": failed}
+        props = {"Minute": at, "Completed": completed, "Failed": failed}
         write = (
             Write("create", row, props)
             if entity is None
@@ -110,10 +111,6 @@ def _add(store: TableStore, minute: Minute) -> None:
 
 def _floor(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(second=0, microsecond=0)
-
-
-def _stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _end(prefix: str) -> str:

@@ -17,8 +17,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 import ncrontab
+from jobs.core.clock import utcnow
 from jobs.core.errors import InvalidBody, MalformedRequest, NotFound, Problem
-from jobs.core.models import JsonValue, utcnow
+from jobs.core.models import JsonValue
 from jobs.dispatch import submit
 from jobs.dispatch.submit import Accepting
 from jobs.storage import Entity, EntityMissing, Write

@@ -15,9 +15,10 @@ from typing import Any, Protocol
 
 from jobs.collaborators import HasSettings, Storage
 from jobs.core import logs
+from jobs.core.clock import utcnow
 from jobs.core.errors import JobsError
 from jobs.core.messages import DeliverMessage, FinishedMessage
-from jobs.core.models import Notification, Task, TaskSummary, utcnow
+from jobs.core.models import Notification, Task, TaskSummary
 from jobs.core.resources import CONTROL_QUEUE, EVENTS_QUEUE
 from jobs.reads import task_index
 from jobs.reads.tasks import result_lines, status, task_document

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from jobs.core.clock import stamp
 from jobs.core.models import Task
 from jobs.storage import EntityMissing, Write
 from jobs.storage.jobs_table import JobsTable
@@ -45,9 +46,9 @@ def forget(table: JobsTable, task_id: str, finished_at: str) -> None:
 def before(table: JobsTable, cutoff: datetime) -> Iterator[Finished]:
     """Every indexed end before ``cutoff`` (UTC), oldest day first: the partitions of the days
     before it, and the cutoff's own day filtered by time."""
-    stamp = cutoff.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    before = stamp(cutoff)
     end = partition((cutoff + timedelta(days=1)).strftime("%Y-%m-%d"))
     for entity in table.store.query_partitions(RETENTION_PREFIX, end):
         finished_at = str(entity.props.get("FinishedAt", ""))
-        if finished_at and finished_at < stamp:
+        if finished_at and finished_at < before:
             yield Finished(entity.row, finished_at)

@@ -19,8 +19,9 @@ from azure.storage.queue import QueueClient
 
 from composition import Service
 from harness.polling import wait_until
+from jobs.core.clock import utcnow
 from jobs.core.messages import FanOutMessage
-from jobs.core.models import Task, utcnow
+from jobs.core.models import Task
 from jobs.core.resources import CONTROL_QUEUE
 from tests.e2e.conftest import Api
 from tests.infra import queries

@@ -13,6 +13,7 @@ import pytest
 
 from composition import Service
 from jobs.control.cancel import cancel_pending, request_cancel
+from jobs.core.clock import stamp
 from jobs.core.errors import InvalidBody
 from jobs.core.messages import FanOutMessage, parse_message
 from jobs.core.models import JobStatus, TaskStatus
@@ -138,7 +139,7 @@ def test_a_fan_out_delivered_early_sends_itself_again_and_starts_nothing(
 
 def test_a_due_fan_out_dispatches(service: Service) -> None:
     task = submit(service, body(not_before=later(60))).task
-    service.table.update_task(task.task_id, not_before=delays.stamp(datetime.now(UTC)))
+    service.table.update_task(task.task_id, not_before=stamp(datetime.now(UTC)))
     fan_out(service, task.task_id)
     assert status(service, task.task_id).status is TaskStatus.RUNNING
     assert len(list(service.table.jobs(task.task_id))) == 3

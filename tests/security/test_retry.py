@@ -10,7 +10,8 @@ import uuid
 from composition import Service
 from harness.azurite import REPO
 from harness.polling import wait_until
-from jobs.core.models import Job, JobStatus, Payload, Setup, Task, utcnow
+from jobs.core.clock import utcnow
+from jobs.core.models import Job, JobStatus, Payload, Setup, Task
 from jobs.core.settings import COUNTER_SHARDS
 from jobs.storage import Write
 from jobs.storage.keys import shard_key
