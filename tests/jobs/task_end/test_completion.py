@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 
 from composition import Service
+from jobs.control.cancel import request_cancel
 from jobs.control.handlers import fail_setup
 from jobs.control.retry import request_retry
-from jobs.core.messages import DeliverMessage, FinishedMessage, RunMessage, parse_message
+from jobs.core.messages import DeliverMessage, FinishedMessage, Message, RunMessage, parse_message
 from jobs.core.models import JobStatus
 from jobs.core.resources import CONTROL_QUEUE, EVENTS_QUEUE, PAYLOADS_CONTAINER, all_queues
 from jobs.core.settings import Settings
@@ -25,7 +26,8 @@ from jobs.reads.tasks import results, status
 from jobs.storage.memory import MemoryBlobStore, MemoryQueueStore, MemoryTableStore
 from jobs.storage.payloads import results_path
 from jobs.task_end import completion, webhooks
-from tests.jobs.test_lifecycle import QUEUE, Crash, Interfering, moving, run_queue
+from tests.jobs.conftest import HOOK, PERMANENT, crash, writes_task
+from tests.jobs.lifecycle.test_writer import QUEUE, Crash, Interfering, moving, run_queue
 
 SECRET = "test-secret"
 
@@ -61,6 +63,10 @@ def control(service: Service) -> list[object]:
 
 def finished(service: Service) -> list[FinishedMessage]:
     return [m for m in control(service) if isinstance(m, FinishedMessage)]
+
+
+def deliveries(service: Service) -> list[DeliverMessage]:
+    return [m for m in control(service) if isinstance(m, DeliverMessage)]
 
 
 def events(service: Service) -> list[dict[str, Any]]:
@@ -270,3 +276,94 @@ def test_a_signature_is_the_hmac_of_the_timestamp_and_the_body() -> None:
     header = webhooks.signature("s3cret", 1700000000, b'{"a":1}')
     expected = hmac.new(b"s3cret", b'1700000000.{"a":1}', hashlib.sha256).hexdigest()
     assert header == f"t=1700000000,v1={expected}"
+
+
+def test_a_webhook_marked_pending_before_a_crash_is_still_sent(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """follow_up writes ``NotifyState=pending`` and then sends the first DeliverMessage. Dying
+    in between, the redelivered finished message, finding the webhook pending and never
+    tried, sends the first DeliverMessage again, so the webhook is tried."""
+    task_id = new_task(service, "echo", [1], callback_url=HOOK)
+    run_queue(service)
+    [message] = finished(service)
+    real_send = service.queues.send
+
+    def send(queue: str, sent: Message) -> None:
+        if isinstance(sent, DeliverMessage):
+            raise Crash
+        real_send(queue, sent)
+
+    monkeypatch.setattr(service.queues, "send", send)
+    with pytest.raises(Crash):
+        completion.follow_up(service, message)
+    monkeypatch.undo()
+    completion.follow_up(service, message)  # the host delivers it again
+
+    assert deliveries(service) == [DeliverMessage(task_id, 1, 1)]
+
+
+def test_a_crash_after_a_failed_attempt_still_queues_the_next_try(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """deliver writes attempt N's state and then queues attempt N + 1. Dying in between, the
+    redelivered attempt N finds its state recorded and queues attempt N + 1, so the
+    notification does not stay pending for ever."""
+    task_id = new_task(service, "echo", [1], callback_url=HOOK)
+    run_queue(service)
+    completion.follow_up(service, finished(service)[0])
+    monkeypatch.setattr(webhooks, "post", lambda *args: "the receiver answered 503")
+    store = service.queues.store
+    assert isinstance(store, MemoryQueueStore)
+    monkeypatch.setattr(store, "send", lambda *args, **kwargs: crash())
+
+    with pytest.raises(Crash):
+        completion.deliver(service, DeliverMessage(task_id, 1, 1))
+    monkeypatch.undo()
+    monkeypatch.setattr(webhooks, "post", lambda *args: "the receiver answered 503")
+    completion.deliver(service, DeliverMessage(task_id, 1, 1))  # the host delivers it again
+
+    assert DeliverMessage(task_id, 1, 2) in deliveries(service)
+
+
+def test_an_unrelated_write_to_the_task_row_does_not_drop_the_webhook(
+    service: Service, table: Interfering
+) -> None:
+    """follow_up guards the ``pending`` write with an ETag. Another write to the task row in
+    between (here a cancel of the just-finished task) is not "a twin of this message got
+    there first": follow_up reads the row again and still sends the DeliverMessage, so the
+    webhook is not lost when the finished message is deleted."""
+    task_id = new_task(service, "echo", [1], callback_url=HOOK)
+    run_queue(service)
+    [message] = finished(service)
+
+    table.before(writes_task("NotifyState"), lambda: request_cancel(service, task_id))
+    completion.follow_up(service, message)
+
+    assert deliveries(service) == [DeliverMessage(task_id, 1, 1)]
+
+
+def test_a_webhook_sent_after_a_retry_reopened_the_task_describes_its_own_end(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A webhook posts the event stored when its end was recorded, not the task as it is now:
+    when a retry reopens a failed task before the pending webhook of end 1 is sent, that
+    webhook posts end 1's ``task.finished`` event (its status, its ``finished_at``) or, as
+    superseded, nothing; never a ``running`` status with a null ``finished_at``."""
+    task_id = new_task(service, "fail", [PERMANENT], callback_url=HOOK)
+    run_queue(service)
+    completion.follow_up(service, finished(service)[0])
+    assert request_retry(service, task_id) == 1  # the caller retries before the webhook lands
+    posted: list[dict[str, Any]] = []
+
+    def post(url: str, body: bytes, secret: str, event_id: str) -> None:
+        posted.append(json.loads(body))
+
+    monkeypatch.setattr(webhooks, "post", post)
+    completion.deliver(service, DeliverMessage(task_id, 1, 1))
+
+    assert [(body["status"], body["completion"]) for body in posted] in (
+        [],  # dropped as superseded, or
+        [("completed_with_failures", 1)],  # the end it announces
+    )
+    assert all(body["finished_at"] is not None for body in posted)

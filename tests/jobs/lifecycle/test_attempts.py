@@ -19,7 +19,7 @@ from jobs.kinds.testing.fail import AlwaysFails, FailInput, fail
 from jobs.lifecycle.running import run_job
 from jobs.reads.tasks import status
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from jobs.reads.tasks import status
 from jobs.storage import Write
 from jobs.storage.memory import MemoryBlobStore, MemoryTableStore
 from jobs.task_end import retention, retention_index
-from tests.jobs.test_lifecycle import control, run_queue
+from tests.jobs.lifecycle.test_writer import control, run_queue
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from jobs.lifecycle.running import run_job
 from jobs.lifecycle.writer import Change, Claim, Entry, Event, Successor
 from jobs.storage import TableStore, Write
 from jobs.storage.memory import MemoryBlobStore, MemoryQueueStore, MemoryTableStore
-from tests.jobs.test_lifecycle import (
+from tests.jobs.lifecycle.test_writer import (
     QUEUE,
     Crash,
     Delegating,

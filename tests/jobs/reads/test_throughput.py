@@ -15,7 +15,7 @@ from jobs.core.settings import Settings
 from jobs.reads import stats, task_index, throughput
 from jobs.reads.task_index import RUNNING, partition
 from jobs.storage import Write, keys
-from tests.jobs.test_listing import new, run
+from tests.jobs.reads.test_task_index import new, run
 
 T0 = datetime(2026, 1, 1, 12, 0, 30, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
