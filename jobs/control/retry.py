@@ -23,7 +23,7 @@ from jobs.core.messages import CancelMessage, RetryMessage, RunMessage
 from jobs.core.models import Completion, JobStatus, RetryRound, Setup, Task, TaskStatus
 from jobs.core.resources import CONTROL_QUEUE
 from jobs.dispatch import queue_choice
-from jobs.lifecycle.writer import Successor
+from jobs.lifecycle.moves import Successor
 from jobs.reads import task_index
 from jobs.reads.tasks import status
 from jobs.storage import ConcurrentUpdate

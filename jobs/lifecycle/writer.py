@@ -1,36 +1,28 @@
-"""How a job moves between statuses: the one place that decides it, and the one place that
-keeps the counters true.
+"""Writing moves: the one place that keeps the counters true.
 
-Callers say what happened (a worker started the job, its handler returned, the host gave up on
-its message, the task was cancelled, a retry was asked for); ``MOVES`` says which statuses
-that may move a job from and to; ``decide`` applies it to the row as stored. Each move is
-written with the job's counter shard in one ETag-guarded transaction. When the race is lost (a
-duplicate message, another worker, a cancel, the sweep) the rows are read again and every move
-decided again, so counts move exactly once per job whoever wins.
+Each move (decided by jobs.lifecycle.moves on the row as stored) is written with the job's
+counter shard, and with the task row when it ends the task, in one ETag-guarded transaction.
+When the race is lost (a duplicate message, another worker, a cancel, the sweep) the rows are
+read again and every move decided again, so counts move exactly once per job whoever wins. A
+worker's concurrent moves of one task go through jobs.lifecycle.group_commit and are written
+together; the task's shards are kept between writes (jobs.lifecycle.shards).
 
-Rules around the table:
-
-- **Staleness.** Every change names the generation it acts on (a message's, or the row's as the
-  caller read it). A retry raises a failed job's generation, so changes for an older one are
-  stale and do nothing. A change for a newer generation that finds the job Failed is a retry's
-  message that overtook the retry's reset: the job is taken as reset.
-- **Cancelled tasks.** A worker that starts a job of a cancelled task skips it instead.
 - **Successors.** A job that finishes through a worker or the sweep sends its successor's
   message (the job ``window`` places on) *before* the finishing write: a crash in between sends
   it again, and the duplicate is absorbed like any other. The cancel pass reaches every pending
-  job itself. A retry chains the jobs it resets the same way (jobs.control.retry), so they go back
-  through the window like new ones."""
+  job itself. A retry chains the jobs it resets the same way (jobs.control.retry), so they go
+  back through the window like new ones.
+- **A task's end** is recorded once, by the move that finishes its last open job: see
+  ``settle`` and ``_closing``."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import threading
-from collections import Counter, OrderedDict, defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from enum import StrEnum
-from typing import Final
 
 from jobs.core import logs
 from jobs.core.clock import utcnow
@@ -42,7 +34,6 @@ from jobs.core.models import (
     Job,
     JobStatus,
     JsonValue,
-    Payload,
     Task,
     TaskSummary,
     job_id,
@@ -50,6 +41,8 @@ from jobs.core.models import (
 from jobs.core.resources import CONTROL_QUEUE
 from jobs.core.settings import COUNTER_SHARDS
 from jobs.lifecycle.group_commit import GroupCommit
+from jobs.lifecycle.moves import MOVES, Change, Event, Successor, decide
+from jobs.lifecycle.shards import ShardCache
 from jobs.storage import ConcurrentUpdate
 from jobs.storage.jobs_table import JobsTable, Shard, TaskWrite, completion_props, shard_of
 from jobs.storage.payloads import Payloads
@@ -64,7 +57,6 @@ GROUP_JOBS = 64
 GROUP_BYTES = 2 * 1024 * 1024
 GROUP_WAIT = 0.003
 ROW_BYTES = 1024  # a job row's properties other than its result, escaped, generously
-POISONED = "the job did not finish within the allowed attempts"
 # A move's ``sent`` set holds (job index, generation): a job's successor is fixed per generation
 # (a retry's reset names another), so a successor sent for one generation never stands for
 # another's. FOLLOW_UP in it: the task's follow-up message went out.
@@ -74,101 +66,6 @@ FOLLOW_UP = (-1, -1)
 
 class Contention(JobsError):
     """Lost too many races in a row; the caller's retry (the host's, for a job) tries later."""
-
-
-class Event(StrEnum):
-    START = "start"  # a worker takes the job up (again, after a crash or a failed attempt)
-    SKIP = "skip"  # a worker finds the job's task cancelled
-    COMPLETE = "complete"  # the handler returned
-    FAIL = "fail"  # the handler failed for good: a permanent error, a bad item, no such kind
-    POISON = "poison"  # the host gave up on the job's message; the sweep found it
-    CANCEL = "cancel"  # the cancel pass reached a job that had not started
-    RESET = "reset"  # a retry sends a failed job round again
-
-
-@dataclass(frozen=True)
-class Move:
-    sources: frozenset[JobStatus]
-    target: JobStatus
-    dispatches: bool  # sends the job's successor before the write
-
-
-_P, _R = JobStatus.PENDING, JobStatus.IN_PROGRESS
-_C, _F, _X = JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED
-
-MOVES: Final[Mapping[Event, Move]] = {
-    #                     from                    to   sends successor
-    Event.START:    Move(frozenset({_P, _R}),     _R,  False),
-    Event.SKIP:     Move(frozenset({_P, _R}),     _X,  True),
-    Event.COMPLETE: Move(frozenset({_R}),         _C,  True),
-    Event.FAIL:     Move(frozenset({_R}),         _F,  True),
-    Event.POISON:   Move(frozenset({_P, _R}),     _F,  True),
-    Event.CANCEL:   Move(frozenset({_P}),         _X,  False),
-    Event.RESET:    Move(frozenset({_F}),         _P,  False),
-}  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Change:
-    """What happened to one job, as its caller tells it."""
-
-    event: Event
-    generation: int  # the generation acted on: a message's, or the row's as the caller read it
-    attempt: int = 0  # START: the message's dequeue count
-    result: Payload | None = None  # COMPLETE
-    error: str | None = None  # FAIL; POISON keeps the last error a failed attempt recorded
-    successor: Successor | None = None  # RESET: the retried job this one dispatches
-
-
-@dataclass(frozen=True)
-class Successor:
-    index: int
-    generation: int
-
-
-def current(job: Job, generation: int) -> Job | None:
-    """``job`` as a change for ``generation`` must see it; None when the change is stale."""
-    if generation < job.generation:
-        return None  # superseded by a retry
-    if generation > job.generation:
-        if job.status is not JobStatus.FAILED:
-            return None  # only a failed job is ever sent round again
-        # A retry's message overtook the retry's reset: take the reset as done.
-        return replace(job, status=_P, generation=generation, attempts=0, error=None)
-    return job
-
-
-def decide(job: Job, change: Change, *, cancelled: bool, now: str) -> tuple[Event, Job] | None:
-    """The event that applies and the row ``job`` becomes through ``change``, or None when the
-    change no longer applies to it. Pure: the counters follow from the stored row's status."""
-    seen = current(job, change.generation)
-    if seen is None:
-        return None
-    event = Event.SKIP if change.event is Event.START and cancelled else change.event
-    move = MOVES[event]
-    if seen.status not in move.sources:
-        return None
-    moved = replace(seen, status=move.target, updated_at=now)
-    if event is Event.START:
-        moved = replace(moved, attempts=change.attempt, started_at=seen.started_at or now)
-    elif event is Event.COMPLETE:
-        moved = replace(moved, result=change.result, error=None)
-    elif event is Event.FAIL:
-        moved = replace(moved, error=change.error)
-    elif event is Event.POISON:
-        moved = replace(moved, error=seen.error or POISONED)
-    elif event is Event.RESET:
-        after = change.successor
-        moved = replace(
-            moved,
-            generation=seen.generation + 1,
-            attempts=0,
-            error=None,
-            next_index=None if after is None else after.index,
-            next_generation=0 if after is None else after.generation,
-            next_sent=after is None,
-        )
-    return event, moved
 
 
 @dataclass(frozen=True)
@@ -528,28 +425,3 @@ def _entry_size(entry: Entry) -> int:
     """Roughly what the entry adds to a transaction's body."""
     result = entry.change.result
     return ROW_BYTES + (len(result.text or "") if result is not None else 0)
-
-
-class ShardCache:
-    """The counter shards of the tasks this process moved last, as it wrote them."""
-
-    def __init__(self, tasks: int = 256) -> None:
-        self._tasks = tasks
-        self._shards: OrderedDict[str, dict[int, Shard]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, task_id: str) -> dict[int, Shard] | None:
-        with self._lock:
-            shards = self._shards.get(task_id)
-            return None if shards is None else dict(shards)
-
-    def put(self, task_id: str, shards: dict[int, Shard]) -> None:
-        with self._lock:
-            self._shards[task_id] = shards
-            self._shards.move_to_end(task_id)
-            while len(self._shards) > self._tasks:
-                self._shards.popitem(last=False)
-
-    def forget(self, task_id: str) -> None:
-        with self._lock:
-            self._shards.pop(task_id, None)

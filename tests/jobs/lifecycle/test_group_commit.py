@@ -19,8 +19,9 @@ from jobs.core.models import JobStatus
 from jobs.core.resources import all_queues
 from jobs.core.settings import Settings
 from jobs.lifecycle.group_commit import GroupCommit
+from jobs.lifecycle.moves import Change, Event, Successor
 from jobs.lifecycle.running import run_job
-from jobs.lifecycle.writer import Change, Claim, Entry, Event, Successor
+from jobs.lifecycle.writer import Claim, Entry
 from jobs.storage import TableStore, Write
 from jobs.storage.memory import MemoryBlobStore, MemoryQueueStore, MemoryTableStore
 from tests.jobs.lifecycle.test_writer import (

@@ -21,7 +21,7 @@ from jobs.core.resources import CONTROL_QUEUE, DEFAULT_QUEUE, SMALL_QUEUE, all_q
 from jobs.core.settings import Settings
 from jobs.dispatch.fanout import fan_out
 from jobs.dispatch.submit import submit
-from jobs.lifecycle.writer import MOVES, Change, Event, decide
+from jobs.lifecycle.moves import MOVES, Change, Event, decide
 from jobs.reads.tasks import status
 from jobs.storage import Entity, TableStore, Write
 from jobs.storage.memory import MemoryBlobStore, MemoryQueueStore, MemoryTableStore
