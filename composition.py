@@ -1,7 +1,8 @@
 """The composition root: the service's collaborators, built once per process over Azure Storage
 from the settings (clients keep their connection pools between invocations), or over the
 in-memory twin for tests. function_app.py, api/, the tests and the benchmark take them from
-here; the domain (jobs/) only ever sees the protocols of jobs.collaborators."""
+here; the domain (jobs/) only ever sees the protocols of jobs.collaborators, so it also gets
+the API's document shapes (api.wire) from here without importing api/."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from api.wire import WireDocuments
+from jobs.collaborators import Documents
 from jobs.core.resources import DEFAULT_QUEUE, JOBS_TABLE, PAYLOADS_CONTAINER, all_queues
 from jobs.core.settings import STORAGE_CONNECTION, Settings
 from jobs.kinds import Kinds
@@ -36,12 +39,14 @@ class Service:
     kinds: Kinds = field(init=False)
     files: Files = field(init=False)  # what kinds read and write: inputs and outputs
     lifecycle: Lifecycle = field(init=False)
+    documents: Documents = field(init=False)  # the shapes of events and results (api.wire)
 
     def __post_init__(self) -> None:
         inputs = InputPolicy.from_settings(self.settings)
         self.kinds = Kinds.from_settings(self.settings, inputs)
         links = timedelta(minutes=self.settings.output_link_minutes)
         self.files = Files(self.payloads.store, inputs, links)
+        self.documents = WireDocuments()
         self.lifecycle = Lifecycle(
             self.table, self.queues, self.payloads, grouped=self.settings.group_commit
         )

@@ -8,11 +8,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from api import schemas
+from api.wire import state_name, task_document
 from jobs.core.errors import Problem
 from jobs.core.models import Job, Task, TaskSummary
 from jobs.reads.stats import Stats
 from jobs.reads.task_index import TaskPage
-from jobs.reads.tasks import JobDetail, JobPage, progress_of, task_document
+from jobs.reads.tasks import JobDetail, JobPage, progress_of
 from jobs.schedules.definitions import Schedule
 
 PREFIX = "/api"  # host.json extensions.http.routePrefix
@@ -97,7 +98,7 @@ def _job(job: Job) -> dict[str, Any]:
     return {
         "job_id": job.job_id,
         "index": job.index,
-        "status": job.status.api_name,
+        "status": state_name(job.status),
         "attempts": job.attempts,
         "error": job.error,
         "started_at": job.started_at,

@@ -18,7 +18,7 @@ from pydantic.json_schema import models_json_schema
 
 from api import params, schemas
 from jobs.core.models import TaskStatus
-from jobs.dispatch.submit import MAX_KEY_LENGTH, SubmitRequest
+from jobs.dispatch.submit import SubmitRequest
 
 VERSION = "1.0.0"
 REF = "#/components/schemas/{model}"
@@ -91,7 +91,7 @@ OPERATIONS: tuple[Operation, ...] = (
                 "Idempotency-Key",
                 "header",
                 "the same key with the same body returns the same task and creates nothing",
-                {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
+                {"type": "string", "minLength": 1, "maxLength": params.MAX_KEY_LENGTH},
             ),
         ),
         replies=(

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from api.wire import state_name, status_named
 from jobs.core.errors import MalformedRequest, NotFound, Problem
 from jobs.core.models import JobStatus, TaskStatus, canonical_task_id, job_index
 from jobs.reads import task_index
 from jobs.schedules import definitions
 
+MAX_KEY_LENGTH = 200  # characters of an Idempotency-Key
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
 MAX_TASK_PAGE = 100  # each task on a page costs a query of its counters
@@ -39,6 +41,23 @@ def purge(text: str | None) -> bool:
     raise MalformedRequest("purge must be true or false", [Problem("purge", "true or false")])
 
 
+def idempotency_key(text: str | None) -> str | None:
+    """The request's Idempotency-Key header: 1 to 200 printable characters, when given."""
+    if text is None:
+        return None
+    if not 0 < len(text) <= MAX_KEY_LENGTH:
+        raise MalformedRequest(
+            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters",
+            [Problem("Idempotency-Key", "bad length")],
+        )
+    if not text.isprintable():
+        raise MalformedRequest(
+            "Idempotency-Key must be printable text",
+            [Problem("Idempotency-Key", "control or undecodable characters")],
+        )
+    return text
+
+
 def job_number(text: str) -> int:
     try:
         return job_index(text)
@@ -50,9 +69,9 @@ def status(text: str | None) -> JobStatus | None:
     if not text:
         return None
     try:
-        return JobStatus.from_api(text)
+        return status_named(text)
     except ValueError:
-        names = ", ".join(s.api_name for s in JobStatus)
+        names = ", ".join(state_name(s) for s in JobStatus)
         raise MalformedRequest(f"unknown status {text!r}", [Problem("status", names)]) from None
 
 

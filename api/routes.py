@@ -21,7 +21,8 @@ RETRY_AFTER = "2"  # seconds a caller should wait before polling a task
 
 def submit_task(service: Service, request: Request) -> Answer:
     def accepted() -> Answer:
-        done = submit.submit(service, request.body, request.header("Idempotency-Key"))
+        key = params.idempotency_key(request.header("Idempotency-Key"))
+        done = submit.submit(service, request.body, key)
         url = documents.task_url(done.task.task_id)
         body = documents.accepted(done.task)
         return json_answer(body, 202, {"Location": url, "Retry-After": RETRY_AFTER})

@@ -40,6 +40,7 @@ from typing import Any
 from azure.data.tables import TableClient, UpdateMode
 from azure.storage.queue import QueueClient, QueueMessage, QueueServiceClient
 
+from api.wire import state_name
 from bench.meter import metered
 from bench.polls import Poller, Polls
 from bench.stack import Deadline
@@ -304,7 +305,7 @@ def seed_floor(
             )
             for page in rows.by_page():
                 pages += 1
-                counts.update(JobStatus(str(row["Status"])).api_name for row in page)
+                counts.update(state_name(JobStatus(str(row["Status"]))) for row in page)
             return counts, counts.total(), pages
 
         poller = Poller(status, jobs, poll_every)

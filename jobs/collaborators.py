@@ -6,9 +6,10 @@ case."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from jobs.core.models import Job, JsonValue, TaskSummary
     from jobs.core.settings import Settings
     from jobs.kinds import Kinds
     from jobs.kinds.files import Files
@@ -53,9 +54,25 @@ class HasSettings(Protocol):
     def settings(self) -> Settings: ...
 
 
+class Documents(Protocol):
+    """The shapes the world sees (api.wire): a task, its end's event, a line of its results.
+    The domain decides when to write them, never what they look like."""
+
+    def task(self, summary: TaskSummary) -> dict[str, Any]: ...
+
+    def event(self, summary: TaskSummary, event_id: str, sent_at: str) -> dict[str, Any]: ...
+
+    def result_line(self, job: Job, result: JsonValue) -> bytes: ...
+
+
+class HasDocuments(Protocol):
+    @property
+    def documents(self) -> Documents: ...
+
+
 class Storage(HasTable, HasQueues, HasPayloads, Protocol):
     """The table, the queues and the service's blobs: what most background steps use."""
 
 
-class Everything(Storage, HasLifecycle, HasKinds, HasFiles, HasSettings, Protocol):
+class Everything(Storage, HasLifecycle, HasKinds, HasFiles, HasSettings, HasDocuments, Protocol):
     """All of them: only for what routes every kind of message (jobs.control.handlers)."""

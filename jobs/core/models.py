@@ -23,27 +23,6 @@ class JobStatus(StrEnum):
     def finished(self) -> bool:
         return self in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
 
-    @property
-    def api_name(self) -> str:
-        """The snake_case name the HTTP API uses (``in_progress``)."""
-        return _API_NAMES[self]
-
-    @classmethod
-    def from_api(cls, name: str) -> JobStatus:
-        for status, api in _API_NAMES.items():
-            if api == name:
-                return status
-        raise ValueError(name)
-
-
-_API_NAMES = {
-    JobStatus.PENDING: "pending",
-    JobStatus.IN_PROGRESS: "in_progress",
-    JobStatus.COMPLETED: "completed",
-    JobStatus.FAILED: "failed",
-    JobStatus.CANCELLED: "cancelled",
-}
-
 
 class Setup(StrEnum):
     """How far a task's own setup has got (the jobs' progress lives in the counters)."""
@@ -202,19 +181,26 @@ class Counts:
 
     def of(self, status: JobStatus) -> int:
         """How many are counted in ``status`` (0 for Pending, which is not counted)."""
-        return getattr(self, status.api_name) if status in _COUNTED else 0
+        field = _COUNTED.get(status)
+        return 0 if field is None else int(getattr(self, field))
 
     def moved(self, old: JobStatus, new: JobStatus) -> Counts:
         """These counts after one job goes from ``old`` to ``new``."""
-        values = {status.api_name: self.of(status) for status in _COUNTED}
+        values = {field: self.of(status) for status, field in _COUNTED.items()}
         if old in _COUNTED:
-            values[old.api_name] -= 1
+            values[_COUNTED[old]] -= 1
         if new in _COUNTED:
-            values[new.api_name] += 1
+            values[_COUNTED[new]] += 1
         return Counts(**values)
 
 
-_COUNTED = (JobStatus.IN_PROGRESS, JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
+# The statuses counted, and the field each is counted in.
+_COUNTED = {
+    JobStatus.IN_PROGRESS: "in_progress",
+    JobStatus.COMPLETED: "completed",
+    JobStatus.FAILED: "failed",
+    JobStatus.CANCELLED: "cancelled",
+}
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,6 @@ from jobs.reads import task_index
 from jobs.storage.jobs_table import AlreadyExists
 from jobs.task_end import webhooks
 
-MAX_KEY_LENGTH = 200
 MAX_DETAILS = 100  # item errors listed in one answer
 MAX_METADATA_BYTES = 4096
 
@@ -74,7 +73,6 @@ def submit(
     """Accept the batch ``body`` (``source`` says what submitted it when not a caller)."""
     request, kind, queue = validate(service, body)
     not_before = delays.not_before(request.not_before, datetime.now(UTC))
-    _check_key(idempotency_key)
     key_hash = None
     # The fingerprint of a request is its bytes: a repeat sends the same body.
     request_hash = hashlib.sha256(body).hexdigest()
@@ -126,21 +124,6 @@ def submit(
     if claim and small_tasks.dispatch(service, task, request.items, claim):
         small_tasks.withdraw(service, sent)
     return Submitted(task, created=True)
-
-
-def _check_key(key: str | None) -> None:
-    if key is None:
-        return
-    if not 0 < len(key) <= MAX_KEY_LENGTH:
-        raise MalformedRequest(
-            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters",
-            [Problem("Idempotency-Key", "bad length")],
-        )
-    if not key.isprintable():
-        raise MalformedRequest(
-            "Idempotency-Key must be printable text",
-            [Problem("Idempotency-Key", "control or undecodable characters")],
-        )
 
 
 def _earlier(service: Accepting, task_id: str) -> Submitted | None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, Protocol
 
-from jobs.collaborators import HasPayloads, HasTable
+from jobs.collaborators import HasDocuments, HasPayloads, HasTable
 from jobs.core.errors import Conflict, NotFound
 from jobs.core.models import Job, JobStatus, JsonValue, TaskSummary
 
@@ -19,6 +19,10 @@ RESULTS_LINK_LIFETIME = timedelta(minutes=10)
 
 class Reading(HasTable, HasPayloads, Protocol):
     """The table and the service's blobs: what a caller's reads use."""
+
+
+class Downloading(Reading, HasDocuments, Protocol):
+    """A read of the results also writes their lines in the API's shape."""
 
 
 @dataclass(frozen=True)
@@ -54,30 +58,6 @@ def status(service: Reading, task_id: str) -> TaskSummary:
     return summary
 
 
-def task_document(summary: TaskSummary) -> dict[str, Any]:
-    """What a caller, a webhook and an event are told of a task (the API adds its URLs)."""
-    task, completion, note = summary.task, summary.task.completion, summary.task.notification
-    return {
-        "task_id": task.task_id,
-        "kind": task.kind,
-        "queue": task.queue,
-        "status": summary.status.value,
-        "total": task.total,
-        "counts": {status.api_name: summary.counts[status] for status in JobStatus},
-        "progress": round(summary.progress, 4),
-        "created_at": task.created_at,
-        "started_at": task.started_at,
-        "updated_at": task.updated_at,
-        "finished_at": completion.finished_at if summary.status.finished else None,
-        "error": task.error,
-        "not_before": task.not_before,
-        "metadata": None if task.metadata is None else json.loads(task.metadata),
-        "notification": None
-        if not task.callback_url or not note.state
-        else {"state": note.state, "attempts": note.attempts, "last_error": note.last_error},
-    }
-
-
 def progress_of(job: Job) -> tuple[float, dict[str, Any] | None]:
     """A job's reported fraction (0 when it has said nothing) and its report as stored."""
     if not job.progress:
@@ -109,7 +89,7 @@ def job_detail(service: Reading, task_id: str, index: int) -> JobDetail:
     return JobDetail(job, decode(job.item), decode(job.result))
 
 
-def results(service: Reading, task_id: str) -> Results:
+def results(service: Downloading, task_id: str) -> Results:
     """The task's results as NDJSON lines in item order, from the file written when it ended:
     in full when small, else as a short-lived read-only link. Conflict while it runs."""
     summary = status(service, task_id)
@@ -124,15 +104,8 @@ def results(service: Reading, task_id: str) -> Results:
     return Results(lines=service.payloads.read_results(task_id, number))
 
 
-def result_lines(service: Reading, task_id: str) -> Iterator[bytes]:
+def result_lines(service: Downloading, task_id: str) -> Iterator[bytes]:
+    """The task's results, one NDJSON line a job in item order, read from its rows."""
     for job in service.table.jobs(task_id, with_values=True):
-        line: dict[str, Any] = {
-            "index": job.index,
-            "job_id": job.job_id,
-            "status": job.status.api_name,
-        }
-        if job.status is JobStatus.COMPLETED:
-            line["result"] = service.payloads.decode(job.result)
-        else:
-            line["error"] = job.error
-        yield json.dumps(line, separators=(",", ":")).encode() + b"\n"
+        result = service.payloads.decode(job.result) if job.status is JobStatus.COMPLETED else None
+        yield service.documents.result_line(job, result)

@@ -11,9 +11,9 @@ import json
 import logging
 import uuid
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
-from jobs.collaborators import HasSettings, Storage
+from jobs.collaborators import HasDocuments, HasSettings, Storage
 from jobs.core import logs
 from jobs.core.clock import utcnow
 from jobs.core.errors import JobsError
@@ -21,15 +21,14 @@ from jobs.core.messages import DeliverMessage, FinishedMessage
 from jobs.core.models import Notification, Task, TaskSummary
 from jobs.core.resources import CONTROL_QUEUE, EVENTS_QUEUE
 from jobs.reads import task_index
-from jobs.reads.tasks import result_lines, status, task_document
+from jobs.reads.tasks import result_lines, status
 from jobs.storage import ConcurrentUpdate
 from jobs.task_end import retention_index, webhooks
 
 MAX_DELIVERIES = 13  # 1 s, 2 s, 4 s, ... 4096 s apart: over two hours in all
-EVENT = "task.finished"
 
 
-class Following(Storage, HasSettings, Protocol):
+class Following(Storage, HasSettings, HasDocuments, Protocol):
     """Storage, and the settings a webhook is signed and checked with."""
 
 
@@ -152,7 +151,8 @@ def _store_event(service: Following, summary: TaskSummary, number: int) -> bytes
     stored = service.payloads.get_event(task_id, number)
     if stored is not None:
         return stored
-    document = json.dumps(event_document(summary), separators=(",", ":")).encode()
+    event = service.documents.event(summary, event_id(task_id, number), utcnow())
+    document = json.dumps(event, separators=(",", ":")).encode()
     service.payloads.put_event(task_id, number, document)
     return document
 
@@ -162,18 +162,6 @@ def _event(service: Following, task_id: str, number: int) -> bytes:
     if stored is not None:
         return stored
     raise NotYet(f"task {task_id}: the event of end {number} is not stored yet")
-
-
-def event_document(summary: TaskSummary) -> dict[str, Any]:
-    task = summary.task
-    number = task.completion.number
-    return {
-        **task_document(summary),
-        "event": EVENT,
-        "event_id": event_id(task.task_id, number),
-        "completion": number,
-        "sent_at": utcnow(),
-    }
 
 
 def _write_results(service: Following, task: Task, number: int) -> None:

@@ -14,6 +14,7 @@ from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 from pydantic import ValidationError
 
 from api import documents, openapi, schemas
+from api.wire import state_name
 from harness.azurite import REPO
 from jobs.core.models import Job, JobStatus
 from jobs.reads.tasks import JobPage
@@ -102,7 +103,7 @@ def test_submits_are_described_by_the_model_the_service_validates_them_with() ->
 
 
 def test_job_states_in_the_schema_are_the_ones_the_api_names() -> None:
-    assert set(get_args(schemas.JobState)) == {status.api_name for status in JobStatus}
+    assert set(get_args(schemas.JobState)) == {state_name(status) for status in JobStatus}
 
 
 def test_the_served_bytes_are_the_document() -> None:
