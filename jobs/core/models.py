@@ -154,6 +154,8 @@ class Job:
     item: Payload | None = None
     result: Payload | None = None
     progress: str | None = None  # the handler's last report, JSON text
+    checkpoint: Payload | None = None  # the state its handler last saved; cleared at its end
+    checkpoint_at: str | None = None  # when that was
     etag: str | None = field(default=None, compare=False)
 
     @property

@@ -14,12 +14,19 @@ from jobs.core.resources import DEFAULT_QUEUE
 from jobs.kinds.files import Files
 
 Reporter = Callable[[float, "str | None"], None]
+Saver = Callable[[JsonValue], None]
 
 # host.json's maxDequeueCount: the host runs a job's message this many times, then poisons it.
 HOST_MAX_ATTEMPTS = 5
+# host.json's functionTimeout (10 minutes): a kind's own time limit must be shorter.
+MAX_TIMEOUT = 600.0
 
 
 def _ignore(fraction: float, message: str | None) -> None:
+    return None
+
+
+def _forget(state: JsonValue) -> None:
     return None
 
 
@@ -30,12 +37,22 @@ class JobContext:
     attempt: int  # 1 on the first run; the queue message's dequeue count
     files: Files  # inputs it may read, outputs it writes
     reporter: Reporter = _ignore
+    # The state an earlier attempt of this job saved with ``checkpoint`` (None: none did).
+    checkpoint_state: JsonValue = None
+    saver: Saver = _forget
 
     def report_progress(self, fraction: float, message: str | None = None) -> None:
         """Say how far the job has got (0 to 1), with an optional word on what it is doing.
         Shown on the job and rolled into its task's progress; cheap to call often (the
         runner writes at most about one report a second)."""
         self.reporter(min(1.0, max(0.0, float(fraction))), message)
+
+    def checkpoint(self, state: JsonValue) -> None:
+        """Save how far the job has got, as JSON: an attempt after a crash, a time-out or a
+        failure reads it back as ``checkpoint_state`` and can carry on from there. Kept on the
+        job (a blob when large) until the job ends. Each call writes it: checkpoint after a
+        step worth keeping, not in a tight loop."""
+        self.saver(state)
 
 
 @dataclass(frozen=True)
@@ -51,12 +68,20 @@ class Kind:
     # Attempts before a job fails for good, when fewer than the host's: the attempt that
     # reaches it fails the job (its error kept) instead of leaving the message to be retried.
     max_attempts: int = HOST_MAX_ATTEMPTS
+    # Seconds one attempt may run: past it the attempt fails (and is retried like any failed
+    # attempt) instead of holding its slot until the host's functionTimeout. None: no limit.
+    timeout: float | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_attempts <= HOST_MAX_ATTEMPTS:
             raise ValueError(
                 f"kind {self.name!r}: max_attempts must be 1 to {HOST_MAX_ATTEMPTS} "
                 f"(host.json maxDequeueCount), got {self.max_attempts}"
+            )
+        if self.timeout is not None and not 0 < self.timeout <= MAX_TIMEOUT:
+            raise ValueError(
+                f"kind {self.name!r}: timeout must be above 0 and at most {MAX_TIMEOUT} s "
+                f"(host.json functionTimeout), got {self.timeout}"
             )
 
     @cached_property

@@ -4,25 +4,23 @@ kind's handler in between and says which way it went."""
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
-import time
+import threading
+from dataclasses import replace
 from typing import Any, Protocol
 
 from pydantic import ValidationError
 
 from jobs.collaborators import HasFiles, HasKinds, HasLifecycle, HasPayloads, HasTable
 from jobs.core import logs
-from jobs.core.clock import utcnow
-from jobs.core.errors import PermanentJobError
+from jobs.core.errors import JobsError, PermanentJobError
 from jobs.core.messages import RunMessage
-from jobs.core.models import Job
-from jobs.kinds import JobContext
-from jobs.kinds.base import HOST_MAX_ATTEMPTS, Reporter
+from jobs.core.models import JsonValue
+from jobs.kinds import JobContext, Kind
+from jobs.kinds.base import HOST_MAX_ATTEMPTS
+from jobs.lifecycle.attempt import Attempt
 
 MAX_ERROR_LENGTH = 4000
-REPORT_INTERVAL = 1.0  # seconds between two progress writes of one job
 
 
 class Running(HasTable, HasPayloads, HasLifecycle, HasKinds, HasFiles, Protocol):
@@ -52,19 +50,24 @@ def _run(service: Running, queue: str, message: RunMessage, attempt: int) -> Non
         return
     dims["kind"] = kind.name
     logs.event("job_started", **dims)
+    live = Attempt(service, job)
     try:
         item = kind.item.validate_python(
             service.payloads.decode(job.item), context=service.kinds.context
         )
         context = JobContext(
-            job.task_id, job.job_id, attempt, service.files, _reporter(service, job)
-        )
-        result = kind.handler(item, context)
+            job.task_id, job.job_id, attempt, service.files, live.report,
+            checkpoint_state=live.state, saver=live.checkpoint,
+        )  # fmt: skip
+        result = _call(kind, item, context)
     except (PermanentJobError, ValidationError) as error:
-        lifecycle.fail(claim, describe(error))
+        live.end()
+        lifecycle.fail(replace(claim, job=live.job), describe(error))
         logs.event("job_failed", logging.WARNING, error=describe(error), **dims)
         return
     except Exception as error:
+        live.end()
+        claim = replace(claim, job=live.job)
         if kind.max_attempts < HOST_MAX_ATTEMPTS and attempt >= kind.max_attempts:
             # The kind allows fewer attempts than the host and this was its last: fail now,
             # error kept. (At the host's own limit the message goes to poison as before.)
@@ -74,8 +77,40 @@ def _run(service: Running, queue: str, message: RunMessage, attempt: int) -> Non
         lifecycle.note_error(claim, describe(error))
         logs.event("job_retrying", logging.WARNING, error=describe(error), **dims)
         raise
-    lifecycle.complete(claim, result)
+    live.end()
+    lifecycle.complete(replace(claim, job=live.job), result)
     logs.event("job_completed", **dims)
+
+
+class TimeLimitExceeded(JobsError):
+    """The attempt ran past its kind's time limit: it counts as a failed attempt."""
+
+
+def _call(kind: Kind, item: Any, context: JobContext) -> JsonValue:
+    """The kind's handler, within its time limit when it has one. Past the limit the attempt
+    fails; the handler's thread cannot be stopped from outside, so it runs on unheeded (its
+    progress and checkpoints are dropped, its result never recorded)."""
+    if kind.timeout is None:
+        return kind.handler(item, context)
+    outcome: list[JsonValue] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            outcome.append(kind.handler(item, context))
+        except BaseException as error:
+            failure.append(error)
+
+    thread = threading.Thread(target=run, name=f"job-{context.job_id}", daemon=True)
+    thread.start()
+    thread.join(kind.timeout)
+    if thread.is_alive():
+        raise TimeLimitExceeded(
+            f"the attempt ran past the time limit of kind {kind.name!r} ({kind.timeout:g} s)"
+        )
+    if failure:
+        raise failure[0]
+    return outcome[0]
 
 
 def describe(error: BaseException) -> str:
@@ -89,21 +124,3 @@ def describe(error: BaseException) -> str:
     else:
         text = f"{type(error).__name__}: {error}"
     return text[:MAX_ERROR_LENGTH]
-
-
-def _reporter(service: Running, job: Job) -> Reporter:
-    """Writes a running job's reports, at most about one a second (the last word of a burst
-    may wait for the next report, or for the job's end, which says all)."""
-    last = 0.0
-
-    def report(fraction: float, message: str | None) -> None:
-        nonlocal last
-        now = time.monotonic()
-        if now - last < REPORT_INTERVAL and fraction < 1.0:
-            return
-        last = now
-        text = {"fraction": round(fraction, 4), "message": message, "at": utcnow()}
-        with contextlib.suppress(Exception):  # a lost report must never fail the job
-            service.table.report_progress(job, json.dumps(text, separators=(",", ":")))
-
-    return report

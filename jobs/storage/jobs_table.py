@@ -296,11 +296,17 @@ class JobsTable:
                 shards.append(_shard_from(entity))
         return None if task is None else (task, shards)
 
-    def report_progress(self, job: Job, progress: str) -> None:
-        """Store a running job's progress report; no guard, no counter: it changes only that."""
-        self.store.transact(
-            job.task_id, [Write("merge", job_key(job.index), {"Progress": progress})]
-        )
+    def report_progress(self, job: Job, progress: str) -> str:
+        """Store a running job's progress report; no guard, no counter: it changes only that.
+        Returns the row's new ETag."""
+        write = Write("merge", job_key(job.index), {"Progress": progress})
+        return self.store.transact(job.task_id, [write])[0]
+
+    def save_checkpoint(self, job: Job, state: Payload, at: str) -> str:
+        """Store a running job's checkpoint, guarded by ``job.etag`` (ConcurrentUpdate when the
+        row moved since); returns the row's new ETag."""
+        write = Write("merge", job_key(job.index), _checkpoint_props(state, at), job.etag)
+        return self.store.transact(job.task_id, [write])[0]
 
     # -- what a purge deletes ---------------------------------------------------------------
 
@@ -374,7 +380,17 @@ def job_props(job: Job, *, with_item: bool = False) -> dict[str, Any]:
         # The other of the pair is cleared ("" reads back as absent), so a result written
         # again after a retry never leaves a stale twin behind.
         props.update({"JobResult": job.result.text or "", "JobResultBlob": job.result.blob or ""})
+    if job.status.finished:  # an ended job keeps no checkpoint; only save_checkpoint sets one
+        props.update(_checkpoint_props(None, None))
     return props
+
+
+def _checkpoint_props(state: Payload | None, at: str | None) -> dict[str, Any]:
+    return {
+        "Checkpoint": "" if state is None else state.text or "",
+        "CheckpointBlob": "" if state is None else state.blob or "",
+        "CheckpointAt": at or "",
+    }
 
 
 def _payload_from(props: Any, name: str) -> Payload | None:
@@ -401,13 +417,15 @@ def _job_from(entity: Entity) -> Job:
         item=_payload_from(props, "JobDetail"),
         result=_payload_from(props, "JobResult"),
         progress=props.get("Progress") or None,
+        checkpoint=_payload_from(props, "Checkpoint"),
+        checkpoint_at=props.get("CheckpointAt") or None,
         etag=entity.etag,
     )
 
 
 _SUMMARY_FIELDS = [
     "Index", "Status", "RetryCount", "Generation", "NextIndex", "NextGeneration", "NextSent",
-    "ErrorMessage", "Started", "Updated", "Kind", "Progress",
+    "ErrorMessage", "Started", "Updated", "Kind", "Progress", "CheckpointAt",
 ]  # fmt: skip
 
 _TASK_FIELDS = {
