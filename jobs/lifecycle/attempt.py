@@ -17,7 +17,7 @@ import time
 from dataclasses import replace
 from typing import Protocol
 
-from jobs.collaborators import HasPayloads, HasTable
+from jobs.collaborators import HasLifecycle, HasPayloads, HasTable
 from jobs.core.clock import utcnow
 from jobs.core.models import Job, JobStatus, JsonValue
 from jobs.storage import ConcurrentUpdate
@@ -26,8 +26,8 @@ REPORT_INTERVAL = 1.0  # seconds between two progress writes of one job
 MAX_RACES = 10
 
 
-class Storage(HasTable, HasPayloads, Protocol):
-    """The job's row and, for a large checkpoint, its blob."""
+class Storage(HasTable, HasPayloads, HasLifecycle, Protocol):
+    """The job's row and, for a large checkpoint, its blob; the process's progress board."""
 
 
 class Attempt:
@@ -53,10 +53,14 @@ class Attempt:
         """The attempt is over: whatever its handler still writes is dropped."""
         with self._lock:
             self._over = True
+        self._service.lifecycle.progress.stopped(self._job.task_id, self._job.index)
 
     def report(self, fraction: float, message: str | None) -> None:
         """At most about one write a second (the last word of a burst may wait for the next
         report, or for the job's end, which says all). A lost report never fails the job."""
+        if self._over:
+            return
+        self._service.lifecycle.progress.report(self._job.task_id, self._job.index, fraction)
         now = time.monotonic()
         if now - self._last_report < REPORT_INTERVAL and fraction < 1.0:
             return

@@ -42,6 +42,7 @@ from jobs.core.resources import CONTROL_QUEUE
 from jobs.core.settings import COUNTER_SHARDS
 from jobs.lifecycle.group_commit import GroupCommit
 from jobs.lifecycle.moves import MOVES, Change, Event, Successor, decide
+from jobs.lifecycle.progress import ProgressBoard
 from jobs.lifecycle.shards import ShardCache
 from jobs.storage import ConcurrentUpdate
 from jobs.storage.jobs_table import JobsTable, Shard, TaskWrite, completion_props, shard_of
@@ -99,6 +100,7 @@ class Lifecycle:
         self.table = table
         self.queues = queues
         self.payloads = payloads
+        self.progress = ProgressBoard(table)  # what this process's running jobs reported
         # Grouped: a worker's concurrent moves of one task's jobs are written together, and
         # the task's counter shards are kept between writes (their ETags guard every write,
         # so a shard that moved elsewhere fails the write and is read again).

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from jobs.collaborators import HasDocuments, HasPayloads, HasTable
@@ -47,15 +47,13 @@ class Results:
 
 
 def status(service: Reading, task_id: str) -> TaskSummary:
-    found = service.table.read_counts(task_id)
+    """The task, its counts and its progress, in one query whatever its size (the running
+    jobs' reports come added up, one row per writer: jobs.lifecycle.progress)."""
+    found = service.table.read_status(task_id, datetime.now(UTC))
     if found is None or found[0].purging:  # being purged reads as gone
         raise NotFound(task_id)
-    summary = TaskSummary.of(*found)
-    if summary.counts[JobStatus.IN_PROGRESS]:  # what the running jobs say of themselves
-        running = service.table.jobs(task_id, JobStatus.IN_PROGRESS)
-        reported = sum(progress_of(job)[0] for job in running)
-        summary = replace(summary, reported=reported)
-    return summary
+    task, counts, reported = found
+    return replace(TaskSummary.of(task, counts), reported=reported)
 
 
 def progress_of(job: Job) -> tuple[float, dict[str, Any] | None]:

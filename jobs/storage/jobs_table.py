@@ -14,8 +14,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
+from jobs.core.clock import stamp
 from jobs.core.models import (
     Completion,
     Counts,
@@ -33,13 +35,19 @@ from jobs.storage.keys import (
     JOB_PREFIX,
     JOBS_END,
     KEY_ROW,
+    PROGRESS_PREFIX,
     SHARD_PREFIX,
     TASK_ROW,
     job_key,
     key_partition,
+    progress_key,
     shard_key,
+    shard_number,
 )
 
+# A writer's progress row older than this is read as nothing (its writer died, or its jobs
+# went quiet for that long).
+PROGRESS_TTL = timedelta(minutes=2)
 # A read of many jobs reads past up to this many rows it does not need rather than ask again.
 NEARBY = 8
 
@@ -145,15 +153,7 @@ class JobsTable:
     def read_counts(self, task_id: str) -> tuple[Task, Counts] | None:
         """The task and its counts in one query: its row and its shards, whatever its size."""
         found = self.read_shards(task_id)
-        if found is None:
-            return None
-        task, shards = found
-        counts = sum((shard.counts for shard in shards), Counts())
-        # Every job's move stamps its shard, so the newest shard says when the task last moved,
-        # and the earliest shard start is the task's.
-        updated = max([task.updated_at, *(s.updated for s in shards if s.updated)])
-        starts = [s.started for s in shards if s.started]
-        return replace(task, updated_at=updated, started_at=min(starts, default=None)), counts
+        return None if found is None else _with_shards(*found)
 
     def cancel_task(self, task_id: str, now: str) -> None:
         """Flag the task and every shard cancelled in one transaction: a worker that read a
@@ -288,13 +288,41 @@ class JobsTable:
 
     def read_shards(self, task_id: str) -> tuple[Task, list[Shard]] | None:
         """The task row and every counter shard, in one query."""
-        task, shards = None, []
+        found = self._status_rows(task_id)
+        return None if found is None else (found[0], found[1])
+
+    def read_status(self, task_id: str, now: datetime) -> tuple[Task, Counts, float] | None:
+        """What a status poll needs, in one query whatever the task's size: the task as
+        ``read_counts`` has it, its counts, and the progress its running jobs reported, added
+        up over the writers' progress rows that are not stale (see ``write_progress``)."""
+        found = self._status_rows(task_id)
+        if found is None:
+            return None
+        task, shards, progress = found
+        fresh = stamp(now - PROGRESS_TTL)
+        reported = sum(value for value, at in progress if at >= fresh)
+        task, counts = _with_shards(task, shards)
+        return task, counts, min(reported, float(counts.in_progress))
+
+    def write_progress(self, task_id: str, writer: str, reported: float, at: str) -> None:
+        """Record what ``writer``'s running jobs of the task reported, added up. A row older
+        than PROGRESS_TTL is read as nothing: its writer died or its jobs went quiet."""
+        props = {"Reported": round(reported, 4), "At": at}
+        self.store.transact(task_id, [Write("upsert", progress_key(writer), props)])
+
+    def _status_rows(
+        self, task_id: str
+    ) -> tuple[Task, list[Shard], list[tuple[float, str]]] | None:
+        task, shards, progress = None, [], []
         for entity in self.store.query(task_id, start=SHARD_PREFIX):
             if entity.row == TASK_ROW:
                 task = _task_from(entity)
-            elif entity.row.startswith(SHARD_PREFIX):
+            elif shard_number(entity.row) is not None:
                 shards.append(_shard_from(entity))
-        return None if task is None else (task, shards)
+            elif entity.row.startswith(PROGRESS_PREFIX):
+                props = entity.props
+                progress.append((float(props.get("Reported") or 0), str(props.get("At") or "")))
+        return None if task is None else (task, shards, progress)
 
     def report_progress(self, job: Job, progress: str) -> str:
         """Store a running job's progress report; no guard, no counter: it changes only that.
@@ -528,6 +556,15 @@ def _task_from(entity: Entity) -> Task:
         ),
         etag=entity.etag,
     )
+
+
+def _with_shards(task: Task, shards: Sequence[Shard]) -> tuple[Task, Counts]:
+    counts = sum((shard.counts for shard in shards), Counts())
+    # Every job's move stamps its shard, so the newest shard says when the task last moved,
+    # and the earliest shard start is the task's.
+    updated = max([task.updated_at, *(s.updated for s in shards if s.updated)])
+    starts = [s.started for s in shards if s.started]
+    return replace(task, updated_at=updated, started_at=min(starts, default=None)), counts
 
 
 def _shard_from(entity: Entity) -> Shard:

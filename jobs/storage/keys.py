@@ -3,7 +3,7 @@ family's partitions are told apart by their first characters, so no two can ever
 
 | family | PartitionKey | RowKey |
 | --- | --- | --- |
-| a task | its id, a lower-case UUID | ``task``, ``shard-NN``, ``job-NNNNNNNN`` |
+| a task | its id, a UUID | ``task``, ``shard-NN``, ``shard-p-<writer>``, ``job-NNNNNNNN`` |
 | an idempotency key | ``key-<sha256 of the key>`` | ``key`` |
 | the task index | ``tasks-<state>`` | ``t-<position>``, ``k-<kind>-<position>`` |
 | throughput | ``stats-minutes`` | ``minute-NN``, ``clock`` |
@@ -37,6 +37,21 @@ def job_key(index: int) -> str:
 
 def shard_key(number: int) -> str:
     return f"{SHARD_PREFIX}{number:02d}"
+
+
+def shard_number(row: str) -> int | None:
+    """The counter shard ``row`` is, or None for another row of the status read's range."""
+    rest = row.removeprefix(SHARD_PREFIX)
+    return int(rest) if rest != row and rest.isascii() and rest.isdigit() else None
+
+
+# One row per writer (a worker process) that runs the task's jobs: the progress its running
+# jobs reported, added up. Inside the status read's range (``shard-`` to the task row).
+PROGRESS_PREFIX = f"{SHARD_PREFIX}p-"
+
+
+def progress_key(writer: str) -> str:
+    return f"{PROGRESS_PREFIX}{writer}"
 
 
 # -- idempotency keys -------------------------------------------------------------------------

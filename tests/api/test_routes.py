@@ -112,7 +112,7 @@ def test_an_unexpected_error_is_answered_as_json(service: Service) -> None:
 
     service.check = broken  # type: ignore[method-assign]
     assert routes.health(service, Request()).status == 503
-    service.table.read_counts = lambda task_id: broken()  # type: ignore[method-assign]
+    service.table.read_status = lambda task_id, now: broken()  # type: ignore[method-assign]
     answer = routes.get_results(service, Request(route={"task_id": TASK}))
     assert (answer.status, body(answer)["error"]) == (500, "internal error")
 
