@@ -21,27 +21,6 @@ class Reading(HasTable, HasPayloads, Protocol):
     """The table and the service's blobs: what a caller's reads use."""
 
 
-@dataclass(frozen=True)
-class JobPage:
-    jobs: list[Job]
-    more: bool  # another page may follow the last job
-
-
-@dataclass(frozen=True)
-class JobDetail:
-    job: Job
-    item: JsonValue
-    result: JsonValue
-
-
-@dataclass(frozen=True)
-class Results:
-    """A finished task's results: the lines themselves, or a short-lived link to its file."""
-
-    lines: Iterator[bytes] | None = None
-    link: str | None = None
-
-
 def status(service: Reading, task_id: str) -> TaskSummary:
     found = service.table.read_counts(task_id)
     if found is None or found[0].purging:  # being purged reads as gone
@@ -86,6 +65,12 @@ def progress_of(job: Job) -> tuple[float, dict[str, Any] | None]:
     return float(report.get("fraction") or 0.0), report
 
 
+@dataclass(frozen=True)
+class JobPage:
+    jobs: list[Job]
+    more: bool  # another page may follow the last job
+
+
 def jobs_page(
     service: Reading, task_id: str, status: JobStatus | None, limit: int, after: int | None
 ) -> JobPage:
@@ -94,6 +79,13 @@ def jobs_page(
     if task is None or task.purging:
         raise NotFound(task_id)
     return JobPage(*service.table.job_page(task_id, status, limit, after))
+
+
+@dataclass(frozen=True)
+class JobDetail:
+    job: Job
+    item: JsonValue
+    result: JsonValue
 
 
 def job_detail(service: Reading, task_id: str, index: int) -> JobDetail:
@@ -107,6 +99,14 @@ def job_detail(service: Reading, task_id: str, index: int) -> JobDetail:
         job = Job(task_id, index, task.kind)  # accepted; the fan-out has not written its row yet
     decode = service.payloads.decode
     return JobDetail(job, decode(job.item), decode(job.result))
+
+
+@dataclass(frozen=True)
+class Results:
+    """A finished task's results: the lines themselves, or a short-lived link to its file."""
+
+    lines: Iterator[bytes] | None = None
+    link: str | None = None
 
 
 def results(service: Reading, task_id: str) -> Results:
