@@ -53,7 +53,17 @@ from jobs.core.resources import JOBS_TABLE
 from jobs.core.settings import COUNTER_SHARDS, STORAGE_CONNECTION
 from jobs.dispatch.fanout import spread
 from jobs.dispatch.submit import submit
-from jobs.storage import ConcurrentUpdate, Entity, QueueStore, Received, Sent, TableStore, Write
+from jobs.storage import (
+    ALL_ROWS,
+    ConcurrentUpdate,
+    Entity,
+    QueueStore,
+    Received,
+    Rows,
+    Sent,
+    TableStore,
+    Write,
+)
 from jobs.storage.azure import AzureQueueStore
 from jobs.storage.connection import StorageConnection
 from jobs.storage.keys import job_key, shard_key
@@ -374,8 +384,8 @@ class CountingTable:
     def get(self, partition: str, row: str) -> Entity | None:
         return self.store.get(partition, row)
 
-    def query(self, partition: str, **options: Any) -> Iterator[Entity]:
-        return self.store.query(partition, **options)
+    def query(self, partition: str, rows: Rows = ALL_ROWS) -> Iterator[Entity]:
+        return self.store.query(partition, rows)
 
     def query_partitions(self, start: str, end: str, **options: Any) -> Iterator[Entity]:
         return self.store.query_partitions(start, end, **options)

@@ -32,7 +32,7 @@ import pathlib
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from azure.functions import _abc, meta
 from azure.functions._thirdparty import typing_inspect as _typing_inspect
@@ -145,8 +145,9 @@ def check_output_type_annotation(name: str, pytype: type) -> bool:
     return _check(name, "check_output_type_annotation", pytype)
 
 
-@dataclass(frozen=True)
-class ParamType:
+class ParamType(NamedTuple):
+    """What the worker keeps per parameter (functions.py ``ParamTypeInfo``)."""
+
     binding_name: str
     pytype: Any
 

@@ -40,6 +40,10 @@ Service = Literal["queue", "blob"]
 
 @dataclass(frozen=True)
 class Connection:
+    """A resolved connection: a connection string, or a service endpoint reached through an
+    identity (with ``managed_identity``, the managed identity, user-assigned when ``client_id``
+    names one; otherwise the default credential chain)."""
+
     name: str
     connection_string: str | None = None
     endpoint: str | None = None

@@ -14,85 +14,83 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Generic, Never, NoReturn, TypeVar, overload
 
 import azure.functions as func
 from azure.functions import _abc
 
+T = TypeVar("T")
+
+
+class Held(Generic[T]):
+    """A read-only property: the value ``hold`` gave the instance under the first name this is
+    assigned to in the class body (a second name is an alias)."""
+
+    name = ""
+
+    def __set_name__(self, owner: type[Any], name: str) -> None:
+        self.name = self.name or name
+
+    @overload
+    def __get__(self, instance: None, owner: type[Any]) -> Held[T]: ...
+
+    @overload
+    def __get__(self, instance: object, owner: type[Any]) -> T: ...
+
+    def __get__(self, instance: object | None, owner: type[Any]) -> Held[T] | T:
+        if instance is None:
+            return self
+        value: T = vars(instance)[self.name]
+        return value
+
+    def __set__(self, instance: object, value: Never) -> NoReturn:
+        raise AttributeError(f"{self.name} is read-only")
+
+
+def hold(instance: object, **values: Any) -> None:
+    """Give ``instance`` the values its ``Held`` properties answer."""
+    vars(instance).update(values)
+
 
 class TraceContext(_abc.TraceContext):
-    def __init__(self, trace_parent: str, trace_state: str, attributes: dict[str, str]) -> None:
-        self._parent = trace_parent
-        self._state = trace_state
-        self._attributes = attributes
-
-    @property
-    def trace_state(self) -> str:
-        return self._state
-
-    @property
-    def trace_parent(self) -> str:
-        return self._parent
-
-    @property
-    def attributes(self) -> dict[str, str]:
-        return self._attributes
-
+    trace_state = Held[str]()
+    trace_parent = Held[str]()
+    attributes = Held[dict[str, str]]()
     # The worker keeps the capitalised names, deprecated but still read by apps.
-    @property
-    def Tracestate(self) -> str:
-        return self._state
+    Tracestate, Traceparent, Attributes = trace_state, trace_parent, attributes
 
-    @property
-    def Traceparent(self) -> str:
-        return self._parent
-
-    @property
-    def Attributes(self) -> dict[str, str]:
-        return self._attributes
+    def __init__(self, trace_parent: str, trace_state: str, attributes: dict[str, str]) -> None:
+        hold(self, trace_parent=trace_parent, trace_state=trace_state, attributes=attributes)
 
 
 class RpcException(_abc.RpcException):
     """The previous attempt's failure, as the host hands it back in the retry context."""
 
+    source = Held[str]()
+    stack_trace = Held[str]()
+    message = Held[str]()
+
     def __init__(self, message: str = "", stack_trace: str = "", source: str = "") -> None:
-        self._message = message
-        self._stack_trace = stack_trace
-        self._source = source
-
-    @property
-    def source(self) -> str:
-        return self._source
-
-    @property
-    def stack_trace(self) -> str:
-        return self._stack_trace
-
-    @property
-    def message(self) -> str:
-        return self._message
+        hold(self, message=message, stack_trace=stack_trace, source=source)
 
 
 class RetryContext(_abc.RetryContext):
+    retry_count = Held[int]()
+    max_retry_count = Held[int]()
+    exception = Held[RpcException]()
+
     def __init__(self, retry_count: int, max_retry_count: int, exception: RpcException) -> None:
-        self._count = retry_count
-        self._max = max_retry_count
-        self._exception = exception
-
-    @property
-    def retry_count(self) -> int:
-        return self._count
-
-    @property
-    def max_retry_count(self) -> int:
-        return self._max
-
-    @property
-    def exception(self) -> RpcException:
-        return self._exception
+        hold(self, retry_count=retry_count, max_retry_count=max_retry_count, exception=exception)
 
 
 class Context(func.Context):
+    invocation_id = Held[str]()
+    thread_local_storage = Held[Any]()
+    function_name = Held[str]()
+    function_directory = Held[str]()
+    trace_context = Held[TraceContext]()
+    retry_context = Held[RetryContext]()
+
     def __init__(
         self,
         invocation_id: str,
@@ -101,42 +99,22 @@ class Context(func.Context):
         trace: Mapping[str, Any],
         retry: Mapping[str, Any],
     ) -> None:
-        self._id = invocation_id
-        self._name = function_name
-        self._directory = directory
-        self._local = threading.local()
-        self._local.invocation_id = invocation_id
-        self._trace = TraceContext(
-            str(trace.get("trace_parent") or ""),
-            str(trace.get("trace_state") or ""),
-            dict(trace.get("attributes") or {}),
+        local = threading.local()
+        local.invocation_id = invocation_id
+        hold(
+            self,
+            invocation_id=invocation_id,
+            thread_local_storage=local,
+            function_name=function_name,
+            function_directory=directory,
+            trace_context=TraceContext(
+                str(trace.get("trace_parent") or ""),
+                str(trace.get("trace_state") or ""),
+                dict(trace.get("attributes") or {}),
+            ),
+            retry_context=RetryContext(
+                int(retry.get("retry_count") or 0),
+                int(retry.get("max_retry_count") or 0),
+                RpcException(str(retry.get("exception") or "")),
+            ),
         )
-        self._retry = RetryContext(
-            int(retry.get("retry_count") or 0),
-            int(retry.get("max_retry_count") or 0),
-            RpcException(str(retry.get("exception") or "")),
-        )
-
-    @property
-    def invocation_id(self) -> str:
-        return self._id
-
-    @property
-    def thread_local_storage(self) -> Any:
-        return self._local
-
-    @property
-    def function_name(self) -> str:
-        return self._name
-
-    @property
-    def function_directory(self) -> str:
-        return self._directory
-
-    @property
-    def trace_context(self) -> TraceContext:
-        return self._trace
-
-    @property
-    def retry_context(self) -> RetryContext:
-        return self._retry

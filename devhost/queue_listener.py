@@ -8,7 +8,7 @@ src/Shared/``:
   back off on an empty queue, a missing one (it is never created), a queue being deleted or a
   5xx; any other storage error is unhandled and stops the host. Messages received when a stop
   begins are not processed and not handed back: they reappear after their invisibility.
-* ``Timers/RandomizedExponentialBackoffStrategy.cs``: the backoff curve (see :class:`Backoff`).
+* ``Timers/RandomizedExponentialBackoffStrategy.cs``: the backoff curve (devhost/listening.py).
 * ``Queues/SharedQueueWatcher.cs`` (Azure/azure-webjobs-sdk has the same): a message added to
   a poison queue wakes that queue's listener at once instead of after its backoff.
 """
@@ -16,9 +16,6 @@ src/Shared/``:
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import random
-from collections.abc import Callable
 
 from azure.core.exceptions import HttpResponseError
 from azure.storage.queue import QueueMessage
@@ -28,48 +25,10 @@ from devhost import logs
 from devhost.config import QueueOptions
 from devhost.indexing import FunctionSpec
 from devhost.invoker import Invoker
+from devhost.listening import Backoff, ListenerLoop
 from devhost.queue_processor import Fatal, QueueProcessor, poison_queue_name
 
 INVISIBILITY = 600
-MIN_POLL = 0.1
-
-
-class Backoff:
-    """``RandomizedExponentialBackoffStrategy`` with minimum = delta = 100 ms.
-
-    After a success the delay is the minimum and the exponent 1. Each failure (empty poll)
-    below the cap gives minimum + uniform(0.8, 1.2) x 2^(n-1) x delta and raises the exponent;
-    the first one, before any success, is the minimum itself. Once a delay would reach the
-    maximum, it stays at the maximum until a success.
-    """
-
-    def __init__(
-        self,
-        maximum: float,
-        minimum: float = MIN_POLL,
-        uniform: Callable[[float, float], float] = random.uniform,
-    ) -> None:
-        self.minimum = minimum
-        self.maximum = maximum
-        self.delta = minimum
-        self.uniform = uniform
-        self.current = 0.0
-        self.exponent = 0
-
-    def next_delay(self, succeeded: bool) -> float:
-        if succeeded:
-            self.current = self.minimum
-            self.exponent = 1
-        elif self.current != self.maximum:
-            delay = self.minimum
-            if self.exponent > 0:
-                delay += self.uniform(0.8, 1.2) * 2 ** (self.exponent - 1) * self.delta
-            if delay < self.maximum:
-                self.current = delay
-                self.exponent += 1
-            else:
-                self.current = self.maximum
-        return self.current
 
 
 def transient(exc: HttpResponseError) -> bool:
@@ -97,7 +56,7 @@ class QueueWatcher:
             listener.notify()
 
 
-class QueueListener:
+class QueueListener(ListenerLoop):
     def __init__(
         self,
         spec: FunctionSpec,
@@ -106,11 +65,10 @@ class QueueListener:
         fatal: Fatal,
         watcher: QueueWatcher,
     ) -> None:
-        assert spec.connection is not None
-        self.spec = spec
+        super().__init__(spec, fatal)
         self.options = options
-        self.fatal = fatal
         self.queue_name = str(spec.properties["queueName"])
+        assert spec.connection is not None
         self._service: QueueServiceClient = spec.connection.queue_service()
         self._client: QueueClient = self._service.get_queue_client(self.queue_name)
         poison = poison_queue_name(self.queue_name)
@@ -125,13 +83,8 @@ class QueueListener:
         )
         watcher.register(self.queue_name, self)
         self._tasks: set[asyncio.Task[None]] = set()
-        self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
         self._slot = asyncio.Event()
-        self._loop: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._loop = asyncio.create_task(self._run())
 
     def notify(self) -> None:
         self._wake.set()
@@ -198,13 +151,8 @@ class QueueListener:
         for waiter in pending:
             waiter.cancel()
 
-    def stop_receiving(self) -> None:
-        self._stopping.set()
-
     async def wait_idle(self) -> None:
-        if self._loop is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop
+        await super().wait_idle()
         while self._tasks:
             await asyncio.wait(set(self._tasks))
 
@@ -215,8 +163,5 @@ class QueueListener:
             task.cancel()
         if self._tasks:
             await asyncio.wait(set(self._tasks))
-        if self._loop is not None:
-            self._loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop
+        await self._end_loop(cancel=True)
         await self._service.close()

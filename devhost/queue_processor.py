@@ -35,6 +35,7 @@ import contextlib
 import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,6 +47,7 @@ from devhost import logs
 from devhost.config import QueueOptions
 from devhost.indexing import FunctionSpec
 from devhost.invoker import InvocationFailed, Invoker, WorkerLost
+from devhost.listening import finish
 
 INVISIBILITY = 600
 RENEW_EVERY = 300.0
@@ -118,25 +120,22 @@ def trigger_data(
     return trigger, metadata
 
 
+@dataclass(eq=False)
 class QueueProcessor:
-    def __init__(
-        self,
-        spec: FunctionSpec,
-        options: QueueOptions,
-        invoker: Invoker,
-        queue: QueueClient,
-        poison: QueueClient | None,
-        fatal: Fatal,
-        poisoned: Callable[[str], None],
-    ) -> None:
-        self.spec = spec
-        self.options = options
-        self.invoker = invoker
-        self.queue = queue
-        self.poison = poison
-        self.fatal = fatal
-        self.poisoned = poisoned
-        self.reason = f"New queue message detected on '{queue.queue_name}'."
+    """One queue's messages, each processed on its own: ``poisoned`` is told the name of the
+    poison queue a message was moved to."""
+
+    spec: FunctionSpec
+    options: QueueOptions
+    invoker: Invoker
+    queue: QueueClient
+    poison: QueueClient | None
+    fatal: Fatal
+    poisoned: Callable[[str], None]
+    reason: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.reason = f"New queue message detected on '{self.queue.queue_name}'."
 
     async def process(self, message: QueueMessage) -> None:
         """Everything for one message; an unexpected error is fatal, as in the listener."""
@@ -169,9 +168,7 @@ class QueueProcessor:
         try:
             failed = not await self._invoke(message, body)
         finally:
-            renewal.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewal
+            await finish(renewal, cancel=True)
         await self._complete(message, body, receipt, failed)
 
     async def _invoke(self, message: QueueMessage, body: bytes) -> bool:

@@ -23,10 +23,11 @@ warning at indexing (``Indexers/FunctionIndexer.cs`` ``CheckRetrySupport``).
 
 from __future__ import annotations
 
-import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from devhost.listening import Backoff
 
 SUPPORTS_RETRY = ("timerTrigger",)
 
@@ -65,27 +66,17 @@ class RetryPolicy:
 
 
 class Delays:
-    """The waits of one invocation's retries (the strategy's state lives per invocation)."""
+    """The waits of one invocation's retries (the strategy's state lives per invocation): the
+    exponential strategy is the listeners' backoff, failing every time."""
 
     def __init__(self, policy: RetryPolicy) -> None:
         self.policy = policy
-        self._current = 0.0
-        self._exponent = 0
+        self._backoff = Backoff(policy.maximum, policy.minimum)
 
     def next(self) -> float:
-        policy = self.policy
-        if policy.strategy == "fixed_delay":
-            return policy.delay
-        if self._current != policy.maximum:
-            interval = policy.minimum
-            if self._exponent > 0:
-                interval += random.uniform(0.8, 1.2) * 2 ** (self._exponent - 1) * policy.minimum
-            if interval < policy.maximum:
-                self._current = interval
-                self._exponent += 1
-            else:
-                self._current = policy.maximum
-        return self._current
+        if self.policy.strategy == "fixed_delay":
+            return self.policy.delay
+        return self._backoff.next_delay(False)
 
 
 def span(seconds: float) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from devhost.config import ConfigError, parse_timespan
 from ncrontab import CronSchedule
@@ -32,10 +32,7 @@ class TimerSchedule(Protocol):
 @dataclass(frozen=True)
 class ConstantSchedule:
     interval: timedelta
-
-    @property
-    def adjust_for_dst(self) -> bool:
-        return False
+    adjust_for_dst: ClassVar[bool] = False
 
     def next_after(self, after: datetime, zone: tzinfo) -> datetime:
         return after.astimezone(zone) + self.interval
@@ -82,10 +79,7 @@ def parse_schedule(
 @dataclass(frozen=True)
 class _Cron:
     cron: CronSchedule
-
-    @property
-    def adjust_for_dst(self) -> bool:
-        return True
+    adjust_for_dst: ClassVar[bool] = True
 
     def next_after(self, after: datetime, zone: tzinfo) -> datetime:
         return self.cron.next_after(after, zone)

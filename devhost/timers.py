@@ -40,7 +40,7 @@ from devhost.connections import resolve_connection
 from devhost.indexing import FunctionSpec
 from devhost.invoker import InvocationFailed, Invoker, WorkerLost
 from devhost.leases import BlobLease
-from devhost.queue_listener import Backoff
+from devhost.listening import Backoff, ListenerLoop, finish
 from devhost.queue_processor import Fatal
 from devhost.schedule_monitor import DEFAULT, ScheduleMonitor, ScheduleStatus
 
@@ -67,7 +67,7 @@ def time_zone(environ: Mapping[str, str]) -> tzinfo:
         return UTC
 
 
-class TimerListener:
+class TimerListener(ListenerLoop):
     def __init__(
         self,
         spec: FunctionSpec,
@@ -77,23 +77,17 @@ class TimerListener:
         options: SingletonOptions,
         fatal: Fatal,
     ) -> None:
+        super().__init__(spec, fatal)
         assert spec.schedule is not None
-        self.spec = spec
         self.invoker = invoker
         self.lease = lease
         self.monitor = monitor if spec.schedule.use_monitor else None
         self.schedule = spec.schedule.schedule
         self.zone = monitor.zone
         self.options = options
-        self.fatal = fatal
         self.timer_name = f"Host.Functions.{spec.name}"
         self.run_on_startup = bool(spec.properties.get("runOnStartup"))
         self.status = ScheduleStatus(DEFAULT, DEFAULT, DEFAULT)
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
 
     def _now(self) -> datetime:
         return datetime.now(self.zone)
@@ -125,9 +119,7 @@ class TimerListener:
             try:
                 await self._schedule(past_due)
             finally:
-                keeper.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await keeper
+                await finish(keeper, cancel=True)
             return
 
     async def _begin(self) -> bool:
@@ -192,20 +184,9 @@ class TimerListener:
         if self.monitor is not None:
             await self.monitor.update_status(self.timer_name, self.status)
 
-    def stop_receiving(self) -> None:
-        self._stopping.set()
-
-    async def wait_idle(self) -> None:
-        if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
     async def close(self) -> None:
         self._stopping.set()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._end_loop(cancel=True)
         await self.lease.release()
 
 

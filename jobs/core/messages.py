@@ -6,104 +6,91 @@ jobs.control.handlers."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
 from jobs.core.models import canonical_task_id, job_id, job_index
 
 
 @dataclass(frozen=True)
-class RunMessage:
-    """The queue message for one job: which job, and which retry generation it belongs to."""
+class _Message:
+    """What every message has: its task, its ``op``, and the JSON it goes on the wire as: a
+    compact object of the op, the task id, then each attribute in ``keys`` under its key there
+    (left out when it is None). Each message class names its own: ``op=..., keys=...``."""
+
+    op: ClassVar[str]
+    keys: ClassVar[Mapping[str, str]]  # attribute: its key in the JSON
 
     task_id: str
-    index: int
-    generation: int = 0
+
+    def __init_subclass__(cls, *, op: str, keys: Mapping[str, str] | None = None) -> None:
+        super().__init_subclass__()
+        cls.op = op
+        cls.keys = keys or {}
 
     def to_json(self) -> str:
-        return json.dumps(
-            {"op": "run", "task_id": self.task_id, "job_id": job_id(self.index),
-             "gen": self.generation},
-            separators=(",", ":"),
-        )  # fmt: skip
+        data = {"op": self.op, "task_id": self.task_id}
+        for attribute, key in self.keys.items():
+            value = getattr(self, attribute)
+            if value is not None:
+                data[key] = value
+        return json.dumps(data, separators=(",", ":"))
 
 
 @dataclass(frozen=True)
-class FanOutMessage:
+class RunMessage(_Message, op="run", keys={"job_id": "job_id", "generation": "gen"}):
+    """The queue message for one job: which job, and which retry generation it belongs to."""
+
+    index: int
+    generation: int = 0
+
+    @property
+    def job_id(self) -> str:
+        return job_id(self.index)
+
+
+@dataclass(frozen=True)
+class FanOutMessage(_Message, op="fanout", keys={"claim": "claim"}):
     """The queue message that turns a stored batch into job rows and the first messages (sent
     with a visibility delay for a task with ``not_before``). ``claim`` names the dispatch it
     stands behind: a submit that dispatches a small task itself sends one with its own claim,
     so that message may finish what the submit started (None: the message's id is its claim)."""
 
-    task_id: str
     claim: str | None = None
 
-    def to_json(self) -> str:
-        data = {"op": "fanout", "task_id": self.task_id}
-        if self.claim is not None:
-            data["claim"] = self.claim
-        return json.dumps(data, separators=(",", ":"))
-
 
 @dataclass(frozen=True)
-class CancelMessage:
+class CancelMessage(_Message, op="cancel"):
     """The queue message that cancels every job of a task that has not started."""
 
-    task_id: str
-
-    def to_json(self) -> str:
-        return json.dumps({"op": "cancel", "task_id": self.task_id}, separators=(",", ":"))
-
 
 @dataclass(frozen=True)
-class PurgeMessage:
+class PurgeMessage(_Message, op="purge"):
     """The queue message for one bounded step of deleting a finished task (jobs.control.purge)."""
 
-    task_id: str
-
-    def to_json(self) -> str:
-        return json.dumps({"op": "purge", "task_id": self.task_id}, separators=(",", ":"))
-
 
 @dataclass(frozen=True)
-class RetryMessage:
+class RetryMessage(_Message, op="retry", keys={"round": "round"}):
     """The queue message that resets a task's failed jobs, for retry round ``round``."""
 
-    task_id: str
     round: int
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {"op": "retry", "task_id": self.task_id, "round": self.round}, separators=(",", ":")
-        )
 
 
 @dataclass(frozen=True)
-class FinishedMessage:
+class FinishedMessage(_Message, op="finished", keys={"number": "n"}):
     """The queue message that follows up completion ``number`` of a task: its results file,
     its event, its webhook."""
 
-    task_id: str
     number: int
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {"op": "finished", "task_id": self.task_id, "n": self.number}, separators=(",", ":")
-        )
 
 
 @dataclass(frozen=True)
-class DeliverMessage:
+class DeliverMessage(_Message, op="deliver", keys={"number": "n", "attempt": "try"}):
     """The queue message for one attempt at delivering completion ``number``'s webhook."""
 
-    task_id: str
     number: int
     attempt: int
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {"op": "deliver", "task_id": self.task_id, "n": self.number, "try": self.attempt},
-            separators=(",", ":"),
-        )
 
 
 Message = (

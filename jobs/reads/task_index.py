@@ -40,7 +40,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from jobs.core.models import Task, TaskStatus, TaskSummary, canonical_task_id
-from jobs.storage import ConcurrentUpdate, Entity, EntityExists, EntityMissing, TableStore, Write
+from jobs.storage import (
+    ConcurrentUpdate,
+    Entity,
+    EntityExists,
+    EntityMissing,
+    Rows,
+    TableStore,
+    Write,
+)
 from jobs.storage.jobs_table import JobsTable
 from jobs.storage.keys import INDEX_ALL_ROWS, INDEX_KIND_ROWS, index_partition
 
@@ -225,10 +233,12 @@ def running_count(table: JobsTable) -> int:
     """Tasks listed as running (one narrow row each)."""
     rows = table.store.query(
         RUNNING,
-        start=INDEX_ALL_ROWS,
-        end=_end(INDEX_ALL_ROWS),
-        equals={"State": TaskStatus.RUNNING.value},
-        select=["State"],
+        Rows(
+            start=INDEX_ALL_ROWS,
+            end=_end(INDEX_ALL_ROWS),
+            equals={"State": TaskStatus.RUNNING.value},
+            select=["State"],
+        ),
     )
     return sum(1 for _ in rows)
 
@@ -244,12 +254,14 @@ def _entries(
 ) -> Iterator[Entry]:
     rows = store.query(
         partition,
-        start=prefix,
-        after=None if after is None else f"{prefix}{after}",
-        end=_end(prefix),
-        equals={"State": TaskStatus.RUNNING.value} if only_running else None,
-        select=_FIELDS,
-        page_size=None if limit is None else limit + 1,
+        Rows(
+            start=prefix,
+            after=None if after is None else f"{prefix}{after}",
+            end=_end(prefix),
+            equals={"State": TaskStatus.RUNNING.value} if only_running else None,
+            select=_FIELDS,
+            page_size=None if limit is None else limit + 1,
+        ),
     )
     for entity in rows:
         yield _entry(entity, entity.row[len(prefix) :])

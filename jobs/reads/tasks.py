@@ -25,27 +25,6 @@ class Downloading(Reading, HasDocuments, Protocol):
     """A read of the results also writes their lines in the API's shape."""
 
 
-@dataclass(frozen=True)
-class JobPage:
-    jobs: list[Job]
-    more: bool  # another page may follow the last job
-
-
-@dataclass(frozen=True)
-class JobDetail:
-    job: Job
-    item: JsonValue
-    result: JsonValue
-
-
-@dataclass(frozen=True)
-class Results:
-    """A finished task's results: the lines themselves, or a short-lived link to its file."""
-
-    lines: Iterator[bytes] | None = None
-    link: str | None = None
-
-
 def status(service: Reading, task_id: str) -> TaskSummary:
     """The task, its counts and its progress, in one query whatever its size (the running
     jobs' reports come added up, one row per writer: jobs.lifecycle.progress)."""
@@ -64,6 +43,12 @@ def progress_of(job: Job) -> tuple[float, dict[str, Any] | None]:
     return float(report.get("fraction") or 0.0), report
 
 
+@dataclass(frozen=True)
+class JobPage:
+    jobs: list[Job]
+    more: bool  # another page may follow the last job
+
+
 def jobs_page(
     service: Reading, task_id: str, status: JobStatus | None, limit: int, after: int | None
 ) -> JobPage:
@@ -72,6 +57,13 @@ def jobs_page(
     if task is None or task.purging:
         raise NotFound(task_id)
     return JobPage(*service.table.job_page(task_id, status, limit, after))
+
+
+@dataclass(frozen=True)
+class JobDetail:
+    job: Job
+    item: JsonValue
+    result: JsonValue
 
 
 def job_detail(service: Reading, task_id: str, index: int) -> JobDetail:
@@ -85,6 +77,14 @@ def job_detail(service: Reading, task_id: str, index: int) -> JobDetail:
         job = Job(task_id, index, task.kind)  # accepted; the fan-out has not written its row yet
     decode = service.payloads.decode
     return JobDetail(job, decode(job.item), decode(job.result))
+
+
+@dataclass(frozen=True)
+class Results:
+    """A finished task's results: the lines themselves, or a short-lived link to its file."""
+
+    lines: Iterator[bytes] | None = None
+    link: str | None = None
 
 
 def results(service: Downloading, task_id: str) -> Results:

@@ -22,7 +22,7 @@ from jobs.core import logs
 from jobs.core.clock import stamp
 from jobs.core.models import JobStatus, TaskSummary
 from jobs.reads import task_index
-from jobs.storage import ConcurrentUpdate, EntityExists, TableStore, Write
+from jobs.storage import ConcurrentUpdate, EntityExists, Rows, TableStore, Write
 from jobs.storage.jobs_table import JobsTable
 from jobs.storage.keys import CLOCK_ROW, MINUTE_ROWS, MINUTES_PARTITION, minute_key
 
@@ -69,7 +69,7 @@ def last_hour(table: JobsTable, now: datetime | None = None) -> list[Minute]:
     current = _floor(now or datetime.now(UTC))
     first = current - (HOUR - 1) * MINUTE
     stored: dict[datetime, Minute] = {}
-    for entity in store.query(MINUTES_PARTITION, start=MINUTE_ROWS, end=_end(MINUTE_ROWS)):
+    for entity in store.query(MINUTES_PARTITION, Rows(start=MINUTE_ROWS, end=_end(MINUTE_ROWS))):
         start = datetime.fromisoformat(entity.props["Minute"])
         if first <= start <= current:
             props = entity.props

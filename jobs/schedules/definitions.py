@@ -144,6 +144,7 @@ def schedule_from(entity: Entity) -> Schedule:
     props = entity.props
     return Schedule(
         name=entity.row,
+        etag=entity.etag,
         cron=props["Cron"],
         request=props["Request"],
         next_run=props["NextRun"],
@@ -153,7 +154,6 @@ def schedule_from(entity: Entity) -> Schedule:
         last_run=props.get("LastRun") or None,
         last_task_id=props.get("LastTaskId") or None,
         last_error=props.get("LastError") or None,
-        etag=entity.etag,
     )
 
 

@@ -7,6 +7,7 @@ the use cases are handed: ``jobs_table`` (the task's rows, mapped; every key in 
 (tests/storage/test_contract.py) holds both to the same behaviour."""
 
 from jobs.storage.contracts import (
+    ALL_ROWS,
     BlobStore,
     ConcurrentUpdate,
     Entity,
@@ -17,6 +18,7 @@ from jobs.storage.contracts import (
     QueueMissing,
     QueueStore,
     Received,
+    Rows,
     Sent,
     StorageError,
     TableStore,
@@ -24,6 +26,7 @@ from jobs.storage.contracts import (
 )
 
 __all__ = [
+    "ALL_ROWS",
     "BlobStore",
     "ConcurrentUpdate",
     "Entity",
@@ -34,6 +37,7 @@ __all__ = [
     "QueueMissing",
     "QueueStore",
     "Received",
+    "Rows",
     "Sent",
     "StorageError",
     "TableStore",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,16 +25,13 @@ from azure.storage.blob import (
 )
 from azure.storage.queue import QueueClient, QueueServiceClient
 
+from jobs.storage import contracts
 from jobs.storage.contracts import (
+    ALL_ROWS,
     CHUNK_BYTES,
-    ConcurrentUpdate,
     Entity,
-    EntityExists,
-    EntityMissing,
-    InvalidWrite,
-    MessageMissing,
-    QueueMissing,
     Received,
+    Rows,
     Sent,
     Write,
     check_transaction,
@@ -53,13 +50,13 @@ KEYS = ("PartitionKey", "RowKey")
 MAX_PAGE = 1000  # rows storage returns in one answer at most
 
 _TRANSACTION_ERRORS: dict[str, type[Exception]] = {
-    "EntityAlreadyExists": EntityExists,
-    "UpdateConditionNotSatisfied": ConcurrentUpdate,
-    "ResourceNotFound": EntityMissing,
-    "InvalidDuplicateRow": InvalidWrite,
-    "PropertyValueTooLarge": InvalidWrite,
-    "EntityTooLarge": InvalidWrite,
-    "RequestBodyTooLarge": InvalidWrite,
+    "EntityAlreadyExists": contracts.EntityExists,
+    "UpdateConditionNotSatisfied": contracts.ConcurrentUpdate,
+    "ResourceNotFound": contracts.EntityMissing,
+    "InvalidDuplicateRow": contracts.InvalidWrite,
+    "PropertyValueTooLarge": contracts.InvalidWrite,
+    "EntityTooLarge": contracts.InvalidWrite,
+    "RequestBodyTooLarge": contracts.InvalidWrite,
 }
 
 
@@ -73,37 +70,27 @@ class AzureTableStore:
         except ResourceNotFoundError:
             return None
 
-    def query(
-        self,
-        partition: str,
-        *,
-        start: str = "",
-        after: str | None = None,
-        end: str | None = None,
-        equals: Mapping[str, Any] | None = None,
-        select: Sequence[str] | None = None,
-        page_size: int | None = None,
-    ) -> Iterator[Entity]:
+    def query(self, partition: str, rows: Rows = ALL_ROWS) -> Iterator[Entity]:
         clauses = ["PartitionKey eq @pk", "RowKey ge @start"]
-        parameters: dict[str, Any] = {"pk": partition, "start": start}
-        if after is not None:
+        parameters: dict[str, Any] = {"pk": partition, "start": rows.start}
+        if rows.after is not None:
             clauses.append("RowKey gt @after")
-            parameters["after"] = after
-        if end is not None:
+            parameters["after"] = rows.after
+        if rows.end is not None:
             clauses.append("RowKey lt @end")
-            parameters["end"] = end
-        for number, (name, value) in enumerate((equals or {}).items()):
+            parameters["end"] = rows.end
+        for number, (name, value) in enumerate((rows.equals or {}).items()):
             if not name.isidentifier():
                 raise ValueError(f"not a property name: {name!r}")
             clauses.append(f"{name} eq @p{number}")
             parameters[f"p{number}"] = value
-        rows = self.client.query_entities(
+        found = self.client.query_entities(
             " and ".join(clauses),
             parameters=parameters,
-            select=None if select is None else [*KEYS, *select],
-            results_per_page=min(page_size or MAX_PAGE, MAX_PAGE),
+            select=None if rows.select is None else [*KEYS, *rows.select],
+            results_per_page=min(rows.page_size or MAX_PAGE, MAX_PAGE),
         )
-        for row in rows:
+        for row in found:
             yield _entity(row)
 
     def query_partitions(
@@ -141,11 +128,11 @@ class AzureTableStore:
             else:
                 result = self.client.update_entity(entity, mode=UpdateMode.MERGE, **_guard(write))
         except ResourceExistsError:
-            raise EntityExists(write.row) from None
+            raise contracts.EntityExists(write.row) from None
         except ResourceModifiedError:
-            raise ConcurrentUpdate(write.row) from None
+            raise contracts.ConcurrentUpdate(write.row) from None
         except ResourceNotFoundError:
-            raise EntityMissing(write.row) from None
+            raise contracts.EntityMissing(write.row) from None
         except HttpResponseError as error:
             if _code(error) in _TRANSACTION_ERRORS:
                 raise _TRANSACTION_ERRORS[_code(error)](str(error)) from None
@@ -169,7 +156,7 @@ class AzureQueueStore:
         try:
             sent = self._client(queue).send_message(text, visibility_timeout=hidden)
         except ResourceNotFoundError:
-            raise QueueMissing(queue) from None
+            raise contracts.QueueMissing(queue) from None
         return Sent(str(sent.id), str(sent.pop_receipt))
 
     def receive(self, queue: str, count: int, visibility: timedelta) -> list[Received]:
@@ -184,29 +171,29 @@ class AzureQueueStore:
                 for m in messages
             ]
         except ResourceNotFoundError:
-            raise QueueMissing(queue) from None
+            raise contracts.QueueMissing(queue) from None
 
     def delete(self, queue: str, message_id: str, receipt: str) -> None:
         try:
             self._client(queue).delete_message(message_id, receipt)
         except ResourceNotFoundError:
-            raise MessageMissing(message_id) from None
+            raise contracts.MessageMissing(message_id) from None
         except HttpResponseError as error:
             if _code(error) == "PopReceiptMismatch":
-                raise MessageMissing(message_id) from None
+                raise contracts.MessageMissing(message_id) from None
             raise
 
     def depth(self, queue: str) -> int:
         try:
             return self._client(queue).get_queue_properties().approximate_message_count or 0
         except ResourceNotFoundError:
-            raise QueueMissing(queue) from None
+            raise contracts.QueueMissing(queue) from None
 
     def oldest(self, queue: str) -> datetime | None:
         try:
             peeked = self._client(queue).peek_messages(max_messages=1)
         except ResourceNotFoundError:
-            raise QueueMissing(queue) from None
+            raise contracts.QueueMissing(queue) from None
         return peeked[0].inserted_on if peeked else None
 
     def ping(self) -> None:
@@ -232,12 +219,7 @@ class AzureBlobStore:
         )
 
     def put_stream(
-        self,
-        container: str,
-        name: str,
-        chunks: Iterable[bytes],
-        *,
-        content_type: str | None = None,
+        self, container: str, name: str, chunks: Iterable[bytes], *, content_type: str | None = None
     ) -> None:
         """One request when the data fits in a block; otherwise blocks of CHUNK_BYTES, staged
         one at a time and committed at the end (a failure before the commit changes nothing)."""

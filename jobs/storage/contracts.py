@@ -95,27 +95,32 @@ class Received:
     dequeue_count: int  # 1 on the first receive
 
 
+@dataclass(frozen=True)
+class Rows:
+    """Which of a partition's rows a query returns: those with ``start <= row < end`` (and
+    ``row > after`` when given) whose properties equal ``equals``. With ``select`` each entity
+    carries only those properties (and no others, whatever the row holds). ``page_size`` says
+    how many rows the caller expects to read, so storage is asked for that many at a time
+    (1,000 at most); the rows are the same whatever it is."""
+
+    start: str = ""
+    after: str | None = None
+    end: str | None = None
+    equals: Mapping[str, Any] | None = None
+    select: Sequence[str] | None = None
+    page_size: int | None = None
+
+
+ALL_ROWS = Rows()
+
+
 class TableStore(Protocol):
     def get(self, partition: str, row: str) -> Entity | None:
         """The row, or None."""
         ...
 
-    def query(
-        self,
-        partition: str,
-        *,
-        start: str = "",
-        after: str | None = None,
-        end: str | None = None,
-        equals: Mapping[str, Any] | None = None,
-        select: Sequence[str] | None = None,
-        page_size: int | None = None,
-    ) -> Iterator[Entity]:
-        """The partition's rows with ``start <= row < end`` (and ``row > after`` when given)
-        whose properties equal ``equals``, in row order. With ``select`` each entity carries
-        only those properties (and no others, whatever the row holds). ``page_size`` says how
-        many rows the caller expects to read, so storage is asked for that many at a time
-        (1,000 at most); the rows are the same whatever it is, fetched as they are read."""
+    def query(self, partition: str, rows: Rows = ALL_ROWS) -> Iterator[Entity]:
+        """The partition's ``rows``, in row order, fetched as they are read."""
         ...
 
     def query_partitions(
@@ -174,12 +179,7 @@ class BlobStore(Protocol):
         ...
 
     def put_stream(
-        self,
-        container: str,
-        name: str,
-        chunks: Iterable[bytes],
-        *,
-        content_type: str | None = None,
+        self, container: str, name: str, chunks: Iterable[bytes], *, content_type: str | None = None
     ) -> None:
         """Store the concatenation of ``chunks`` (of any sizes) under ``name``, replacing what
         was there, holding no more than a few CHUNK_BYTES of it at once. When ``chunks`` raises,

@@ -31,6 +31,7 @@ from jobs.core.models import (
 )
 from jobs.core.settings import COUNTER_SHARDS
 from jobs.storage import ConcurrentUpdate, Entity, EntityExists, EntityMissing, TableStore, Write
+from jobs.storage.contracts import Rows
 from jobs.storage.keys import (
     JOB_PREFIX,
     JOBS_END,
@@ -183,7 +184,8 @@ class JobsTable:
                     found[first] = job
                 continue
             rows = self.store.query(
-                task_id, start=job_key(first), end=job_key(last + 1), page_size=last - first + 1
+                task_id,
+                Rows(start=job_key(first), end=job_key(last + 1), page_size=last - first + 1),
             )
             for entity in rows:
                 job = _job_from(entity)
@@ -200,10 +202,12 @@ class JobsTable:
         """Every job of the task in index order (optionally of one status)."""
         rows = self.store.query(
             task_id,
-            start=JOB_PREFIX,
-            end=JOBS_END,
-            equals=None if status is None else {"Status": status.value},
-            select=None if with_values else _SUMMARY_FIELDS,
+            Rows(
+                start=JOB_PREFIX,
+                end=JOBS_END,
+                equals=None if status is None else {"Status": status.value},
+                select=None if with_values else _SUMMARY_FIELDS,
+            ),
         )
         for entity in rows:
             yield _job_from(entity)
@@ -214,11 +218,13 @@ class JobsTable:
         """Up to ``limit`` jobs with an index above ``after``; True when more may follow."""
         rows = self.store.query(
             task_id,
-            start=JOB_PREFIX,
-            after=None if after is None else job_key(after),
-            end=JOBS_END,
-            equals=None if status is None else {"Status": status.value},
-            select=_SUMMARY_FIELDS,
+            Rows(
+                start=JOB_PREFIX,
+                after=None if after is None else job_key(after),
+                end=JOBS_END,
+                equals=None if status is None else {"Status": status.value},
+                select=_SUMMARY_FIELDS,
+            ),
         )
         jobs: list[Job] = []
         for entity in rows:
@@ -314,7 +320,7 @@ class JobsTable:
         self, task_id: str
     ) -> tuple[Task, list[Shard], list[tuple[float, str]]] | None:
         task, shards, progress = None, [], []
-        for entity in self.store.query(task_id, start=SHARD_PREFIX):
+        for entity in self.store.query(task_id, Rows(start=SHARD_PREFIX)):
             if entity.row == TASK_ROW:
                 task = _task_from(entity)
             elif shard_number(entity.row) is not None:
@@ -340,7 +346,7 @@ class JobsTable:
 
     def owned_rows(self, task_id: str) -> Iterator[str]:
         """The keys of every row of the task's partition but the task row itself."""
-        rows = (entity.row for entity in self.store.query(task_id, select=[]))
+        rows = (entity.row for entity in self.store.query(task_id, Rows(select=[])))
         return (row for row in rows if row != TASK_ROW)
 
     def delete_rows(self, task_id: str, rows: Sequence[str]) -> None:

@@ -8,12 +8,12 @@ import itertools
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from jobs.storage.contracts import (
+    ALL_ROWS,
     CHUNK_BYTES,
     ConcurrentUpdate,
     Entity,
@@ -22,6 +22,7 @@ from jobs.storage.contracts import (
     MessageMissing,
     QueueMissing,
     Received,
+    Rows,
     Sent,
     Write,
     check_transaction,
@@ -40,28 +41,18 @@ class MemoryTableStore:
         with self._lock:
             return self._rows.get(partition, {}).get(row)
 
-    def query(
-        self,
-        partition: str,
-        *,
-        start: str = "",
-        after: str | None = None,
-        end: str | None = None,
-        equals: Mapping[str, Any] | None = None,
-        select: Sequence[str] | None = None,
-        page_size: int | None = None,
-    ) -> Iterator[Entity]:
+    def query(self, partition: str, rows: Rows = ALL_ROWS) -> Iterator[Entity]:
         with self._lock:
-            rows = sorted(self._rows.get(partition, {}).items())
-        for key, entity in rows:
-            if key < start or (after is not None and key <= after):
+            stored = sorted(self._rows.get(partition, {}).items())
+        for key, entity in stored:
+            if key < rows.start or (rows.after is not None and key <= rows.after):
                 continue
-            if end is not None and key >= end:
+            if rows.end is not None and key >= rows.end:
                 break
-            if equals and any(entity.props.get(k) != v for k, v in equals.items()):
+            if rows.equals and any(entity.props.get(k) != v for k, v in rows.equals.items()):
                 continue
-            if select is not None:
-                props = {name: entity.props[name] for name in select if name in entity.props}
+            if rows.select is not None:
+                props = {name: entity.props[name] for name in rows.select if name in entity.props}
                 entity = Entity(entity.partition, entity.row, props, entity.etag)
             yield entity
 
@@ -71,7 +62,7 @@ class MemoryTableStore:
         with self._lock:
             partitions = sorted(p for p in self._rows if start <= p < end)
         for partition in partitions:
-            yield from self.query(partition, select=select)
+            yield from self.query(partition, Rows(select=select))
 
     def transact(self, partition: str, writes: Sequence[Write]) -> list[str]:
         check_transaction(writes)
@@ -204,12 +195,7 @@ class MemoryBlobStore:
             self._blobs[container, name] = bytes(data)
 
     def put_stream(
-        self,
-        container: str,
-        name: str,
-        chunks: Iterable[bytes],
-        *,
-        content_type: str | None = None,
+        self, container: str, name: str, chunks: Iterable[bytes], *, content_type: str | None = None
     ) -> None:
         data = b"".join(chunks)  # all or nothing: a failing iterator stores nothing
         self.put(container, name, data, content_type=content_type)

@@ -27,6 +27,7 @@ from jobs.storage import (
     MessageMissing,
     QueueMissing,
     QueueStore,
+    Rows,
     TableStore,
     Write,
 )
@@ -187,13 +188,15 @@ def test_a_query_returns_a_key_range_in_order_filtered_and_narrowed(stores: Stor
     stores.table.transact("q", [Write("create", "job-9", {"Status": "Done"})])
 
     def rows(**options: object) -> list[str]:
-        return [e.row for e in stores.table.query("p", **options)]  # type: ignore[arg-type]
+        return [e.row for e in stores.table.query("p", Rows(**options))]  # type: ignore[arg-type]
 
     assert rows() == ["job-0", "job-1", "job-2", "task", "x"]
     assert rows(start="job-", end="job.") == ["job-0", "job-1", "job-2"]
     assert rows(start="job-", after="job-0", end="job.") == ["job-1", "job-2"]
     assert rows(start="job-", end="job.", equals={"Status": "Done"}) == ["job-0", "job-2"]
-    [narrow] = stores.table.query("p", start="job-1", end="job-2", select=["Status", "Absent"])
+    [narrow] = stores.table.query(
+        "p", Rows(start="job-1", end="job-2", select=["Status", "Absent"])
+    )
     assert dict(narrow.props) == {"Status": "Open"}
 
 
@@ -202,7 +205,7 @@ def test_a_small_page_size_changes_how_rows_are_fetched_never_which(stores: Stor
     stores.table.transact("p", [Write("create", "s", {"N": 7})])
 
     def rows(**options: object) -> list[str]:
-        return [e.row for e in stores.table.query("p", **options)]  # type: ignore[arg-type]
+        return [e.row for e in stores.table.query("p", Rows(**options))]  # type: ignore[arg-type]
 
     everything = rows(start="r", end="s")
     assert len(everything) == 7

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from devhost.config import QueueOptions
-from devhost.queue_listener import Backoff
+from devhost.listening import Backoff
 
 DEVELOPMENT = {"AZURE_FUNCTIONS_ENVIRONMENT": "Development"}
 

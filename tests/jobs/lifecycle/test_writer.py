@@ -23,7 +23,7 @@ from jobs.dispatch.fanout import fan_out
 from jobs.dispatch.submit import submit
 from jobs.lifecycle.moves import MOVES, Change, Event, decide
 from jobs.reads.tasks import status
-from jobs.storage import Entity, TableStore, Write
+from jobs.storage import ALL_ROWS, Entity, Rows, TableStore, Write
 from jobs.storage.memory import MemoryBlobStore, MemoryQueueStore, MemoryTableStore
 
 QUEUE = DEFAULT_QUEUE
@@ -44,8 +44,8 @@ class Delegating:
     def get(self, partition: str, row: str) -> Entity | None:
         return self.store.get(partition, row)
 
-    def query(self, partition: str, **options: Any) -> Iterator[Entity]:
-        return self.store.query(partition, **options)
+    def query(self, partition: str, rows: Rows = ALL_ROWS) -> Iterator[Entity]:
+        return self.store.query(partition, rows)
 
     def query_partitions(self, start: str, end: str, **options: Any) -> Iterator[Entity]:
         return self.store.query_partitions(start, end, **options)

@@ -22,7 +22,7 @@ from jobs.core.settings import Settings
 from jobs.dispatch.submit import submit
 from jobs.reads import task_index, throughput
 from jobs.reads.task_index import RUNNING, partition
-from jobs.storage import Entity, TableStore, Write
+from jobs.storage import ALL_ROWS, Entity, Rows, TableStore, Write
 from jobs.storage.memory import MemoryBlobStore, MemoryQueueStore, MemoryTableStore
 
 
@@ -36,8 +36,8 @@ class Counting:
     def get(self, partition: str, row: str) -> Entity | None:
         return self.store.get(partition, row)
 
-    def query(self, partition: str, **options: Any) -> Iterator[Entity]:
-        for entity in self.store.query(partition, **options):
+    def query(self, partition: str, rows: Rows = ALL_ROWS) -> Iterator[Entity]:
+        for entity in self.store.query(partition, rows):
             self.rows[partition] = self.rows.get(partition, 0) + 1
             yield entity
 
