@@ -1,8 +1,8 @@
-"""What a use case is handed. Each use case names, as a protocol built from these, exactly the
-collaborators it uses (the table, the queues, the blobs, ...); the composition root
-(``composition.py``, outside the domain) builds one object that has them all, over Azure
-Storage or over the in-memory twin. Nothing here imports a storage SDK, so neither does a use
-case."""
+"""What a use case is handed. Each use case names, as a small protocol of its own, exactly the
+collaborators it uses (``class Cancelling(Protocol): table, queues, lifecycle``); the
+composition root (``composition.py``, outside the domain) builds one object that has them all,
+over Azure Storage or over the in-memory twin. This module holds what several share. Nothing
+here imports a storage SDK, so neither does a use case."""
 
 from __future__ import annotations
 
@@ -19,41 +19,6 @@ if TYPE_CHECKING:
     from jobs.storage.queues import JobQueues
 
 
-class HasTable(Protocol):
-    @property
-    def table(self) -> JobsTable: ...
-
-
-class HasQueues(Protocol):
-    @property
-    def queues(self) -> JobQueues: ...
-
-
-class HasPayloads(Protocol):
-    @property
-    def payloads(self) -> Payloads: ...
-
-
-class HasLifecycle(Protocol):
-    @property
-    def lifecycle(self) -> Lifecycle: ...
-
-
-class HasKinds(Protocol):
-    @property
-    def kinds(self) -> Kinds: ...
-
-
-class HasFiles(Protocol):
-    @property
-    def files(self) -> Files: ...
-
-
-class HasSettings(Protocol):
-    @property
-    def settings(self) -> Settings: ...
-
-
 class Documents(Protocol):
     """The shapes the world sees (api.wire): a task, its end's event, a line of its results.
     The domain decides when to write them, never what they look like."""
@@ -65,14 +30,19 @@ class Documents(Protocol):
     def result_line(self, job: Job, result: JsonValue) -> bytes: ...
 
 
-class HasDocuments(Protocol):
-    @property
-    def documents(self) -> Documents: ...
-
-
-class Storage(HasTable, HasQueues, HasPayloads, Protocol):
+class Storage(Protocol):
     """The table, the queues and the service's blobs: what most background steps use."""
 
+    table: JobsTable
+    queues: JobQueues
+    payloads: Payloads
 
-class Everything(Storage, HasLifecycle, HasKinds, HasFiles, HasSettings, HasDocuments, Protocol):
+
+class Everything(Storage, Protocol):
     """All of them: only for what routes every kind of message (jobs.control.handlers)."""
+
+    lifecycle: Lifecycle
+    kinds: Kinds
+    files: Files
+    settings: Settings
+    documents: Documents

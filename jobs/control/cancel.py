@@ -10,19 +10,25 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Protocol
 
-from jobs.collaborators import HasLifecycle, HasQueues, HasTable
 from jobs.core import logs
 from jobs.core.clock import utcnow
 from jobs.core.errors import NotFound
 from jobs.core.messages import CancelMessage, FanOutMessage
 from jobs.core.models import JobStatus, Setup, Task
 from jobs.core.resources import CONTROL_QUEUE
+from jobs.lifecycle.writer import Lifecycle
+from jobs.storage.jobs_table import JobsTable
+from jobs.storage.queues import JobQueues
 
 PAGE = 1000
 
 
-class Cancelling(HasTable, HasQueues, HasLifecycle, Protocol):
+class Cancelling(Protocol):
     """The table, the queues and the lifecycle: what a cancel uses."""
+
+    table: JobsTable
+    queues: JobQueues
+    lifecycle: Lifecycle
 
 
 def request_cancel(service: Cancelling, task_id: str) -> Task:

@@ -16,7 +16,6 @@ import time
 from dataclasses import replace
 from typing import Protocol
 
-from jobs.collaborators import HasLifecycle, HasPayloads, HasQueues, HasTable
 from jobs.core import logs
 from jobs.core.errors import Conflict
 from jobs.core.messages import CancelMessage, RetryMessage, RunMessage
@@ -24,15 +23,24 @@ from jobs.core.models import Completion, JobStatus, RetryRound, Setup, Task, Tas
 from jobs.core.resources import CONTROL_QUEUE
 from jobs.dispatch import queue_choice
 from jobs.lifecycle.moves import Successor
+from jobs.lifecycle.writer import Lifecycle
 from jobs.reads import task_index
 from jobs.reads.tasks import status
 from jobs.storage import ConcurrentUpdate
+from jobs.storage.jobs_table import JobsTable
+from jobs.storage.payloads import Payloads
+from jobs.storage.queues import JobQueues
 
 TIME_BUDGET = 60.0  # seconds one invocation works before handing on to a fresh message
 
 
-class Retrying(HasTable, HasQueues, HasPayloads, HasLifecycle, Protocol):
+class Retrying(Protocol):
     """The table, the queues and the lifecycle, and the blobs a task's status reads."""
+
+    table: JobsTable
+    queues: JobQueues
+    payloads: Payloads
+    lifecycle: Lifecycle
 
 
 def request_retry(service: Retrying, task_id: str) -> int:

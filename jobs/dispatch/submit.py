@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import from_json, to_json
 
-from jobs.collaborators import HasKinds, HasSettings, Storage
+from jobs.collaborators import Storage
 from jobs.core import logs
 from jobs.core.clock import stamp, utcnow
 from jobs.core.errors import (
@@ -32,8 +32,9 @@ from jobs.core.errors import (
 from jobs.core.messages import FanOutMessage
 from jobs.core.models import Setup, Task
 from jobs.core.resources import CONTROL_QUEUE, JOB_QUEUES
+from jobs.core.settings import Settings
 from jobs.dispatch import delays, small_tasks
-from jobs.kinds import Kind
+from jobs.kinds import Kind, Kinds
 from jobs.reads import task_index
 from jobs.storage.jobs_table import AlreadyExists
 from jobs.task_end import webhooks
@@ -42,8 +43,11 @@ MAX_DETAILS = 100  # item errors listed in one answer
 MAX_METADATA_BYTES = 4096
 
 
-class Accepting(Storage, HasKinds, HasSettings, Protocol):
+class Accepting(Storage, Protocol):
     """What a submit uses: storage, the kinds its items are checked against, the limits."""
+
+    kinds: Kinds
+    settings: Settings
 
 
 class SubmitRequest(BaseModel):

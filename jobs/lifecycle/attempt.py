@@ -17,17 +17,23 @@ import time
 from dataclasses import replace
 from typing import Protocol
 
-from jobs.collaborators import HasLifecycle, HasPayloads, HasTable
 from jobs.core.clock import utcnow
 from jobs.core.models import Job, JobStatus, JsonValue
+from jobs.lifecycle.writer import Lifecycle
 from jobs.storage import ConcurrentUpdate
+from jobs.storage.jobs_table import JobsTable
+from jobs.storage.payloads import Payloads
 
 REPORT_INTERVAL = 1.0  # seconds between two progress writes of one job
 MAX_RACES = 10
 
 
-class Storage(HasTable, HasPayloads, HasLifecycle, Protocol):
+class Storage(Protocol):
     """The job's row and, for a large checkpoint, its blob; the process's progress board."""
+
+    table: JobsTable
+    payloads: Payloads
+    lifecycle: Lifecycle
 
 
 class Attempt:

@@ -11,20 +11,29 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from jobs.collaborators import HasFiles, HasKinds, HasLifecycle, HasPayloads, HasTable
 from jobs.core import logs
 from jobs.core.errors import JobsError, PermanentJobError
 from jobs.core.messages import RunMessage
 from jobs.core.models import JsonValue
-from jobs.kinds import JobContext, Kind
+from jobs.kinds import JobContext, Kind, Kinds
 from jobs.kinds.base import HOST_MAX_ATTEMPTS
+from jobs.kinds.files import Files
 from jobs.lifecycle.attempt import Attempt
+from jobs.lifecycle.writer import Lifecycle
+from jobs.storage.jobs_table import JobsTable
+from jobs.storage.payloads import Payloads
 
 MAX_ERROR_LENGTH = 4000
 
 
-class Running(HasTable, HasPayloads, HasLifecycle, HasKinds, HasFiles, Protocol):
+class Running(Protocol):
     """What running a job uses: its row, its values, its moves, its kind and the kind's files."""
+
+    table: JobsTable
+    payloads: Payloads
+    lifecycle: Lifecycle
+    kinds: Kinds
+    files: Files
 
 
 def run_job(service: Running, queue: str, message: RunMessage, attempt: int) -> None:

@@ -9,14 +9,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
-from jobs.collaborators import HasQueues
 from jobs.core import logs
 from jobs.core.resources import all_queues
 from jobs.storage import QueueMissing
 from jobs.storage.queues import JobQueues
 
 EVENT = "queue_depth"
+
+
+class Queued(Protocol):
+    """The queues: all a sample reads."""
+
+    queues: JobQueues
 
 
 @dataclass(frozen=True)
@@ -45,7 +51,7 @@ def sample(queues: JobQueues, now: datetime | None = None) -> list[DepthSample]:
     return samples
 
 
-def report(service: HasQueues, now: datetime | None = None) -> list[DepthSample]:
+def report(service: Queued, now: datetime | None = None) -> list[DepthSample]:
     """Sample every queue and log each as a ``queue_depth`` event."""
     samples = sample(service.queues, now)
     for item in samples:

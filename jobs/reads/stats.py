@@ -10,16 +10,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from jobs.collaborators import HasQueues, HasTable
 from jobs.core.resources import LISTENED_QUEUES, poison_queue
 from jobs.reads import task_index, throughput
 from jobs.reads.throughput import Minute
 from jobs.storage import QueueMissing
+from jobs.storage.jobs_table import JobsTable
 from jobs.storage.queues import JobQueues
 
 
-class Counting(HasTable, HasQueues, Protocol):
+class Counting(Protocol):
     """The table and the queues: what the statistics read."""
+
+    table: JobsTable
+    queues: JobQueues
 
 
 @dataclass(frozen=True)

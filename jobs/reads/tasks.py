@@ -9,20 +9,27 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from jobs.collaborators import HasDocuments, HasPayloads, HasTable
+from jobs.collaborators import Documents
 from jobs.core.errors import Conflict, NotFound
 from jobs.core.models import Job, JobStatus, JsonValue, TaskSummary
+from jobs.storage.jobs_table import JobsTable
+from jobs.storage.payloads import Payloads
 
 RESULTS_INLINE_BYTES = 1024 * 1024  # a larger results file is a link, not an answer body
 RESULTS_LINK_LIFETIME = timedelta(minutes=10)
 
 
-class Reading(HasTable, HasPayloads, Protocol):
+class Reading(Protocol):
     """The table and the service's blobs: what a caller's reads use."""
 
+    table: JobsTable
+    payloads: Payloads
 
-class Downloading(Reading, HasDocuments, Protocol):
+
+class Downloading(Reading, Protocol):
     """A read of the results also writes their lines in the API's shape."""
+
+    documents: Documents
 
 
 def status(service: Reading, task_id: str) -> TaskSummary:

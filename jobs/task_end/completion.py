@@ -13,13 +13,14 @@ import uuid
 from datetime import timedelta
 from typing import Protocol
 
-from jobs.collaborators import HasDocuments, HasSettings, Storage
+from jobs.collaborators import Documents, Storage
 from jobs.core import logs
 from jobs.core.clock import utcnow
 from jobs.core.errors import JobsError
 from jobs.core.messages import DeliverMessage, FinishedMessage
 from jobs.core.models import Notification, Task, TaskSummary
 from jobs.core.resources import CONTROL_QUEUE, EVENTS_QUEUE
+from jobs.core.settings import Settings
 from jobs.reads import task_index
 from jobs.reads.tasks import result_lines, status
 from jobs.storage import ConcurrentUpdate
@@ -28,8 +29,11 @@ from jobs.task_end import retention_index, webhooks
 MAX_DELIVERIES = 13  # 1 s, 2 s, 4 s, ... 4096 s apart: over two hours in all
 
 
-class Following(Storage, HasSettings, HasDocuments, Protocol):
+class Following(Storage, Protocol):
     """Storage, and the settings a webhook is signed and checked with."""
+
+    settings: Settings
+    documents: Documents
 
 
 class NotYet(JobsError):
