@@ -33,8 +33,10 @@ def schedule_name(text: str) -> str:
 
 
 def purge(text: str | None) -> bool:
-    """``purge=true`` on a task's DELETE: delete the finished task instead of cancelling."""
-    if not text or text == "false":
+    """``purge=true`` on a task's DELETE: delete the finished task instead of cancelling.
+
+    Here and below, ``None`` is a parameter not given; an empty value is a bad one."""
+    if text is None or text == "false":
         return False
     if text == "true":
         return True
@@ -66,7 +68,7 @@ def job_number(text: str) -> int:
 
 
 def status(text: str | None) -> JobStatus | None:
-    if not text:
+    if text is None:
         return None
     try:
         return status_named(text)
@@ -76,7 +78,7 @@ def status(text: str | None) -> JobStatus | None:
 
 
 def limit(text: str | None, default: int = DEFAULT_PAGE, most: int = MAX_PAGE) -> int:
-    if not text:
+    if text is None:
         return default
     if not (text.isascii() and text.isdigit() and 1 <= int(text) <= most):
         raise MalformedRequest(f"limit must be 1 to {most}", [Problem("limit", "out of range")])
@@ -88,7 +90,7 @@ def task_limit(text: str | None) -> int:
 
 
 def task_state(text: str | None) -> TaskStatus | None:
-    if not text:
+    if text is None:
         return None
     try:
         return TaskStatus(text)
@@ -98,7 +100,7 @@ def task_state(text: str | None) -> TaskStatus | None:
 
 
 def kind(text: str | None, known: Collection[str]) -> str | None:
-    if not text:
+    if text is None:
         return None
     if text not in known:
         names = ", ".join(sorted(known))
@@ -108,7 +110,7 @@ def kind(text: str | None, known: Collection[str]) -> str | None:
 
 def task_continuation(text: str | None) -> str | None:
     """Where the previous page of tasks ended, as its answer said."""
-    if not text:
+    if text is None:
         return None
     if not task_index.is_position(text):
         raise MalformedRequest(
@@ -119,7 +121,7 @@ def task_continuation(text: str | None) -> str | None:
 
 def continuation(text: str | None) -> int | None:
     """The index of the last job of the previous page."""
-    if not text:
+    if text is None:
         return None
     try:
         return job_index(text)
