@@ -98,6 +98,10 @@ class Task(Document):
     error: str | None = Field(description="why the task's setup failed, if it did")
     metadata: dict[str, Any] | None = Field(description="the caller's object, as submitted")
     notification: Notification | None = Field(description="its webhook, when it has one")
+    source: str | None = Field(
+        description="what submitted it when not a caller: `schedule:<name>@<fire time>` for a "
+        "schedule's task; null for a caller's submit"
+    )
     results_url: str
 
 

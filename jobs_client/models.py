@@ -62,6 +62,7 @@ class Task(Model):
     error: str | None = None
     metadata: dict[str, Any] | None = None
     notification: Notification | None = None
+    source: str | None = None  # "schedule:<name>@<fire time>" for a schedule's task
     results_url: str
 
     @property

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from api import routes
 from api.answers import Answer, Request, query_of
 from composition import Service
 from jobs.core.settings import Settings
+from jobs.schedules import firing
 
 TASK = "5b0c7a7e-3f0e-4d6b-9a55-3a8f0a1f2b3c"
 
@@ -127,6 +129,24 @@ def test_parameters_sent_empty_reach_the_handlers_as_empty() -> None:
     url = "http://h/api/tasks?state=&limit=5&kind=&Kind=echo&continuation"
     assert query_of(host, url) == {"limit": "5", "Kind": "echo", "state": "", "continuation": ""}
     assert query_of({}, "http://h/api/tasks") == {}
+
+
+def test_a_task_says_what_submitted_it(service: Service) -> None:
+    by_caller = body(submit(service, {"kind": "echo", "items": [1]}))["task_id"]
+    schedule = json.dumps({"cron": "* * * * * *", "kind": "echo", "items": [1]}).encode()
+    saved = routes.put_schedule(service, Request(route={"name": "nightly"}, body=schedule))
+    [fired] = firing.run_due(service, datetime.fromisoformat(body(saved)["next_run"]))
+
+    def source(task_id: str | None) -> Any:
+        return body(routes.get_task(service, Request(route={"task_id": str(task_id)})))["source"]
+
+    assert source(by_caller) is None
+    assert source(fired.task_id) == f"schedule:nightly@{fired.fire_time}"
+    listed = body(routes.list_tasks(service, Request()))["tasks"]
+    assert {t["task_id"]: t["source"] for t in listed} == {
+        by_caller: None,
+        fired.task_id: f"schedule:nightly@{fired.fire_time}",
+    }
 
 
 def test_a_key_reused_with_another_body_is_a_conflict(service: Service) -> None:
