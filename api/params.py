@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 
 from api.wire import state_name, status_named
@@ -11,6 +12,10 @@ from jobs.reads import task_index
 from jobs.schedules import definitions
 
 MAX_KEY_LENGTH = 200  # characters of an Idempotency-Key
+# Visible ASCII and inner spaces: what an HTTP header carries the same way everywhere (a
+# header's outer spaces are not part of its value).
+KEY_PATTERN = rf"^[!-~](?:[ -~]{{0,{MAX_KEY_LENGTH - 2}}}[!-~])?$"
+_KEY = re.compile(KEY_PATTERN)
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
 MAX_TASK_PAGE = 100  # each task on a page costs a query of its counters
@@ -44,7 +49,8 @@ def purge(text: str | None) -> bool:
 
 
 def idempotency_key(text: str | None) -> str | None:
-    """The request's Idempotency-Key header: 1 to 200 printable characters, when given."""
+    """The request's Idempotency-Key header, when given: 1 to 200 visible ASCII characters,
+    spaces allowed inside."""
     if text is None:
         return None
     if not 0 < len(text) <= MAX_KEY_LENGTH:
@@ -52,10 +58,10 @@ def idempotency_key(text: str | None) -> str | None:
             f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters",
             [Problem("Idempotency-Key", "bad length")],
         )
-    if not text.isprintable():
+    if not _KEY.fullmatch(text):
         raise MalformedRequest(
-            "Idempotency-Key must be printable text",
-            [Problem("Idempotency-Key", "control or undecodable characters")],
+            "Idempotency-Key must be visible ASCII characters (spaces only inside)",
+            [Problem("Idempotency-Key", "a character other than visible ASCII")],
         )
     return text
 

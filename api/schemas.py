@@ -133,6 +133,13 @@ class CancelAccepted(Document):
     status_url: str
 
 
+class PurgeAccepted(Document):
+    """A purge was asked for: the task reads as gone from now on."""
+
+    task_id: TaskId
+    purging: Literal[True]
+
+
 class RetryAccepted(Document):
     requeued: Count = Field(description="failed jobs sent round again")
 
@@ -177,6 +184,30 @@ class ResultLine(Document):
     error: str | None = optional("the last error (other jobs)")
 
 
+class Schedule(Document):
+    """A recurring schedule: its batch, as a submit of it would send, and its fire times."""
+
+    name: str = Field(pattern="^[a-z0-9-]{1,63}$")
+    cron: str = Field(description="NCRONTAB, UTC")
+    kind: str
+    items: list[Any]
+    queue: str | None
+    metadata: dict[str, Any] | None
+    callback_url: str | None
+    next_run: Timestamp
+    last_run: Timestamp | None = Field(description="the last fire time it fired at")
+    last_task_id: TaskId | None = Field(description="the task it submitted last")
+    last_task_url: str | None
+    last_error: str | None = Field(description="why its last fire submitted nothing, if so")
+    created_at: Timestamp
+    updated_at: Timestamp
+    url: str
+
+
+class ScheduleList(Document):
+    schedules: list[Schedule]
+
+
 class Health(Document):
     status: Literal["ok", "unavailable"]
     error: str | SkipJsonSchema[None] = optional("the storage error's type, when unavailable")
@@ -189,9 +220,12 @@ RESPONSE_MODELS: tuple[type[Document], ...] = (
     TaskPage,
     Stats,
     CancelAccepted,
+    PurgeAccepted,
     RetryAccepted,
     JobPage,
     JobDetail,
     ResultLine,
+    Schedule,
+    ScheduleList,
     Health,
 )
