@@ -14,7 +14,7 @@ What the checks are told beyond the document, and why:
   checks no key, though the document (Azure's contract) requires one.
 - ``use_after_free`` is off: ``DELETE /tasks/{id}`` cancels, and a cancelled task stays
   readable (the README's contract); only ``?purge=true`` deletes, and a purged task's 404 at
-  once is checked by tests/e2e/test_listing.py.
+  once is checked by tests/jobs/reads/test_task_index.py and tests/e2e/test_parameters.py.
 - ``positive_data_acceptance`` also takes a 422 from a submit and a schedule's save: the rules
   a batch is held to beyond its JSON Schema (each kind's items, `not_before` at most 7 days
   ahead, a callback host that resolves to public addresses, NCRONTAB ranges) answer 422 with
