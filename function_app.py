@@ -12,7 +12,7 @@ from functools import cache
 import azure.functions as func
 
 from api import routes
-from api.answers import Answer, Request
+from api.answers import Answer, Request, query_of
 from composition import Service
 from jobs.control import handlers, sweep
 from jobs.core.resources import LISTENED_QUEUES
@@ -62,7 +62,7 @@ def _answer(
 ) -> func.HttpResponse:
     request = Request(
         route=dict(req.route_params),
-        query=dict(req.params),
+        query=query_of(req.params, req.url),
         headers={name.lower(): value for name, value in req.headers.items()},
         body=req.get_body(),
     )

@@ -7,6 +7,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,20 @@ class Request:
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
+
+
+def query_of(params: Mapping[str, str], url: str) -> dict[str, str]:
+    """The query parameters as the caller sent them. The host hands the app only parameters
+    with a value (``?state=`` arrives as no ``state`` at all), so those sent empty are taken
+    from the request's URL and kept as ``""``: an empty value is a bad value, not a missing
+    one. The rest is the host's reading (repeats joined with ``,``)."""
+    query = dict(params)
+    given = {name.lower() for name in query}
+    for name, _ in parse_qsl(urlsplit(url).query, keep_blank_values=True):
+        if name.lower() not in given:
+            query[name] = ""
+            given.add(name.lower())
+    return query
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,10 @@ def cancel_accepted(task: Task) -> dict[str, Any]:
     return schemas.CancelAccepted(task_id=task.task_id, status_url=url).document()
 
 
+def purge_accepted(task_id: str) -> dict[str, Any]:
+    return schemas.PurgeAccepted(task_id=task_id, purging=True).document()
+
+
 def retry_accepted(requeued: int) -> dict[str, Any]:
     return schemas.RetryAccepted(requeued=requeued).document()
 
@@ -42,6 +46,15 @@ def schedule_url(name: str) -> str:
 
 
 def schedule(found: Schedule) -> dict[str, Any]:
+    return schemas.Schedule.model_validate(_schedule(found)).document()
+
+
+def schedules(found: list[Schedule]) -> dict[str, Any]:
+    listed = [_schedule(one) for one in found]
+    return schemas.ScheduleList.model_validate({"schedules": listed}).document()
+
+
+def _schedule(found: Schedule) -> dict[str, Any]:
     batch = found.batch
     return {
         "name": found.name,

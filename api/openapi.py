@@ -1,14 +1,18 @@
 """The API's OpenAPI 3.1 document, generated: schemas come from the models the service
-validates submits with (jobs.dispatch.submit.SubmitRequest) and builds its answers through
-(api/schemas.py); limits from the constants that enforce them. What is written here is only
-which operation answers what, and tests/api/test_openapi.py checks it against the routes
-function_app.py registers.
+validates submits and schedules with (jobs.dispatch.submit.SubmitRequest,
+jobs.schedules.definitions.ScheduleRequest) and builds its answers through (api/schemas.py);
+limits from the constants and settings that enforce them, at run time (``Limits``: the kinds
+this deployment offers, its item count), so the document served is the running service's.
+What is written here is only which operation answers what; tests/api/test_openapi.py checks it
+against the routes function_app.py registers, and tests/e2e/test_contract.py fuzzes the
+running service against it.
 
 Adding a route: list its Operation in OPERATIONS, with every status code it can answer."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal, get_args
@@ -18,17 +22,42 @@ from pydantic.json_schema import models_json_schema
 
 from api import params, schemas
 from jobs.core.models import TaskStatus
+from jobs.core.resources import JOB_QUEUES
+from jobs.core.settings import Settings
 from jobs.dispatch.submit import SubmitRequest
+from jobs.kinds import Kinds
+from jobs.kinds.inputs import InputPolicy
+from jobs.reads.tasks import RESULTS_INLINE_BYTES
+from jobs.schedules.definitions import ScheduleRequest
 
 VERSION = "1.0.0"
 REF = "#/components/schemas/{model}"
 
 
 @dataclass(frozen=True)
+class Limits:
+    """What the running service accepts that its settings decide."""
+
+    kinds: tuple[str, ...]
+    max_items: int
+
+    @classmethod
+    def of(cls, settings: Settings, kinds: Iterable[str]) -> Limits:
+        return cls(tuple(sorted(kinds)), settings.max_items)
+
+    @classmethod
+    def default(cls) -> Limits:
+        """A deployment's with the default settings."""
+        settings = Settings()
+        return cls.of(settings, Kinds.from_settings(settings, InputPolicy.from_settings(settings)))
+
+
+@dataclass(frozen=True)
 class Reply:
     status: int
     description: str
-    model: type[BaseModel] | None = None  # None: a body with no schema of ours, or none at all
+    # None: a body with no schema of ours, or none at all; several: one of them
+    model: type[BaseModel] | tuple[type[BaseModel], ...] | None = None
     media: str = "application/json"
     headers: tuple[str, ...] = ()  # names of components.headers
 
@@ -71,8 +100,10 @@ JOB_ID = Parameter(
     "job_id",
     "path",
     "a job id: the item's index, 8 digits",
-    {"type": "string", "pattern": r"^\d{8}$"},
+    {"type": "string", "pattern": "^[0-9]{8}$"},
 )
+POSITION = "^[0-9]{13}-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+KINDS = "{kinds}"  # a placeholder: the running service's kinds take its place
 
 SCHEDULE = Parameter(
     "name", "path", "1 to 63 of a-z, 0-9 and -",
@@ -91,7 +122,12 @@ OPERATIONS: tuple[Operation, ...] = (
                 "Idempotency-Key",
                 "header",
                 "the same key with the same body returns the same task and creates nothing",
-                {"type": "string", "minLength": 1, "maxLength": params.MAX_KEY_LENGTH},
+                {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": params.MAX_KEY_LENGTH,
+                    "pattern": params.KEY_PATTERN,
+                },
             ),
         ),
         replies=(
@@ -101,7 +137,7 @@ OPERATIONS: tuple[Operation, ...] = (
                 schemas.Accepted,
                 headers=("Location", "Retry-After"),
             ),
-            _error(400, "malformed JSON (NaN and Infinity too) or Idempotency-Key"),
+            _error(400, "malformed JSON (NaN and Infinity too), or a bad Idempotency-Key"),
             _error(409, "the Idempotency-Key was used with another body"),
             _error(413, "the body or an item is over its size limit (`details` name the items)"),
             _error(
@@ -123,10 +159,25 @@ OPERATIONS: tuple[Operation, ...] = (
                 "only tasks in this state",
                 {"type": "string", "enum": [s.value for s in TaskStatus]},
             ),
-            Parameter("kind", "query", "only tasks of this kind", {"type": "string"}),
-            Parameter("limit", "query", "tasks per page", {"type": "integer", "minimum": 1}),
             Parameter(
-                "continuation", "query", "the previous page's `continuation`", {"type": "string"}
+                "kind", "query", "only tasks of this kind", {"type": "string", "enum": KINDS}
+            ),
+            Parameter(
+                "limit",
+                "query",
+                "tasks per page",
+                {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": params.MAX_TASK_PAGE,
+                    "default": params.DEFAULT_TASK_PAGE,
+                },
+            ),
+            Parameter(
+                "continuation",
+                "query",
+                "the previous page's `continuation`",
+                {"type": "string", "pattern": POSITION},
             ),
         ),
         replies=(
@@ -173,8 +224,16 @@ OPERATIONS: tuple[Operation, ...] = (
             ),
         ),
         replies=(
-            Reply(202, "cancel requested", schemas.CancelAccepted, headers=("Location",)),
+            Reply(
+                202,
+                "cancel requested (CancelAccepted, with Location), or with purge=true, the purge "
+                "(PurgeAccepted: the task is 404 from now on)",
+                (schemas.CancelAccepted, schemas.PurgeAccepted),
+                headers=("Location",),
+            ),
+            _error(400, "`purge` is neither `true` nor `false`"),
             UNKNOWN,
+            _error(409, "purge=true while the task runs or is scheduled"),
         ),
     ),
     Operation(
@@ -230,8 +289,14 @@ OPERATIONS: tuple[Operation, ...] = (
                 schemas.ResultLine,
                 media="application/x-ndjson",
             ),
+            Reply(
+                303,
+                f"over {RESULTS_INLINE_BYTES} bytes: the same NDJSON from a ten-minute read-only "
+                "link to the results file, in Location",
+                headers=("ResultsLink",),
+            ),
             UNKNOWN,
-            _error(409, "the task is still running"),
+            _error(409, "the task is still running or scheduled"),
         ),
     ),
     Operation(
@@ -251,7 +316,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "/schedules",
         "list_schedules",
         "Every recurring schedule",
-        replies=(Reply(200, '`{"schedules": [...]}`'),),
+        replies=(Reply(200, "every schedule", schemas.ScheduleList),),
     ),
     Operation(
         "put",
@@ -259,10 +324,15 @@ OPERATIONS: tuple[Operation, ...] = (
         "put_schedule",
         "Create or replace a recurring schedule: a task per fire time of its NCRONTAB `cron`",
         parameters=(SCHEDULE,),
+        body=ScheduleRequest,
         replies=(
-            Reply(200, "the schedule, with `next_run`"),
+            Reply(200, "the schedule, with `next_run`", schemas.Schedule),
             _error(400, "malformed JSON"),
-            _error(422, "a bad name, cron, kind or item (`details` name the field or item)"),
+            _error(
+                422,
+                "a bad name, cron, kind, queue or item, or a batch over 30,000 characters of JSON "
+                "(`details` name the field or item)",
+            ),
         ),
     ),
     Operation(
@@ -271,7 +341,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "get_schedule",
         "One schedule, with `next_run`, `last_run` and `last_task_id`",
         parameters=(SCHEDULE,),
-        replies=(Reply(200, "the schedule"), _error(404, "no such schedule")),
+        replies=(Reply(200, "the schedule", schemas.Schedule), _error(404, "no such schedule")),
     ),
     Operation(
         "delete",
@@ -304,8 +374,41 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
 )
 
+_TASK = {"task_id": "$response.body#/task_id"}
+_SAME_TASK = {"task_id": "$request.path.task_id"}
+# Where an answer leads (OpenAPI links): a client, or a stateful fuzzer, follows a submit to
+# its task, jobs and results, and a saved schedule to its reads and its deletion.
+LINKS: dict[tuple[str, int], dict[str, tuple[str, dict[str, str]]]] = {
+    ("submit_task", 202): {
+        "status": ("get_task", _TASK),
+        "jobs": ("list_jobs", _TASK),
+        "results": ("get_results", _TASK),
+        "retry": ("retry_task", _TASK),
+        "purge": ("cancel_task", {**_TASK, "query.purge": "true"}),
+    },
+    ("get_task", 200): {
+        "jobs": ("list_jobs", _TASK),
+        "results": ("get_results", _TASK),
+    },
+    ("list_jobs", 200): {
+        "job": ("get_job", {**_SAME_TASK, "job_id": "$response.body#/jobs/0/job_id"}),
+    },
+    ("put_schedule", 200): {
+        "read": ("get_schedule", {"name": "$response.body#/name"}),
+        "delete": ("delete_schedule", {"name": "$response.body#/name"}),
+    },
+    ("list_schedules", 200): {
+        "read": ("get_schedule", {"name": "$response.body#/schedules/0/name"}),
+    },
+}
+HEADER_NAMES = {"ResultsLink": "Location"}  # components.headers named other than their header
 HEADERS = {
     "Location": {"description": "where to poll the task", "schema": {"type": "string"}},
+    "ResultsLink": {
+        "description": "the results file's read-only link",
+        "required": True,
+        "schema": {"type": "string"},
+    },
     "Retry-After": {
         "description": "seconds to wait before asking again",
         "schema": {"type": "integer"},
@@ -313,19 +416,29 @@ HEADERS = {
 }
 
 
-def document() -> dict[str, Any]:
-    """The whole document, built afresh."""
+def document(limits: Limits | None = None) -> dict[str, Any]:
+    """The whole document, built afresh, for a service with ``limits`` (by default, the
+    default settings')."""
+    limits = limits or Limits.default()
     refs, definitions = models_json_schema(
-        [(SubmitRequest, "validation"), *((m, "serialization") for m in schemas.RESPONSE_MODELS)],
+        [
+            (SubmitRequest, "validation"),
+            (ScheduleRequest, "validation"),
+            *((m, "serialization") for m in schemas.RESPONSE_MODELS),
+        ],
         ref_template=REF,
     )
     ref: dict[type[BaseModel], Any] = {}
     for model, mode in refs:
         if isinstance(model, type) and issubclass(model, BaseModel):
             ref[model] = refs[(model, mode)]
+    found: dict[str, Any] = definitions.get("$defs", {})
+    for request in (SubmitRequest, ScheduleRequest):
+        _limit_batch(found[request.__name__], limits)
     paths: dict[str, dict[str, Any]] = {}
     for operation in OPERATIONS:
         paths.setdefault(operation.path, {})[operation.method] = _operation(operation, ref)
+    text = json.dumps(paths).replace(json.dumps(KINDS), json.dumps(list(limits.kinds)))
     return {
         "openapi": "3.1.0",
         "info": {
@@ -336,9 +449,9 @@ def document() -> dict[str, Any]:
         },
         "servers": [{"url": "/api"}],
         "security": [{"functionKey": []}, {"functionKeyQuery": []}],
-        "paths": paths,
+        "paths": json.loads(text),
         "components": {
-            "schemas": definitions.get("$defs", {}),
+            "schemas": found,
             "headers": HEADERS,
             "securitySchemes": {
                 "functionKey": {"type": "apiKey", "in": "header", "name": "x-functions-key"},
@@ -348,9 +461,29 @@ def document() -> dict[str, Any]:
     }
 
 
+def _limit_batch(schema: dict[str, Any], limits: Limits) -> None:
+    """The limits a batch's models cannot know: the kinds offered, the queues, the count."""
+    fields = schema["properties"]
+    fields["kind"] = {"type": "string", "enum": list(limits.kinds), "title": "Kind"}
+    fields["queue"] = {
+        "anyOf": [{"type": "string", "enum": list(JOB_QUEUES)}, {"type": "null"}],
+        "default": None,
+        "title": "Queue",
+        "description": "a queue of the service's; null or left out: the kind's own",
+    }
+    fields["items"] = {**fields["items"], "minItems": 1, "maxItems": limits.max_items}
+    if "not_before" in fields:
+        fields["not_before"] = {
+            "anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}],
+            "default": None,
+            "title": "Not Before",
+            "description": "no job starts before this: ISO 8601 with a zone, at most 7 days ahead",
+        }
+
+
 @cache
-def document_bytes() -> bytes:
-    return json.dumps(document(), indent=1).encode()
+def document_bytes(limits: Limits | None = None) -> bytes:
+    return json.dumps(document(limits), indent=1).encode()
 
 
 def _operation(operation: Operation, ref: dict[type[BaseModel], Any]) -> dict[str, Any]:
@@ -364,6 +497,12 @@ def _operation(operation: Operation, ref: dict[type[BaseModel], Any]) -> dict[st
         "summary": operation.summary,
         "responses": {str(r.status): _reply(r, ref) for r in sorted(replies, key=_status)},
     }
+    for (operation_id, status), links in LINKS.items():
+        if operation_id == operation.operation_id:
+            found["responses"][str(status)]["links"] = {
+                name: {"operationId": target, "parameters": parameters}
+                for name, (target, parameters) in links.items()
+            }
     if operation.parameters:
         found["parameters"] = [_parameter(p) for p in operation.parameters]
     if operation.body is not None:
@@ -384,12 +523,16 @@ def _reply(reply: Reply, ref: dict[type[BaseModel], Any]) -> dict[str, Any]:
     found: dict[str, Any] = {"description": reply.description}
     if reply.headers:
         found["headers"] = {
-            name: {"$ref": f"#/components/headers/{name}"} for name in reply.headers
+            HEADER_NAMES.get(name, name): {"$ref": f"#/components/headers/{name}"}
+            for name in reply.headers
         }
-    if reply.model is not None:
+    if isinstance(reply.model, tuple):
+        found["content"] = {reply.media: {"schema": {"oneOf": [ref[m] for m in reply.model]}}}
+    elif reply.model is not None:
         found["content"] = {reply.media: {"schema": ref[reply.model]}}
-    elif reply.status < 300:
-        found["content"] = {reply.media: {"schema": {"type": "object"}}}
+    elif 200 <= reply.status < 300 and reply.status != 204:  # 204 and redirects have no body
+        plain = {"type": "object"} if reply.media == "application/json" else {"type": "string"}
+        found["content"] = {reply.media: {"schema": plain}}
     return found
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 
 from api.wire import state_name, status_named
@@ -11,6 +12,10 @@ from jobs.reads import task_index
 from jobs.schedules import definitions
 
 MAX_KEY_LENGTH = 200  # characters of an Idempotency-Key
+# Visible ASCII and inner spaces: what an HTTP header carries the same way everywhere (a
+# header's outer spaces are not part of its value).
+KEY_PATTERN = rf"^[!-~](?:[ -~]{{0,{MAX_KEY_LENGTH - 2}}}[!-~])?$"
+_KEY = re.compile(KEY_PATTERN)
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
 MAX_TASK_PAGE = 100  # each task on a page costs a query of its counters
@@ -33,8 +38,10 @@ def schedule_name(text: str) -> str:
 
 
 def purge(text: str | None) -> bool:
-    """``purge=true`` on a task's DELETE: delete the finished task instead of cancelling."""
-    if not text or text == "false":
+    """``purge=true`` on a task's DELETE: delete the finished task instead of cancelling.
+
+    Here and below, ``None`` is a parameter not given; an empty value is a bad one."""
+    if text is None or text == "false":
         return False
     if text == "true":
         return True
@@ -42,7 +49,8 @@ def purge(text: str | None) -> bool:
 
 
 def idempotency_key(text: str | None) -> str | None:
-    """The request's Idempotency-Key header: 1 to 200 printable characters, when given."""
+    """The request's Idempotency-Key header, when given: 1 to 200 visible ASCII characters,
+    spaces allowed inside."""
     if text is None:
         return None
     if not 0 < len(text) <= MAX_KEY_LENGTH:
@@ -50,10 +58,10 @@ def idempotency_key(text: str | None) -> str | None:
             f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters",
             [Problem("Idempotency-Key", "bad length")],
         )
-    if not text.isprintable():
+    if not _KEY.fullmatch(text):
         raise MalformedRequest(
-            "Idempotency-Key must be printable text",
-            [Problem("Idempotency-Key", "control or undecodable characters")],
+            "Idempotency-Key must be visible ASCII characters (spaces only inside)",
+            [Problem("Idempotency-Key", "a character other than visible ASCII")],
         )
     return text
 
@@ -66,7 +74,7 @@ def job_number(text: str) -> int:
 
 
 def status(text: str | None) -> JobStatus | None:
-    if not text:
+    if text is None:
         return None
     try:
         return status_named(text)
@@ -76,7 +84,7 @@ def status(text: str | None) -> JobStatus | None:
 
 
 def limit(text: str | None, default: int = DEFAULT_PAGE, most: int = MAX_PAGE) -> int:
-    if not text:
+    if text is None:
         return default
     if not (text.isascii() and text.isdigit() and 1 <= int(text) <= most):
         raise MalformedRequest(f"limit must be 1 to {most}", [Problem("limit", "out of range")])
@@ -88,7 +96,7 @@ def task_limit(text: str | None) -> int:
 
 
 def task_state(text: str | None) -> TaskStatus | None:
-    if not text:
+    if text is None:
         return None
     try:
         return TaskStatus(text)
@@ -98,7 +106,7 @@ def task_state(text: str | None) -> TaskStatus | None:
 
 
 def kind(text: str | None, known: Collection[str]) -> str | None:
-    if not text:
+    if text is None:
         return None
     if text not in known:
         names = ", ".join(sorted(known))
@@ -108,7 +116,7 @@ def kind(text: str | None, known: Collection[str]) -> str | None:
 
 def task_continuation(text: str | None) -> str | None:
     """Where the previous page of tasks ended, as its answer said."""
-    if not text:
+    if text is None:
         return None
     if not task_index.is_position(text):
         raise MalformedRequest(
@@ -119,7 +127,7 @@ def task_continuation(text: str | None) -> str | None:
 
 def continuation(text: str | None) -> int | None:
     """The index of the last job of the previous page."""
-    if not text:
+    if text is None:
         return None
     try:
         return job_index(text)

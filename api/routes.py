@@ -66,7 +66,7 @@ def cancel_task(service: Service, request: Request) -> Answer:
         task_id = params.task_id(request.route["task_id"])
         if params.purge(request.query.get("purge")):
             purge.request_purge(service, task_id)
-            return json_answer({"task_id": task_id, "purging": True}, 202)
+            return json_answer(documents.purge_accepted(task_id), 202)
         task = cancel.request_cancel(service, task_id)
         url = documents.task_url(task.task_id)
         return json_answer(documents.cancel_accepted(task), 202, {"Location": url})
@@ -135,11 +135,7 @@ def get_schedule(service: Service, request: Request) -> Answer:
 
 
 def list_schedules(service: Service, request: Request) -> Answer:
-    return answering(
-        lambda: json_answer(
-            {"schedules": [documents.schedule(s) for s in definitions.all_schedules(service)]}
-        )
-    )
+    return answering(lambda: json_answer(documents.schedules(definitions.all_schedules(service))))
 
 
 def delete_schedule(service: Service, request: Request) -> Answer:
@@ -160,4 +156,4 @@ def health(service: Service, request: Request) -> Answer:
 
 
 def openapi_document(service: Service, request: Request) -> Answer:
-    return Answer(200, openapi.document_bytes())
+    return Answer(200, openapi.document_bytes(openapi.Limits.of(service.settings, service.kinds)))

@@ -98,6 +98,10 @@ class Task(Document):
     error: str | None = Field(description="why the task's setup failed, if it did")
     metadata: dict[str, Any] | None = Field(description="the caller's object, as submitted")
     notification: Notification | None = Field(description="its webhook, when it has one")
+    source: str | None = Field(
+        description="what submitted it when not a caller: `schedule:<name>@<fire time>` for a "
+        "schedule's task; null for a caller's submit"
+    )
     results_url: str
 
 
@@ -127,6 +131,13 @@ class Stats(Document):
 class CancelAccepted(Document):
     task_id: TaskId
     status_url: str
+
+
+class PurgeAccepted(Document):
+    """A purge was asked for: the task reads as gone from now on."""
+
+    task_id: TaskId
+    purging: Literal[True]
 
 
 class RetryAccepted(Document):
@@ -173,6 +184,30 @@ class ResultLine(Document):
     error: str | None = optional("the last error (other jobs)")
 
 
+class Schedule(Document):
+    """A recurring schedule: its batch, as a submit of it would send, and its fire times."""
+
+    name: str = Field(pattern="^[a-z0-9-]{1,63}$")
+    cron: str = Field(description="NCRONTAB, UTC")
+    kind: str
+    items: list[Any]
+    queue: str | None
+    metadata: dict[str, Any] | None
+    callback_url: str | None
+    next_run: Timestamp
+    last_run: Timestamp | None = Field(description="the last fire time it fired at")
+    last_task_id: TaskId | None = Field(description="the task it submitted last")
+    last_task_url: str | None
+    last_error: str | None = Field(description="why its last fire submitted nothing, if so")
+    created_at: Timestamp
+    updated_at: Timestamp
+    url: str
+
+
+class ScheduleList(Document):
+    schedules: list[Schedule]
+
+
 class Health(Document):
     status: Literal["ok", "unavailable"]
     error: str | SkipJsonSchema[None] = optional("the storage error's type, when unavailable")
@@ -185,9 +220,12 @@ RESPONSE_MODELS: tuple[type[Document], ...] = (
     TaskPage,
     Stats,
     CancelAccepted,
+    PurgeAccepted,
     RetryAccepted,
     JobPage,
     JobDetail,
     ResultLine,
+    Schedule,
+    ScheduleList,
     Health,
 )

@@ -51,6 +51,7 @@ def task_document(summary: TaskSummary) -> dict[str, Any]:
         "finished_at": completion.finished_at if summary.status.finished else None,
         "error": task.error,
         "not_before": task.not_before,
+        "source": task.source,
         "metadata": None if task.metadata is None else json.loads(task.metadata),
         "notification": None
         if not task.callback_url or not note.state

@@ -120,7 +120,9 @@ class HttpHost:
 
     def application(self) -> web.Application:
         app = web.Application(client_max_size=100 * 1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", self.handle)
+        # Every path, whatever characters its decoded form holds: aiohttp's ``.*`` would stop at
+        # a newline (``/tasks/%0A``) and aiohttp would answer its own 404 for the host.
+        app.router.add_route("*", r"/{tail:[\s\S]*}", self.handle)
         return app
 
     def _strip_prefix(self, path: str) -> str | None:

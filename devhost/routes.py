@@ -132,12 +132,14 @@ class RouteTemplate:
                     self.parameters.append(param)
                     part += f"(?P<p{len(self.parameters) - 1}>[^/]+?)"
             pattern += f"/{part}"
-        self._regex = re.compile(f"^{pattern}/?$", re.I)
+        # Matched whole (``fullmatch``: ``$`` would let ``tasks\n`` pass for ``tasks``), and any
+        # character, a newline too, may stand in a parameter, as in ASP.NET's TemplateMatcher.
+        self._regex = re.compile(f"{pattern}/?", re.I | re.S)
 
     def match(self, path: str) -> dict[str, str] | None:
         """Route values for ``path`` (without the prefix), or None when it does not match."""
         candidate = "/" + path.strip("/") if path.strip("/") else ""
-        found = self._regex.match(candidate)
+        found = self._regex.fullmatch(candidate)
         if not found:
             return None
         values: dict[str, str] = {}

@@ -62,6 +62,7 @@ class Task(Model):
     error: str | None = None
     metadata: dict[str, Any] | None = None
     notification: Notification | None = None
+    source: str | None = None  # "schedule:<name>@<fire time>" for a schedule's task
     results_url: str
 
     @property
@@ -102,6 +103,11 @@ class CancelAccepted(Model):
     status_url: str
 
 
+class PurgeAccepted(Model):
+    task_id: str
+    purging: bool
+
+
 class RetryAccepted(Model):
     requeued: int
 
@@ -140,6 +146,28 @@ class ResultLine(Model):
     status: str
     result: Any = None
     error: str | None = None
+
+
+class Schedule(Model):
+    name: str
+    cron: str
+    kind: str
+    items: list[Any]
+    queue: str | None = None
+    metadata: dict[str, Any] | None = None
+    callback_url: str | None = None
+    next_run: str
+    last_run: str | None = None
+    last_task_id: str | None = None
+    last_task_url: str | None = None
+    last_error: str | None = None
+    created_at: str
+    updated_at: str
+    url: str
+
+
+class ScheduleList(Model):
+    schedules: list[Schedule]
 
 
 class Health(Model):

@@ -3,6 +3,7 @@ summary. The queue messages that move them are in jobs.core.messages."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -48,11 +49,18 @@ class TaskStatus(StrEnum):
 
 def canonical_task_id(text: str) -> str | None:
     """A task id in its one spelling (a lower-case, hyphenated UUID), or None when ``text``
-    cannot name a task. Every way in normalises through here, so ``{ID}`` and ``id`` agree."""
+    cannot name a task. Every way in normalises through here, so ``{ID}`` and ``id`` agree.
+    Only ASCII hex digits count: ``uuid.UUID`` would also read other scripts' digits, a sign
+    or spaces, which are no spelling of an id."""
+    if not _TASK_ID_SPELLING.fullmatch(text):
+        return None
     try:
         return str(uuid.UUID(text))
     except ValueError:
         return None
+
+
+_TASK_ID_SPELLING = re.compile(r"(?:urn:uuid:)?\{?[0-9A-Fa-f-]{32,36}\}?", re.ASCII)
 
 
 def job_id(index: int) -> str:
@@ -60,8 +68,9 @@ def job_id(index: int) -> str:
 
 
 def job_index(job_id: str) -> int:
-    """The index a job id names; ValueError for anything that is not one of ours."""
-    if len(job_id) != 8 or not job_id.isdigit():
+    """The index a job id names; ValueError for anything that is not one of ours (8 ASCII
+    digits: ``isdigit`` alone also takes other scripts' digits)."""
+    if len(job_id) != 8 or not (job_id.isascii() and job_id.isdigit()):
         raise ValueError(job_id)
     return int(job_id)
 

@@ -170,7 +170,7 @@ def validate(service: Accepting, body: bytes) -> tuple[SubmitRequest, Kind, str]
             f"unknown kind {request.kind!r}",
             [Problem("kind", f"unknown kind; known kinds: {known}")],
         )
-    queue = request.queue or kind.queue
+    queue = kind.queue if request.queue is None else request.queue  # "" is no queue
     if queue not in JOB_QUEUES:
         raise InvalidBody(
             f"unknown queue {queue!r}",

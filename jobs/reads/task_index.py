@@ -55,7 +55,7 @@ from jobs.storage.keys import INDEX_ALL_ROWS, INDEX_KIND_ROWS, index_partition
 FINISHED = tuple(state for state in TaskStatus if state.finished)
 _LATEST_MS = 10**13 - 1  # positions stay 13 digits until the year 2286
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_POSITION = re.compile(r"\d{13}-[0-9a-f-]{36}")
+_POSITION = re.compile(r"[0-9]{13}-[0-9a-f-]{36}")  # ASCII digits only, as positions are written
 _FIELDS = ["TaskId", "Kind", "State", "Finished", "SeenCompleted", "SeenFailed"]
 
 
@@ -210,7 +210,7 @@ def page(
         last = place
         entries = list(group)
         counted = table.read_counts(entries[0].task_id)
-        if counted is None:  # no such task row: nothing to show
+        if counted is None or counted[0].purging:  # gone, or going: a purged task is gone at once
             passed += 1
             continue
         summary = TaskSummary.of(*counted)

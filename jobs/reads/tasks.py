@@ -95,18 +95,50 @@ class Results:
 
 
 def results(service: Downloading, task_id: str) -> Results:
-    """The task's results as NDJSON lines in item order, from the file written when it ended:
-    in full when small, else as a short-lived read-only link. Conflict while it runs."""
+    """The task's results as NDJSON lines in item order: in full up to RESULTS_INLINE_BYTES,
+    else a short-lived read-only link to its results file. Conflict while it runs.
+
+    The answer depends only on the results' size, never on how far the task's end follow-up
+    has got: a caller who sees the task finished and asks at once gets what a caller asking an
+    hour later gets. The follow-up writes the file moments after the end; until it has:
+
+    - the lines are read from the job rows, and answered inline if they fit (they are the
+      bytes the file will hold);
+    - if they do not fit, this read writes the file itself, the same bytes from the same rows
+      under the same name (whichever write lands last changes nothing), and links to it;
+    - while the end itself is not recorded yet (its file has no name), results too large to
+      answer inline are a Conflict like a running task's, for the moment that takes."""
     summary = status(service, task_id)
     if not summary.status.finished:
         raise Conflict("the task is still running; poll its status until it is not")
-    number = summary.task.completion.number
-    size = service.payloads.results_size(task_id, number) if number else None
-    if size is None:  # not written yet (its follow-up is on its way): read the rows
-        return Results(lines=result_lines(service, task_id))
+    end = summary.task.completion
+    size = None
+    if end.finished_at is not None:
+        size = service.payloads.results_size(task_id, end.number)
+    if size is None:  # not written yet: decide by the rows
+        inline = _inline_lines(service, task_id)
+        if inline is not None:
+            return Results(lines=iter(inline))
+        if end.finished_at is None:
+            raise Conflict("the task's end is being recorded; ask again in a moment")
+        service.payloads.write_results(task_id, end.number, result_lines(service, task_id))
+        size = RESULTS_INLINE_BYTES + 1
     if size > RESULTS_INLINE_BYTES:
-        return Results(link=service.payloads.results_link(task_id, number, RESULTS_LINK_LIFETIME))
-    return Results(lines=service.payloads.read_results(task_id, number))
+        link = service.payloads.results_link(task_id, end.number, RESULTS_LINK_LIFETIME)
+        return Results(link=link)
+    return Results(lines=service.payloads.read_results(task_id, end.number))
+
+
+def _inline_lines(service: Downloading, task_id: str) -> list[bytes] | None:
+    """The result lines read from the rows, or None as soon as they pass RESULTS_INLINE_BYTES."""
+    found: list[bytes] = []
+    size = 0
+    for line in result_lines(service, task_id):
+        size += len(line)
+        if size > RESULTS_INLINE_BYTES:
+            return None
+        found.append(line)
+    return found
 
 
 def result_lines(service: Downloading, task_id: str) -> Iterator[bytes]:

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from typing import Any
 
 import pytest
 
 from api import routes
-from api.answers import Answer, Request
+from api.answers import Answer, Request, query_of
 from composition import Service
 from jobs.core.settings import Settings
+from jobs.schedules import firing
 
 TASK = "5b0c7a7e-3f0e-4d6b-9a55-3a8f0a1f2b3c"
 
@@ -88,7 +90,9 @@ def test_an_unknown_or_malformed_task_is_404(service: Service, task_id: str) -> 
 @pytest.mark.parametrize(
     ("query", "field"),
     [({"limit": "²"}, "limit"), ({"limit": "0"}, "limit"), ({"limit": "1001"}, "limit"),
-     ({"status": "sideways"}, "status"), ({"continuation": "x"}, "continuation")],
+     ({"status": "sideways"}, "status"), ({"continuation": "x"}, "continuation"),
+     ({"limit": ""}, "limit"), ({"status": ""}, "status"), ({"continuation": ""}, "continuation"),
+     ({"continuation": "\u0660" * 7 + "\u0661"}, "continuation")],
 )  # fmt: skip
 def test_job_listing_parameters_are_read_strictly(
     service: Service, query: dict[str, str], field: str
@@ -97,6 +101,52 @@ def test_job_listing_parameters_are_read_strictly(
     answer = routes.list_jobs(service, Request(route={"task_id": task_id}, query=query))
     assert answer.status == 400
     assert body(answer)["details"][0]["field"] == field
+
+
+@pytest.mark.parametrize("purge", ["", "yes", "TRUE"])
+def test_a_delete_with_a_bad_purge_value_is_refused_and_cancels_nothing(
+    service: Service, purge: str
+) -> None:
+    task_id = body(submit(service, {"kind": "echo", "items": [1]}))["task_id"]
+    request = Request(route={"task_id": task_id}, query={"purge": purge})
+    answer = routes.cancel_task(service, request)
+    assert answer.status == 400
+    assert body(answer)["details"][0]["field"] == "purge"
+    status = routes.get_task(service, Request(route={"task_id": task_id}))
+    assert body(status)["counts"]["cancelled"] == 0
+
+
+def test_a_job_id_is_eight_ascii_digits(service: Service) -> None:
+    task_id = body(submit(service, {"kind": "echo", "items": [1, 2]}))["task_id"]
+    for job_id, status in (("00000001", 200), ("\u0660" * 7 + "\u0661", 404), ("0000001", 404)):
+        answer = routes.get_job(service, Request(route={"task_id": task_id, "job_id": job_id}))
+        assert answer.status == status, job_id
+
+
+def test_parameters_sent_empty_reach_the_handlers_as_empty() -> None:
+    """The host leaves out parameters sent empty; they are read back from the URL."""
+    host = {"limit": "5", "Kind": "echo"}
+    url = "http://h/api/tasks?state=&limit=5&kind=&Kind=echo&continuation"
+    assert query_of(host, url) == {"limit": "5", "Kind": "echo", "state": "", "continuation": ""}
+    assert query_of({}, "http://h/api/tasks") == {}
+
+
+def test_a_task_says_what_submitted_it(service: Service) -> None:
+    by_caller = body(submit(service, {"kind": "echo", "items": [1]}))["task_id"]
+    schedule = json.dumps({"cron": "* * * * * *", "kind": "echo", "items": [1]}).encode()
+    saved = routes.put_schedule(service, Request(route={"name": "nightly"}, body=schedule))
+    [fired] = firing.run_due(service, datetime.fromisoformat(body(saved)["next_run"]))
+
+    def source(task_id: str | None) -> Any:
+        return body(routes.get_task(service, Request(route={"task_id": str(task_id)})))["source"]
+
+    assert source(by_caller) is None
+    assert source(fired.task_id) == f"schedule:nightly@{fired.fire_time}"
+    listed = body(routes.list_tasks(service, Request()))["tasks"]
+    assert {t["task_id"]: t["source"] for t in listed} == {
+        by_caller: None,
+        fired.task_id: f"schedule:nightly@{fired.fire_time}",
+    }
 
 
 def test_a_key_reused_with_another_body_is_a_conflict(service: Service) -> None:
@@ -146,6 +196,10 @@ def test_tasks_are_listed_newest_first_as_the_task_document(service: Service) ->
         ({"limit": "٣"}, "limit"),
         ({"continuation": "00000007"}, "continuation"),
         ({"continuation": "8232774399999-not-a-task"}, "continuation"),
+        ({"state": ""}, "state"),
+        ({"kind": ""}, "kind"),
+        ({"limit": ""}, "limit"),
+        ({"continuation": ""}, "continuation"),
     ],
 )
 def test_task_listing_parameters_are_read_strictly(

@@ -19,11 +19,14 @@ PAIRS: list[tuple[type[BaseModel], type[BaseModel]]] = [
     (schemas.QueueDepth, models.QueueDepth),
     (schemas.Minute, models.Minute),
     (schemas.CancelAccepted, models.CancelAccepted),
+    (schemas.PurgeAccepted, models.PurgeAccepted),
     (schemas.RetryAccepted, models.RetryAccepted),
     (schemas.Job, models.Job),
     (schemas.JobPage, models.JobPage),
     (schemas.JobDetail, models.JobDetail),
     (schemas.ResultLine, models.ResultLine),
+    (schemas.Schedule, models.Schedule),
+    (schemas.ScheduleList, models.ScheduleList),
     (schemas.Health, models.Health),
 ]
 

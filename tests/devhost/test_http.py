@@ -46,6 +46,17 @@ def test_optional_catch_all_and_empty_route(http_host: RunningHost) -> None:
     assert requests.get(f"{http_host.base_url}/items/42").status_code == 404  # no prefix
 
 
+def test_any_character_may_stand_in_a_parameter_and_literals_match_whole(
+    http_host: RunningHost,
+) -> None:
+    api = http_host.api
+    assert _json(requests.get(f"{api}/optional/a%0Ab"))["route_params"] == {"name": "a\nb"}
+    assert _json(requests.get(f"{api}/optional/%0A"))["route_params"] == {"name": "\n"}
+    assert _json(requests.get(f"{api}/files/a%0A/b"))["route_params"] == {"path": "a\n/b"}
+    assert requests.get(f"{api}/text%0A").status_code == 404  # not the literal ``text``
+    assert requests.get(f"{api}/text%0A").text == ""  # the host's 404, not aiohttp's
+
+
 def test_methods_select_the_route_and_a_wrong_one_is_a_404(http_host: RunningHost) -> None:
     api = http_host.api
     assert requests.post(f"{api}/items/42").status_code == 404

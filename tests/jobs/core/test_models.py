@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from jobs.core.messages import (
@@ -21,6 +23,7 @@ from jobs.core.models import (
     TaskStatus,
     TaskSummary,
     canonical_task_id,
+    job_index,
 )
 
 TASK = "5b0c7a7e-3f0e-4d6b-9a55-3a8f0a1f2b3c"
@@ -112,5 +115,17 @@ def test_task_ids_have_one_spelling() -> None:
     spelled = "5b0c7a7e-3f0e-4d6b-9a55-3a8f0a1f2b3c"
     for other in (spelled.upper(), "{" + spelled + "}", spelled.replace("-", "")):
         assert canonical_task_id(other) == spelled
-    for nonsense in ("", "not-a-task", "5b0c7a7e", "../x"):
+    for other in ("urn:uuid:" + spelled, "{" + spelled.upper() + "}"):
+        assert canonical_task_id(other) == spelled
+    arabic = spelled.translate(str.maketrans("0123456789", "".join(map(chr, range(0x660, 0x66A)))))
+    for nonsense in ("", "not-a-task", "5b0c7a7e", "../x", arabic, " " + spelled[1:],
+                     "+" + spelled[1:], "{{" + spelled + "}"):  # fmt: skip
         assert canonical_task_id(nonsense) is None
+
+
+def test_job_ids_are_eight_ascii_digits() -> None:
+    assert job_index("00000001") == 1
+    arabic = "\u0660" * 7 + "\u0661"  # 00000001 in Arabic-Indic digits
+    for nonsense in (arabic, "0000001", "000000001", "+0000001", " 0000001", "0000000x"):
+        with pytest.raises(ValueError, match=re.escape(nonsense)):
+            job_index(nonsense)

@@ -15,6 +15,7 @@ import pytest
 
 from composition import Service
 from jobs.control.handlers import handle
+from jobs.control.purge import request_purge
 from jobs.control.retry import request_retry
 from jobs.core.models import Counts, Task, TaskStatus, TaskSummary
 from jobs.core.resources import LISTENED_QUEUES, all_queues
@@ -260,13 +261,25 @@ def test_a_state_filter_ends_a_page_early_rather_than_read_past_many_others(
     assert listed(service, TaskStatus.COMPLETED) == [done.task_id]
 
 
+def test_a_task_being_purged_is_not_listed(service: Service) -> None:
+    kept, purged = new(service), new(service)
+    run(service)
+
+    request_purge(service, purged.task_id)  # flagged; its purge steps have not run yet
+
+    assert listed(service) == [kept.task_id]
+    assert listed(service, TaskStatus.COMPLETED) == [kept.task_id]
+    assert listed(service, kind="echo") == [kept.task_id]
+
+
 def test_a_position_is_a_continuation_and_nothing_else_is() -> None:
     task_id = "5b0c7a7e-3f0e-4d6b-9a55-3a8f0a1f2b3c"
     task = Task(task_id, "echo", "jobs", 1, 32, "2026-01-01T00:00:00.000Z", "", "")
     assert task_index.is_position(task_index.position(task))
     assert task_index.position(task) == f"{10**13 - 1 - 1767225600000:013d}-{task.task_id}"
     for text in ("", "1234", task_index.position(task).upper(), task_index.position(task) + "x",
-                 "0000000000000-not-a-uuid-at-all-but-36-characters"):  # fmt: skip
+                 "0000000000000-not-a-uuid-at-all-but-36-characters",
+                 "\u0660" + task_index.position(task)[1:]):  # fmt: skip
         assert not task_index.is_position(text)
 
 
