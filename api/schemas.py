@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from jobs.core.models import TaskStatus
+from jobs.dispatch.stages import Stage
 
 JobState = Literal["pending", "in_progress", "completed", "failed", "cancelled"]
 Timestamp = Annotated[
@@ -99,6 +100,13 @@ class Task(Document):
     metadata: dict[str, Any] | None = Field(description="the caller's object, as submitted")
     notification: Notification | None = Field(description="its webhook, when it has one")
     results_url: str
+    # Its chain: see jobs.dispatch.stages.
+    previous: TaskId | None = Field(description="the task whose end submitted this one")
+    next: TaskId | None = Field(description="the next stage, submitted by this task's end")
+    then: Stage | None = Field(description="the stages still to come after this task")
+    stage_error: str | None = Field(
+        description="why this task's last end could not submit its next stage"
+    )
 
 
 class TaskPage(Document):
