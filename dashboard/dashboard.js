@@ -346,11 +346,12 @@
     const who = el("div", "who");
     who.append(stateBadge(task.status), " ", el("span", "kind", task.kind));
     who.append(el("div", "id mono", task.task_id.slice(0, 8)), metadata(task));
-    if (task.previous || task.next || task.then) {
+    if (task.previous || task.next || task.then || task.stage_error) {
       const words = [];
       if (task.previous) words.push(`after ${task.previous.slice(0, 8)}`);
       if (task.next) words.push(`next ${task.next.slice(0, 8)}`);
-      else if (task.then) words.push(`then ${task.then.kind}`);
+      if (task.stage_error) words.push("next stage not submitted");
+      else if (!task.next && task.then) words.push(`then ${task.then.kind}`);
       who.append(el("div", "chain-line", words.join(" · ")));
     }
     const parts = [`${c.completed + c.failed + c.cancelled} of ${task.total} finished`];
