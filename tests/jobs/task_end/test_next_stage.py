@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from composition import Service
+from jobs.control.cancel import request_cancel
 from jobs.control.retry import request_retry
 from jobs.core.errors import PermanentJobError
 from jobs.core.messages import FinishedMessage
@@ -288,3 +289,22 @@ def test_the_event_of_an_end_names_its_next_stage(service: Service) -> None:
     assert event["next"] == task(service, first).next_task is not None
     assert event["then"] == {"kind": "echo", "over": "each", "when": "completed"}
     assert not [m for m in control(service) if isinstance(m, FinishedMessage) and m.number > 1]
+
+
+def test_a_cancelled_task_starts_a_finished_stage_but_not_a_completed_one(
+    service: Service,
+) -> None:
+    fan_in = {"kind": "echo", "over": "all"}
+    lenient = new_task(service, "echo", [1, 2], then={**fan_in, "when": "finished"})
+    strict = new_task(service, "echo", [1, 2], then=fan_in)
+    for task_id in (lenient, strict):
+        request_cancel(service, task_id)
+
+    run_all(service)
+
+    assert task(service, strict).completion.status == "cancelled"
+    assert tasks_after(service, strict) == []
+    [after] = tasks_after(service, lenient)
+    assert results(service, after.task_id) == [
+        {"previous": lenient, "status": "cancelled", "results": []}
+    ]
