@@ -20,13 +20,36 @@ from tests.e2e.conftest import Api
 SLOW = 120  # seconds: a stage's whole run on a busy machine
 
 
+def polled(api: Api, task_id: str) -> dict[str, Any] | None:
+    """The task's document, or None while storage is too slow to answer (a 503 with
+    Retry-After, which a loaded machine may give): the poll asks again."""
+    response = api.get(f"tasks/{task_id}")
+    if response.status_code == 503:
+        return None
+    assert response.status_code == 200, response.text
+    document: dict[str, Any] = response.json()
+    return document
+
+
+def field_of(api: Api, task_id: str, field: str) -> Any:
+    """``field`` of the task's document, once it is set."""
+    return wait_until(
+        lambda: (found := polled(api, task_id)) and found[field], timeout=SLOW, interval=0.5,
+        message=f"task {task_id}'s {field}",
+    )  # fmt: skip
+
+
 def next_of(api: Api, task_id: str) -> str:
     """The next stage of a finished task, once its end's follow-up has submitted it."""
-    found: str = wait_until(
-        lambda: api.status(task_id)["next"], timeout=SLOW, interval=0.2,
-        message=f"task {task_id} to name its next stage",
+    return str(field_of(api, task_id, "next"))
+
+
+def finished(api: Api, task_id: str) -> dict[str, Any]:
+    document: dict[str, Any] = wait_until(
+        lambda: (found := polled(api, task_id)) and found["finished_at"] and found,
+        timeout=SLOW, interval=0.5, message=f"task {task_id} to finish",
     )  # fmt: skip
-    return found
+    return document
 
 
 def followed_up(api: Api, task_id: str) -> None:
@@ -55,22 +78,22 @@ def test_a_chain_of_three_stages_over_1000_items_ends_with_exact_counts(api: Api
 
     second = next_of(api, first)
     third = next_of(api, second)
-    finished = [api.wait_finished(task_id, timeout=SLOW) for task_id in (first, second, third)]
+    ended = [finished(api, task_id) for task_id in (first, second, third)]
 
-    assert [t["status"] for t in finished] == ["completed"] * 3
-    assert [t["counts"]["completed"] for t in finished] == [1000, 1000, 1]
-    assert [t["total"] for t in finished] == [1000, 1000, 1]
-    assert [(t["previous"], t["next"]) for t in finished] == [
+    assert [t["status"] for t in ended] == ["completed"] * 3
+    assert [t["counts"]["completed"] for t in ended] == [1000, 1000, 1]
+    assert [t["total"] for t in ended] == [1000, 1000, 1]
+    assert [(t["previous"], t["next"]) for t in ended] == [
         (None, second), (first, third), (second, None),
     ]  # fmt: skip
-    assert [t["then"] for t in finished] == [
+    assert [t["then"] for t in ended] == [
         {"kind": "echo", "over": "each", "when": "completed",
          "then": {"kind": "collect", "over": "all", "when": "completed"}},
         {"kind": "collect", "over": "all", "when": "completed"},
         None,
     ]  # fmt: skip
-    assert {json.dumps(t["metadata"]) for t in finished} == {'{"run": "chain"}'}
-    assert {t["stage_error"] for t in finished} == {None}
+    assert {json.dumps(t["metadata"]) for t in ended} == {'{"run": "chain"}'}
+    assert {t["stage_error"] for t in ended} == {None}
     assert [line["result"] for line in results(api, second)] == list(range(1000))
     [last] = results(api, third)
     assert last["result"] == {"previous": second, "count": 1000, "sum": sum(range(1000))}
@@ -87,7 +110,7 @@ def test_when_completed_starts_nothing_after_a_failure_and_finished_does(api: Ap
     strict = api.submit("fail", items, then={"kind": "echo", "over": "all"})
     lenient = api.submit("fail", items, then={"kind": "echo", "over": "all", "when": "finished"})
 
-    fan_in = api.wait_finished(next_of(api, lenient), timeout=SLOW)
+    fan_in = finished(api, next_of(api, lenient))
     followed_up(api, strict)
 
     status = api.status(strict)
@@ -136,10 +159,7 @@ def test_a_bad_stage_is_refused_naming_its_field_and_nothing_is_written(api: Api
 def test_a_stage_that_cannot_be_submitted_is_an_error_on_the_earlier_task(api: Api) -> None:
     first = api.submit("echo", ["a", "b"], then={"kind": "collect", "over": "all"})
 
-    error = wait_until(
-        lambda: api.status(first)["stage_error"], timeout=SLOW, interval=0.2,
-        message="the stage error",
-    )  # fmt: skip
+    error = field_of(api, first, "stage_error")
 
     assert error.startswith("the next stage (collect, over all) was not submitted: ")
     assert "items are not valid for kind 'collect'" in error
