@@ -64,6 +64,7 @@ def _schedule(found: Schedule) -> dict[str, Any]:
         "queue": batch.get("queue"),
         "metadata": batch.get("metadata"),
         "callback_url": batch.get("callback_url"),
+        "then": batch.get("then"),
         "next_run": found.next_run,
         "last_run": found.last_run,
         "last_task_id": found.last_task_id,

@@ -143,7 +143,8 @@ OPERATIONS: tuple[Operation, ...] = (
             _error(
                 422,
                 "unknown kind, queue or field, no items, too many, or items invalid for the kind "
-                "(`details` give each bad item's `index` and `field`)",
+                "(`details` give each bad item's `index` and `field`); a bad `then` stage "
+                "(`field` names it: `then.then.kind`)",
             ),
         ),
     ),

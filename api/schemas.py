@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from jobs.core.models import TaskStatus
+from jobs.dispatch.stages import Stage
 
 JobState = Literal["pending", "in_progress", "completed", "failed", "cancelled"]
 Timestamp = Annotated[
@@ -103,6 +104,13 @@ class Task(Document):
         "schedule's task; null for a caller's submit"
     )
     results_url: str
+    # Its chain: see jobs.dispatch.stages.
+    previous: TaskId | None = Field(description="the task whose end submitted this one")
+    next: TaskId | None = Field(description="the next stage, submitted by this task's end")
+    then: Stage | None = Field(description="the stages still to come after this task")
+    stage_error: str | None = Field(
+        description="why this task's last end could not submit its next stage"
+    )
 
 
 class TaskPage(Document):
@@ -194,6 +202,7 @@ class Schedule(Document):
     queue: str | None
     metadata: dict[str, Any] | None
     callback_url: str | None
+    then: Stage | None = Field(description="the stages each of its tasks runs after it")
     next_run: Timestamp
     last_run: Timestamp | None = Field(description="the last fire time it fired at")
     last_task_id: TaskId | None = Field(description="the task it submitted last")

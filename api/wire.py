@@ -56,6 +56,11 @@ def task_document(summary: TaskSummary) -> dict[str, Any]:
         "notification": None
         if not task.callback_url or not note.state
         else {"state": note.state, "attempts": note.attempts, "last_error": note.last_error},
+        # Its chain (jobs.dispatch.stages): the stages still to come, and its neighbours.
+        "previous": task.previous,
+        "next": task.next_task,
+        "then": None if task.then is None else json.loads(task.then),
+        "stage_error": task.stage_error,
     }
 
 

@@ -180,6 +180,31 @@
     return box;
   }
 
+  // A task's place in its chain of stages: links to the stage before and after it, the
+  // stages still to come, and why its last end could not submit the next one.
+  function chainOf(task) {
+    const parts = [];
+    const link = (label, taskId) => {
+      const row = el("p", "stage");
+      const to = el("a", "mono", taskId.slice(0, 8));
+      to.href = `#task/${taskId}`;
+      to.title = taskId;
+      row.append(el("span", "", `${label} `), to);
+      return row;
+    };
+    if (task.previous) parts.push(link("Previous stage", task.previous));
+    if (task.next) parts.push(link("Next stage", task.next));
+    if (task.then) {
+      const names = [];
+      for (let stage = task.then; stage; stage = stage.then) {
+        names.push(`${stage.kind} over ${stage.over}${stage.when === "finished" ? ", when finished" : ""}`);
+      }
+      parts.push(el("p", "stage then", `Then: ${names.join(" → ")}`));
+    }
+    if (task.stage_error) parts.push(el("p", "stage error", task.stage_error));
+    return parts;
+  }
+
   function stateBadge(status) {
     return el("span", `state ${status}`, STATE_NAMES[status] || status);
   }
@@ -321,6 +346,14 @@
     const who = el("div", "who");
     who.append(stateBadge(task.status), " ", el("span", "kind", task.kind));
     who.append(el("div", "id mono", task.task_id.slice(0, 8)), metadata(task));
+    if (task.previous || task.next || task.then || task.stage_error) {
+      const words = [];
+      if (task.previous) words.push(`after ${task.previous.slice(0, 8)}`);
+      if (task.next) words.push(`next ${task.next.slice(0, 8)}`);
+      if (task.stage_error) words.push("next stage not submitted");
+      else if (!task.next && task.then) words.push(`then ${task.then.kind}`);
+      who.append(el("div", "chain-line", words.join(" · ")));
+    }
     const parts = [`${c.completed + c.failed + c.cancelled} of ${task.total} finished`];
     for (const [count, name] of [[c.completed, "completed"], [c.failed, "failed"],
       [c.cancelled, "cancelled"], [c.in_progress, "running"], [c.pending, "pending"]]) {
@@ -396,6 +429,9 @@
       [times.finished ? "took" : "running for", times.duration],
     ]);
     $("task-metadata").replaceChildren(metadata(task));
+    const chain = chainOf(task);
+    $("task-chain").replaceChildren(...chain);
+    $("task-chain").hidden = chain.length === 0;
     // The service retries a task once it has finished, never a cancelled one.
     $("retry").disabled = c.failed === 0 || task.status !== "completed_with_failures";
     $("cancel").disabled = task.status !== "running";

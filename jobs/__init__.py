@@ -9,7 +9,8 @@ triggers, api/ to HTTP, composition.py builds what it runs on).
 - ``lifecycle``: how a job moves, exactly once per move, and running one;
 - ``dispatch``: a batch becoming queued jobs;
 - ``control``: cancel, retry, purge, the poison sweep, and the message routing table;
-- ``task_end``: results, events and webhooks after a task's end, and retention;
+- ``task_end``: results, the next stage, events and webhooks after a task's end, and
+  retention;
 - ``reads``: what callers and operators read;
 - ``schedules``: recurring schedules;
 - ``collaborators``: the protocols a use case names its collaborators by."""

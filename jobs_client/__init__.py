@@ -25,6 +25,7 @@ from jobs_client.models import (
     JobPage,
     ResultLine,
     RetryAccepted,
+    Stage,
     Task,
     TaskPage,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "JobPage",
     "ResultLine",
     "RetryAccepted",
+    "Stage",
     "Task",
     "TaskPage",
     "Unreachable",

@@ -108,6 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="a JSON object sent as the task's metadata; sent only when given, and a service "
         "that does not support metadata answers 422 (exit 2)",
     )
+    submit.add_argument(
+        "--then",
+        metavar="JSON",
+        help='the next stage, submitted when this task ends: {"kind", "over": "each" | "all", '
+        '"when"?: "completed" | "finished", "queue"?, "then"?}',
+    )
     submit.add_argument("--wait", action="store_true", help="follow the task until it ends")
     submit.add_argument("-o", "--output", metavar="FILE", help="with --wait: write the results")
     _interval(submit)

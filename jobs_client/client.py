@@ -90,10 +90,12 @@ class Client:
         queue: str | None = None,
         metadata: Mapping[str, Any] | None = None,
         key: str | None = None,
+        then: Mapping[str, Any] | None = None,
     ) -> Accepted:
         """Submit a batch. With ``key`` (an Idempotency-Key) a repeat returns the same task, so
-        the call is retried; without one it is sent once."""
-        body = submission.body(kind, items, queue=queue, metadata=metadata)
+        the call is retried; without one it is sent once. ``then``: the next stage,
+        ``{"kind", "over": "each" | "all", "when"?, "queue"?, "then"?}``."""
+        body = submission.body(kind, items, queue=queue, metadata=metadata, then=then)
         headers = {"content-type": "application/json"}
         if key is not None:
             headers["idempotency-key"] = key

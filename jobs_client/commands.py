@@ -34,12 +34,13 @@ def submit(client: Client, args: argparse.Namespace) -> int:
     if args.output and not args.wait:
         raise UsageError("-o/--output writes the results, which needs --wait")
     found = item_files.read(args.items, sys.stdin.buffer)
-    metadata = _metadata(args.metadata)
-    body = submission.body(args.kind, found.values, queue=args.queue, metadata=metadata)
+    metadata = _object(args.metadata, "--metadata")
+    then = _object(args.then, "--then")
+    body = submission.body(args.kind, found.values, queue=args.queue, metadata=metadata, then=then)
     key = args.key or submission.key_for(body)
     try:
         accepted = client.submit(
-            args.kind, found.values, queue=args.queue, metadata=metadata, key=key
+            args.kind, found.values, queue=args.queue, metadata=metadata, key=key, then=then
         )
     except ApiError as error:
         output.api_error(error, sys.stderr, as_json=_json(args), where=found.where)
@@ -175,15 +176,15 @@ def _save_results(client: Client, task_id: str, path: str) -> int:
     return lines
 
 
-def _metadata(text: str | None) -> dict[str, Any] | None:
+def _object(text: str | None, option: str) -> dict[str, Any] | None:
     if text is None:
         return None
     try:
         value = json.loads(text)
     except ValueError as error:
-        raise UsageError(f"--metadata is not JSON: {error}") from None
+        raise UsageError(f"{option} is not JSON: {error}") from None
     if not isinstance(value, dict):
-        raise UsageError("--metadata must be a JSON object")
+        raise UsageError(f"{option} must be a JSON object")
     return value
 
 

@@ -46,6 +46,23 @@ class Notification(Model):
     last_error: str | None = None
 
 
+class Stage(Model):
+    """A stage still to come: the task its predecessor's end submits, over its results."""
+
+    kind: str
+    over: str  # each, all
+    when: str = "completed"  # completed, finished
+    queue: str | None = None
+    then: Stage | None = None
+
+    def chain(self) -> str:
+        """``echo over each → collect over all, when finished``."""
+        words = f"{self.kind} over {self.over}" + (
+            f", when {self.when}" if self.when != "completed" else ""
+        )
+        return words if self.then is None else f"{words} → {self.then.chain()}"
+
+
 class Task(Model):
     task_id: str
     kind: str
@@ -64,6 +81,10 @@ class Task(Model):
     notification: Notification | None = None
     source: str | None = None  # "schedule:<name>@<fire time>" for a schedule's task
     results_url: str
+    previous: str | None = None  # the task whose end submitted this one
+    next: str | None = None  # the next stage, submitted by this task's end
+    then: Stage | None = None  # the stages still to come
+    stage_error: str | None = None  # why its last end could not submit the next stage
 
     @property
     def finished(self) -> bool:
@@ -156,6 +177,7 @@ class Schedule(Model):
     queue: str | None = None
     metadata: dict[str, Any] | None = None
     callback_url: str | None = None
+    then: Stage | None = None
     next_run: str
     last_run: str | None = None
     last_task_id: str | None = None

@@ -42,6 +42,14 @@ def task_summary(task: Task) -> str:
     ]
     if task.error:
         rows.append(("error", one_line(task.error)))
+    if task.previous:
+        rows.append(("previous", task.previous))
+    if task.next:
+        rows.append(("next", task.next))
+    if task.then:
+        rows.append(("then", task.then.chain()))
+    if task.stage_error:
+        rows.append(("stage", one_line(task.stage_error)))
     return "\n".join(f"{name:<9} {value}" for name, value in rows)
 
 

@@ -143,6 +143,15 @@ class Task:
     key_hash: str | None = None  # the sha256 of its Idempotency-Key, so a purge finds the key
     source: str | None = None  # what submitted it, when not a caller: "schedule:<name>@<time>"
     purging: bool = False  # being deleted with everything it owns (jobs.control.purge)
+    # Its chain (jobs.dispatch.stages): the stages to submit after it ends (the submit's
+    # ``then``, JSON text), the task whose end submitted it, and what its own ends did: the
+    # last end that decided its next stage (``stage_for``), the task that end submitted
+    # (``next_task``, kept from an earlier end if the last one could not), or why not.
+    then: str | None = None
+    previous: str | None = None
+    next_task: str | None = None
+    stage_for: int = 0
+    stage_error: str | None = None
     etag: str | None = field(default=None, compare=False)
 
 

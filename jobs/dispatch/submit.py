@@ -33,7 +33,8 @@ from jobs.core.messages import FanOutMessage
 from jobs.core.models import Setup, Task
 from jobs.core.resources import CONTROL_QUEUE, JOB_QUEUES
 from jobs.core.settings import Settings
-from jobs.dispatch import delays, small_tasks
+from jobs.dispatch import delays, small_tasks, stages
+from jobs.dispatch.stages import Stage
 from jobs.kinds import Kind, Kinds
 from jobs.reads import task_index
 from jobs.storage.jobs_table import AlreadyExists
@@ -59,6 +60,7 @@ class SubmitRequest(BaseModel):
     callback_url: str | None = None
     metadata: dict[str, Any] | None = None
     not_before: str | None = None
+    then: Stage | None = None  # the next stage, submitted once this task ends
 
 
 @dataclass(frozen=True)
@@ -73,8 +75,10 @@ def submit(
     idempotency_key: str | None = None,
     *,
     source: str | None = None,
+    previous: str | None = None,
 ) -> Submitted:
-    """Accept the batch ``body`` (``source`` says what submitted it when not a caller)."""
+    """Accept the batch ``body`` (``source`` says what submitted it when not a caller;
+    ``previous``, the task whose end submitted it as its next stage)."""
     request, kind, queue = validate(service, body)
     not_before = delays.not_before(request.not_before, datetime.now(UTC))
     key_hash = None
@@ -106,6 +110,8 @@ def submit(
         not_before=None if not_before is None else stamp(not_before),
         key_hash=key_hash,
         source=source,
+        then=None if request.then is None else to_json(request.then.stored()).decode(),
+        previous=previous,
     )
     # Stored as received: the fan-out reads its items back, nothing is serialised twice.
     service.payloads.put_request(task, body)
@@ -176,6 +182,7 @@ def validate(service: Accepting, body: bytes) -> tuple[SubmitRequest, Kind, str]
             f"unknown queue {queue!r}",
             [Problem("queue", f"unknown queue; known queues: {', '.join(JOB_QUEUES)}")],
         )
+    stages.check(service.kinds, request.then)
     count = len(request.items)
     if not count:
         raise InvalidBody("items is empty", [Problem("items", "no items")])

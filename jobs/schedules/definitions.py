@@ -21,6 +21,7 @@ from jobs.core.clock import utcnow
 from jobs.core.errors import InvalidBody, MalformedRequest, NotFound, Problem
 from jobs.core.models import JsonValue
 from jobs.dispatch import submit
+from jobs.dispatch.stages import Stage
 from jobs.dispatch.submit import Accepting
 from jobs.storage import Entity, EntityMissing, Write
 from jobs.storage.keys import SCHEDULES_PARTITION
@@ -38,6 +39,7 @@ class ScheduleRequest(BaseModel):
     queue: str | None = None
     metadata: dict[str, Any] | None = None
     callback_url: str | None = None
+    then: Stage | None = None
 
 
 @dataclass(frozen=True)

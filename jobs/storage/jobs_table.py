@@ -480,6 +480,11 @@ _TASK_FIELDS = {
     "key_hash": "KeyHash",
     "source": "Source",
     "purging": "Purging",
+    "then": "Then",
+    "previous": "Previous",
+    "next_task": "NextTask",
+    "stage_for": "StageFor",
+    "stage_error": "StageError",
 }
 _RETRY_FIELDS = {"number": "RetryRound", "done": "RetryDone", "after": "RetryAfter",
                  "head": "RetryHead", "page": "RetryPage"}  # fmt: skip
@@ -542,6 +547,11 @@ def _task_from(entity: Entity) -> Task:
         key_hash=props.get("KeyHash") or None,
         source=props.get("Source") or None,
         purging=bool(props.get("Purging")),
+        then=props.get("Then") or None,
+        previous=props.get("Previous") or None,
+        next_task=props.get("NextTask") or None,
+        stage_for=int(props.get("StageFor") or 0),
+        stage_error=props.get("StageError") or None,
         completion=Completion(
             number=int(props.get("Completions") or 0),
             finished_at=props.get("FinishedAt") or None,

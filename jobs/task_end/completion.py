@@ -1,5 +1,6 @@
-"""What follows a task's end, recorded once by jobs.lifecycle.writer: its results file, an event on
-the ``task-events`` queue, and its webhook, delivered at least once with growing delays.
+"""What follows a task's end, recorded once by jobs.lifecycle.writer: its results file, the next
+stage of its chain (jobs.task_end.next_stage), an event on the ``task-events`` queue, and its
+webhook, delivered at least once with growing delays.
 
 Each step tolerates running twice (a redelivered message, a crash in between): the results
 file is written once per end, the event carries a stable ``event_id`` for receivers to drop
@@ -21,19 +22,22 @@ from jobs.core.messages import DeliverMessage, FinishedMessage
 from jobs.core.models import Notification, Task, TaskSummary
 from jobs.core.resources import CONTROL_QUEUE, EVENTS_QUEUE
 from jobs.core.settings import Settings
+from jobs.kinds import Kinds
 from jobs.reads import task_index
 from jobs.reads.tasks import result_lines, status
 from jobs.storage import ConcurrentUpdate
-from jobs.task_end import retention_index, webhooks
+from jobs.task_end import next_stage, retention_index, webhooks
 
 MAX_DELIVERIES = 13  # 1 s, 2 s, 4 s, ... 4096 s apart: over two hours in all
 
 
 class Following(Storage, Protocol):
-    """Storage, and the settings a webhook is signed and checked with."""
+    """Storage, the settings a webhook is signed and checked with, the shapes of its body, and
+    the kinds a next stage is submitted with."""
 
     settings: Settings
     documents: Documents
+    kinds: Kinds
 
 
 class NotYet(JobsError):
@@ -58,6 +62,9 @@ def follow_up(service: Following, message: FinishedMessage, *, last_try: bool = 
     summary = status(service, task.task_id)
     task_index.record_finished(service.table, task, summary.status, task.completion.finished_at)
     _write_results(service, task, message.number)
+    if task.then is not None:  # before the event, so the event names the next stage
+        next_stage.start(service, task, message.number)
+        summary = status(service, task.task_id)
     document = _store_event(service, summary, message.number)
     service.queues.publish(EVENTS_QUEUE, document.decode())
     logs.event("task_finished", task_id=task.task_id, kind=task.kind, status=summary.status.value)

@@ -6,6 +6,7 @@ import pytest
 from pydantic import BaseModel
 
 from api import schemas
+from jobs.dispatch.stages import Stage
 from jobs_client import models
 
 PAIRS: list[tuple[type[BaseModel], type[BaseModel]]] = [
@@ -28,6 +29,7 @@ PAIRS: list[tuple[type[BaseModel], type[BaseModel]]] = [
     (schemas.Schedule, models.Schedule),
     (schemas.ScheduleList, models.ScheduleList),
     (schemas.Health, models.Health),
+    (Stage, models.Stage),
 ]
 
 
@@ -45,4 +47,5 @@ def test_every_document_the_service_answers_with_has_a_client_model() -> None:
         schemas.Job,
         schemas.QueueDepth,
         schemas.Minute,
+        Stage,
     }

@@ -1,7 +1,8 @@
 """The dashboard as a person uses it: the real page in headless Chromium (Debian's package,
 driven by Playwright) against the local host on Azurite. It watches a task appear and its bar
-fill, opens a task with failed jobs, reads an error, retries, cancels a running task, and
-takes the function key as Azure needs it. Screenshots go to screenshots/ (not committed)."""
+fill, opens a task with failed jobs, reads an error, retries, cancels a running task, follows
+a chain of stages, and takes the function key as Azure needs it. Screenshots go to
+screenshots/ (not committed)."""
 
 from __future__ import annotations
 
@@ -183,6 +184,40 @@ def test_the_list_filters_by_state(api: Api, browser: Browser) -> None:
     expect(task_row(page, done)).to_be_visible()
     expect(task_row(page, running)).to_have_count(0)
     api.delete(f"tasks/{running}")
+    no_page_errors(page)
+    context.close()
+
+
+def test_a_task_links_its_stages_and_shows_what_follows_and_a_stage_error(
+    api: Api, browser: Browser
+) -> None:
+    then = {"kind": "echo", "over": "each", "then": {"kind": "collect", "over": "all"}}
+    first = api.submit("echo", [1, 2, 3], then=then)
+    broken = api.submit("echo", ["a"], then={"kind": "collect", "over": "all"})
+    context, page = open_page(browser, api.url(f"dashboard#task/{first}"))
+    chain = page.locator("#task-chain")
+    expect(chain).to_contain_text("Then: echo over each → collect over all")
+    next_link = chain.get_by_role("link")
+    expect(next_link).to_be_visible(timeout=SLOW)  # once the first task's end submitted it
+    second = api.status(first)["next"]
+    expect(chain).to_contain_text(f"Next stage {second[:8]}")
+    expect(task_row(page, first)).to_have_count(0)  # the task view, not the list
+
+    next_link.click()
+    expect(page.locator("#task-id")).to_have_text(second)
+    expect(chain).to_contain_text(f"Previous stage {first[:8]}")
+    expect(chain).to_contain_text("Then: collect over all")
+    expect(chain.get_by_role("link", name=first[:8])).to_have_attribute("href", f"#task/{first}")
+    shot(page, "desktop-light-task-stages")
+
+    page.goto(api.url(f"dashboard#task/{broken}"))
+    expect(chain.locator(".error")).to_contain_text(
+        "the next stage (collect, over all) was not submitted", timeout=SLOW
+    )
+    shot(page, "desktop-light-task-stage-error")
+
+    page.goto(api.url("dashboard"))
+    expect(task_row(page, second).locator(".chain-line")).to_contain_text(f"after {first[:8]}")
     no_page_errors(page)
     context.close()
 
