@@ -122,20 +122,33 @@ def measure(api: str, task_id: str, load: Load) -> Latencies:
     return found
 
 
-def api_latency_phase(
-    stack: Stack, report: Report, load: Load, backlog: int, settings: Mapping[str, str]
-) -> None:
-    """Idle figures, then the same load beside a ``backlog``-job echo task; both reported."""
-    stack.start_host({**serve_settings(), **settings})
+@dataclass(frozen=True)
+class Layout:
+    """One way of running the app, measured idle and beside the backlog."""
+
+    split: bool
+    idle: Latencies
+    loaded: Latencies
+    rate: float  # the backlog's jobs/s during the loaded measurement
+
+
+def run_layout(
+    stack: Stack, report: Report, load: Load, backlog: int, settings: Mapping[str, str],
+    split: bool,
+) -> Layout:  # fmt: skip
+    """Idle figures, then the same load beside a ``backlog``-job echo task. ``split``: the
+    HTTP functions in a host of their own, as scripts/serve runs them."""
+    merged = {**serve_settings(), **settings}
+    stack.start_host(merged, split=split)
     assert stack.host is not None, "the host is running"
-    api, workers = stack.host.api, max(1, len(stack.host_pids()) - 1)
+    api = stack.host.api
     small, _ = stack.submit(echo_body(20))
     poll(lambda: stack.status(small)[0]["status"] != "running", timeout=120, interval=0.2,
          what="the idle task to finish")  # fmt: skip
-    warm = Load(load.threads, 4 * workers, 30)
-    measure(api, small, warm)  # every worker's clients built
+    workers = int(merged.get("FUNCTIONS_WORKER_PROCESS_COUNT", "1"))
+    measure(api, small, Load(load.threads, 4 * workers, 30))  # every worker's clients built
     idle = measure(api, small, load)
-    print(f"  idle: {_line(idle)}", flush=True)
+    print(f"  {_shape(merged, split)}, idle: {_line(idle)}", flush=True)
 
     big, _ = stack.submit(echo_body(backlog))
     running = poll(
@@ -151,30 +164,56 @@ def api_latency_phase(
     stack.cancel(big)
     stack.stop_host()
     stack.clear_queue()
+    for name, found in (("idle", idle), ("loaded", loaded)):
+        if found.errors:
+            report.alarm(f"api latency, {_shape(merged, split)}, {name}: {len(found.errors)} "
+                         f"failed requests, first: {found.errors[0]}")  # fmt: skip
+    report.detail(
+        f"api latency, {_shape(merged, split)}: idle {_line(idle)}; beside {backlog:,}: "
+        f"{_line(loaded)}; the backlog ran at {rate:.0f} jobs/s during the load"
+    )
+    return Layout(split, idle, loaded, rate)
 
+
+def api_latency_phase(
+    stack: Stack, report: Report, load: Load, backlog: int, settings: Mapping[str, str]
+) -> None:
+    """The app as scripts/serve runs it (HTTP apart), then in one host as it was run before,
+    each on a fresh Azurite; the first's figures against idle, the second's against them."""
+    layouts = []
+    for split in (True, False):
+        stack.start_azurite()  # the same table size for both: no rows of the other's backlog
+        layouts.append(run_layout(stack, report, load, backlog, settings, split))
+    served, single = layouts
+    merged = {**serve_settings(), **settings}
     names = {"status": "GET /tasks/{id}", "listing": "GET /tasks"}
     for kind in KINDS:
         for share in (0.5, 0.99):
-            busy, calm = loaded.p(kind, share), idle.p(kind, share)
+            busy, calm = served.loaded.p(kind, share), served.idle.p(kind, share)
             report.add(
                 Row(
                     f"7. {names[kind]} p{share * 100:.0f}, beside a {backlog:,}-job task",
                     ms(busy),
                     f"idle {ms(calm)}",
                     f"{busy / calm:.1f}x",
-                    f"{loaded.count(kind)} requests ({idle.count(kind)} idle) from "
-                    f"{load.threads} threads; {_workers(settings)}"
+                    f"{served.loaded.count(kind)} requests ({served.idle.count(kind)} idle) "
+                    f"from {load.threads} threads; {_shape(merged, True)}; backlog at "
+                    f"{served.rate:.0f} jobs/s meanwhile"
                     + ("; target p99 < 1 s" if share > 0.5 else ""),
                 )
             )
-    report.detail(
-        f"api latency: {_workers(settings)}; idle {_line(idle)}; beside {backlog:,}: "
-        f"{_line(loaded)}; the backlog ran at {rate:.0f} jobs/s during the load"
-    )
-    for name, found in (("idle", idle), ("loaded", loaded)):
-        if found.errors:
-            report.alarm(f"api latency, {name}: {len(found.errors)} failed requests, first: "
-                         f"{found.errors[0]}")  # fmt: skip
+    for kind in KINDS:
+        busy, apart = single.loaded.p(kind, 0.99), served.loaded.p(kind, 0.99)
+        report.add(
+            Row(
+                f"7. {names[kind]} p99 beside {backlog:,}, all functions in one host",
+                ms(busy),
+                f"HTTP apart {ms(apart)}",
+                f"{busy / apart:.1f}x",
+                f"idle {ms(single.idle.p(kind, 0.99))}; p50 {ms(single.loaded.p(kind, 0.5))}; "
+                f"backlog at {single.rate:.0f} jobs/s meanwhile",
+            )
+        )
 
 
 def _moving(stack: Stack, task_id: str) -> int | None:
@@ -183,9 +222,10 @@ def _moving(stack: Stack, task_id: str) -> int | None:
     return int(counts["completed"]) if counts["completed"] >= 200 else None
 
 
-def _workers(settings: Mapping[str, str]) -> str:
-    merged = {**serve_settings(), **settings}
-    return f"{merged.get('FUNCTIONS_WORKER_PROCESS_COUNT', '1')} worker process(es)"
+def _shape(merged: Mapping[str, str], split: bool) -> str:
+    count = merged.get("FUNCTIONS_WORKER_PROCESS_COUNT", "1")
+    hosts = "HTTP and background hosts apart" if split else "one host"
+    return f"{hosts}, {count} worker process(es) each"
 
 
 def _line(found: Latencies) -> str:
