@@ -19,7 +19,10 @@ It starts its own Azurite (in memory, telemetry off) and ``python -m devhost`` w
 3. status-read latency of tasks of 100 / 10,000 / 50,000 jobs once fanned out, on an idle host;
 4. fairness: how long a 10-item task waits for its first job while a 50,000-item task runs,
    against the same on an idle host;
-5. profile: the share of a job's time spent in our code outside storage calls.
+5. profile: the share of a job's time spent in our code outside storage calls;
+6. a task's end: webhook delay, results file memory;
+7. API latency (bench/api_latency.py): p50/p99 of status polls and listings on an idle
+   service, and beside a 20,000-job echo task, with the settings scripts/serve runs.
 
 Medians of several runs; ratios taken within one run are what matter (this machine is shared).
 The summary goes to stdout and to bench/out/latest.md; host logs to bench/out/logs/.
@@ -40,6 +43,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
+from bench.api_latency import Load, api_latency_phase
 from bench.completion import completion_phase
 from bench.floor import PrivateQueue, service_in_process
 from bench.plan import Plan
@@ -265,6 +269,13 @@ def completion(stack: Stack, plan: Plan, report: Report) -> None:
     completion_phase(stack, plan.fairness_runs, report)
 
 
+def api_latency(stack: Stack, plan: Plan, report: Report) -> None:
+    phase(f"7. API latency: status polls and listings, idle and beside a "
+          f"{plan.api_backlog:,}-job task, as scripts/serve runs the service")  # fmt: skip
+    load = Load(plan.api_threads, plan.api_requests, plan.api_seconds)
+    api_latency_phase(stack, report, load, plan.api_backlog, {})
+
+
 # Phases by name, in the order they run. "fairness" also measures status reads (phase 3): it
 # reads the tasks that phase 4 leaves behind.
 PHASES: dict[str, Callable[[Stack, Plan, Report], None]] = {
@@ -273,6 +284,7 @@ PHASES: dict[str, Callable[[Stack, Plan, Report], None]] = {
     "fairness": fairness_and_reads,
     "profile": profile_phase,
     "completion": completion,
+    "api-latency": api_latency,
 }
 
 

@@ -73,6 +73,7 @@ UNAVAILABLE_TRIES = 5  # status reads answered 503 are retried this many times i
 class Stack:
     azurite: Azurite | None = None
     host: RunningHost | None = None
+    background: RunningHost | None = None  # the second host of a split service (start_host)
     proxy: RunningProxy | None = None
     http: requests.Session = field(default_factory=requests.Session)
     log_dir: Path | None = None
@@ -100,19 +101,29 @@ class Stack:
         }
 
     def start_host(
-        self, settings: Mapping[str, str] | None = None, *, counted: bool = False
+        self,
+        settings: Mapping[str, str] | None = None,
+        *,
+        counted: bool = False,
+        split: bool = False,
     ) -> None:
         """A fresh host on the current Azurite, warmed up: its service built and its storage
         connections open, with no write (a refused submit runs the validation path).
         ``settings`` add to (or override) HOST_SETTINGS; ``counted`` puts the counting proxy
-        between the host's processes and Azurite (``self.proxy``)."""
+        between the host's processes and Azurite (``self.proxy``); ``split`` runs the app as
+        scripts/serve does, the HTTP functions in ``self.host`` (``--group http``) and the
+        others in ``self.background`` (``--group background``)."""
         self.stop_host()
         storage = self.storage_env
         if counted:
             proxied = self.start_proxy().connection_string(self.connection_string)
             storage = {name: proxied for name in storage}
         env = {**storage, **HOST_SETTINGS, **(settings or {})}
-        self.host = start_devhost(REPO, env, timeout=120)
+        if split:
+            self.background = start_devhost(REPO, env, args=["--group", "background"],
+                                            timeout=120)  # fmt: skip
+        self.host = start_devhost(REPO, env, args=["--group", "http"] if split else [],
+                                  timeout=120)  # fmt: skip
         poll(self._healthy, timeout=60, interval=0.2, what="the host's health check")
         self.http.post(self.url("tasks"), json={"kind": "no-such-kind", "items": [1]}, timeout=30)
 
@@ -124,20 +135,21 @@ class Stack:
 
     def stop_host(self) -> None:
         """Kill the host at once (whatever runs in it is abandoned, as in a crash) and wait for
-        its worker process, which exits when the host's socket closes."""
-        host, self.host = self.host, None
-        if host is None:
-            return
-        workers = _children(host.process.pid)
-        host.kill()
-        for pid in workers:
-            deadline = time.monotonic() + 15
-            while _alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            if _alive(pid):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-        self._keep_log(host)
+        its worker process, which exits when the host's socket closes; both hosts of a split
+        service."""
+        hosts = [h for h in (self.host, self.background) if h is not None]
+        self.host = self.background = None
+        for host in hosts:
+            workers = _children(host.process.pid)
+            host.kill()
+            for pid in workers:
+                deadline = time.monotonic() + 15
+                while _alive(pid) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                if _alive(pid):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+            self._keep_log(host)
 
     def _keep_log(self, host: RunningHost) -> None:
         if self.log_dir is None:
@@ -175,10 +187,9 @@ class Stack:
         return [] if self.azurite is None else [self.azurite.process.pid]
 
     def host_pids(self) -> list[int]:
-        """The host process and its worker."""
-        if self.host is None:
-            return []
-        return [self.host.process.pid, *_children(self.host.process.pid)]
+        """The host processes and their workers."""
+        hosts = [h for h in (self.host, self.background) if h is not None]
+        return [pid for h in hosts for pid in (h.process.pid, *_children(h.process.pid))]
 
     # -- HTTP ----------------------------------------------------------------------------
 

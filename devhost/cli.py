@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from devhost.config import ConfigError, development_defaults, load_local_settings
-from devhost.host import Host, HostOptions
+from devhost.host import GROUPS, Host, HostOptions
 from devhost.logs import configure_logging
 
 
@@ -35,6 +35,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         type=float,
         default=30.0,
         help="seconds running invocations get to finish on SIGINT/SIGTERM",
+    )
+    parser.add_argument(
+        "--group",
+        choices=GROUPS,
+        default=None,
+        help="run only the HTTP-triggered functions (http) or only the others (background), "
+        "as Flex Consumption runs its http group on instances of its own; default: all",
     )
     return parser.parse_args(argv)
 
@@ -61,5 +68,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         port=args.port,
         check_keys=args.check_keys,
         grace_period=args.grace_period,
+        group=args.group,
     )
     return asyncio.run(Host(options).run())

@@ -6,6 +6,12 @@ the host runs with no functions, logging "Worker failed to index functions" and 
 (Azure/azure-functions-host ``src/WebJobs.Script.Grpc/Channel/GrpcWorkerChannel.cs``). Only a
 bad host configuration (host.json, functionTimeout) stops the start.
 
+``--group`` splits an app the way Flex Consumption's per-function scaling does: its HTTP
+triggers share one group of instances, and every other function scales on instances apart from
+them. ``http`` runs only the HTTP-triggered functions, ``background`` only the others (queues,
+timers); two hosts, one of each, on the same storage, run the whole app with the API in
+processes of its own. The functions left to the other host are named in one log line.
+
 ``/admin/host/status`` says Running only once every listener has started. SIGINT/SIGTERM stop
 the listeners from receiving, give running invocations the grace period, then exit 0;
 anything still running after that is abandoned (its queue messages come back). An unhandled
@@ -45,6 +51,7 @@ from devhost.outputs import QueueOutputs
 from devhost.queue_listener import QueueListener, QueueWatcher
 from devhost.timers import time_zone
 
+GROUPS = ("http", "background")
 CLOSE_TIMEOUT = 5.0  # seconds for each shutdown step that may talk to storage
 
 
@@ -62,6 +69,7 @@ class HostOptions:
     port: int
     check_keys: bool
     grace_period: float
+    group: str | None = None  # one of GROUPS, or None for every function
 
 
 class Host:
@@ -125,6 +133,17 @@ class Host:
             running.append(spec)
         return listeners, sorted(running, key=lambda s: s.name.lower())
 
+    def _in_group(self, specs: list[FunctionSpec]) -> list[FunctionSpec]:
+        """The functions of ``--group`` (all without it); the others are named in one line."""
+        group = self.options.group
+        if group is None:
+            return specs
+        kept = [s for s in specs if (s.trigger_type == "httpTrigger") == (group == "http")]
+        left = sorted(s.name for s in specs if s not in kept)
+        if left:
+            logs.HOST.info("Group '%s': left to the other group's host: %s", group, ", ".join(left))
+        return kept
+
     def _print_functions(self, http: HttpHost, specs: list[FunctionSpec]) -> None:
         lines = ["Functions:"]
         routes = {r.function.name: r for r in http.routes}
@@ -164,6 +183,7 @@ class Host:
                 logs.HOST.info("Function '%s' is disabled", spec.name)
             else:
                 enabled.append(spec)
+        enabled = self._in_group(enabled)
         invoker.retry_policies = {s.name: s.retry for s in enabled if s.retry is not None}
         watcher = QueueWatcher()
         outputs = QueueOutputs(enabled, config.queues.message_encoding, watcher)

@@ -1,6 +1,12 @@
 """How much work is waiting: each queue's approximate depth and the age of its oldest waiting
-message, logged as one ``queue_depth`` event per queue (poison queues included). The workbook
-draws them and the "work waiting too long" alert reads them.
+message, logged as ``queue_depth`` events (poison queues included). The workbook draws them and
+the "work waiting too long" alert reads them.
+
+Every sample accounts for every queue, so the charts and the alert have a figure for each queue
+each minute; but a queue with work (messages, or a message waiting) gets a line of its own, and
+the idle ones share one line, ``queue=<name>,<name>,... depth=0 oldest_age_s=0``, which the
+``QueueDepth`` workspace function splits back into a row per queue. An idle service thus logs
+one line a sample, not one per queue, and a console shows the queues that hold work.
 
 A sample costs one storage request per queue, plus a peek where the queue is not empty.
 """
@@ -17,6 +23,8 @@ from jobs.storage import QueueMissing
 from jobs.storage.queues import JobQueues
 
 EVENT = "queue_depth"
+# Between the idle queues' names in their shared line; queue names never contain it.
+IDLE_SEPARATOR = ","
 
 
 class Queued(Protocol):
@@ -33,6 +41,11 @@ class DepthSample:
     # Seconds since the first visible message was enqueued; 0 when none is visible. A peek
     # skips messages a function is running, so this is how long work has waited to start.
     oldest_age_s: int
+
+    @property
+    def idle(self) -> bool:
+        """Nothing in the queue, nothing waiting."""
+        return self.depth == 0 and self.oldest_age_s == 0
 
 
 def sample(queues: JobQueues, now: datetime | None = None) -> list[DepthSample]:
@@ -52,8 +65,13 @@ def sample(queues: JobQueues, now: datetime | None = None) -> list[DepthSample]:
 
 
 def report(service: Queued, now: datetime | None = None) -> list[DepthSample]:
-    """Sample every queue and log each as a ``queue_depth`` event."""
+    """Sample every queue and log it: a ``queue_depth`` event for each queue with work, and
+    one for all the idle ones together (their names comma-separated)."""
     samples = sample(service.queues, now)
+    idle = [item.queue for item in samples if item.idle]
+    if idle:
+        logs.event(EVENT, queue=IDLE_SEPARATOR.join(idle), depth=0, oldest_age_s=0)
     for item in samples:
-        logs.event(EVENT, queue=item.queue, depth=item.depth, oldest_age_s=item.oldest_age_s)
+        if not item.idle:
+            logs.event(EVENT, queue=item.queue, depth=item.depth, oldest_age_s=item.oldest_age_s)
     return samples

@@ -74,7 +74,7 @@ def test_a_message_being_processed_counts_in_depth_but_not_as_waiting(
     jobs.delete_message(received)
 
 
-def test_report_logs_one_queue_depth_event_per_queue(
+def test_report_logs_each_busy_queue_alone_and_the_idle_ones_in_one_line(
     service: Service, azurite: Azurite, caplog: pytest.LogCaptureFixture
 ) -> None:
     sent = (
@@ -88,6 +88,18 @@ def test_report_logs_one_queue_depth_event_per_queue(
         queue_depth.report(service, sent.inserted_on + timedelta(seconds=42))
 
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("JobEvent ")]
-    assert len(lines) == len(all_queues())
-    assert "JobEvent queue_depth queue=jobs-control depth=1 oldest_age_s=42" in lines
-    assert "JobEvent queue_depth queue=jobs depth=0 oldest_age_s=0" in lines
+    idle = [q for q in all_queues() if q != "jobs-control"]
+    assert lines == [
+        f"JobEvent queue_depth queue={','.join(idle)} depth=0 oldest_age_s=0",
+        "JobEvent queue_depth queue=jobs-control depth=1 oldest_age_s=42",
+    ]
+
+
+def test_an_idle_service_logs_one_line_a_sample_naming_every_queue(
+    service: Service, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="jobs"):
+        queue_depth.report(service)
+
+    [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("JobEvent ")]
+    assert line == f"JobEvent queue_depth queue={','.join(all_queues())} depth=0 oldest_age_s=0"
