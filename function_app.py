@@ -211,4 +211,4 @@ def sample_queue_depth(timer: func.TimerRequest) -> None:
     and failed since the last sample, on the sweep's schedule (one wake-up a minute for all in
     Azure)."""
     queue_depth.report(service())
-    throughput.sample(service().table)
+    throughput.sample(service().table, settle=service().lifecycle.settle)

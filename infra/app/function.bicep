@@ -88,6 +88,8 @@ var appSettings = {
   JOBS_CALLBACK_ALLOWED_HOSTS: ''
   // A worker writes its concurrent moves of one task's jobs in one transaction.
   JOBS_GROUP_COMMIT: 'true'
+  // Each worker counts the moves it writes in a row of its own (jobs/lifecycle/counters.py).
+  JOBS_COUNTER_LAYOUT: 'writers'
 }
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {

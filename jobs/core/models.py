@@ -143,6 +143,9 @@ class Task:
     key_hash: str | None = None  # the sha256 of its Idempotency-Key, so a purge finds the key
     source: str | None = None  # what submitted it, when not a caller: "schedule:<name>@<time>"
     purging: bool = False  # being deleted with everything it owns (jobs.control.purge)
+    # Where its moves are counted (jobs.lifecycle.counters): "writers", or "shards" for a task
+    # created before writers' rows (or with JOBS_COUNTER_LAYOUT=shards).
+    counters: str = "shards"
     # Its chain (jobs.dispatch.stages): the stages to submit after it ends (the submit's
     # ``then``, JSON text), the task whose end submitted it, and what its own ends did: the
     # last end that decided its next stage (``stage_for``), the task that end submitted

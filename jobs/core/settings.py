@@ -32,6 +32,10 @@ CALLBACK_ALLOWED_HOSTS = "JOBS_CALLBACK_ALLOWED_HOSTS"  # hosts exempt from the 
 # A worker writes its concurrent moves of one task's jobs in one transaction
 # (jobs.lifecycle.writer).
 GROUP_COMMIT = "JOBS_GROUP_COMMIT"
+# Where a new task's moves are counted (jobs.lifecycle.counters): writers (the default) or
+# shards, the layout of tasks created before writers' rows; kept for comparison.
+COUNTER_LAYOUT = "JOBS_COUNTER_LAYOUT"
+COUNTER_LAYOUTS = ("writers", "shards")
 
 # Every plain setting the app reads (connection settings aside), for infra's drift check.
 APP_SETTINGS: tuple[str, ...] = (
@@ -49,6 +53,7 @@ APP_SETTINGS: tuple[str, ...] = (
     WEBHOOK_SECRET,
     CALLBACK_ALLOWED_HOSTS,
     GROUP_COMMIT,
+    COUNTER_LAYOUT,
 )
 
 # Counter shards per task (jobs.storage.jobs_table). The dispatch window must be a multiple
@@ -72,6 +77,7 @@ class Settings:
     callback_allowed_hosts: frozenset[str] = frozenset()
     retention_days: int = 30
     group_commit: bool = True
+    counter_layout: str = "writers"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -96,7 +102,13 @@ class Settings:
             ),
             retention_days=_positive_int(env, RETENTION_DAYS, default.retention_days),
             group_commit=_flag(env, GROUP_COMMIT, default.group_commit),
+            counter_layout=env.get(COUNTER_LAYOUT, "").strip() or default.counter_layout,
         )
+        if settings.counter_layout not in COUNTER_LAYOUTS:
+            raise ConfigurationError(
+                f"{COUNTER_LAYOUT} must be one of {', '.join(COUNTER_LAYOUTS)}, "
+                f"got {settings.counter_layout!r}"
+            )
         if settings.dispatch_window % COUNTER_SHARDS:
             raise ConfigurationError(
                 f"{DISPATCH_WINDOW} must be a multiple of {COUNTER_SHARDS}, "

@@ -65,10 +65,12 @@ def spread(service: Storage, task: Task, items: list[Any], claim: str) -> None:
         for index, item in enumerate(items)
     ]
     with ThreadPoolExecutor(PARALLEL_WRITES) as pool:
-        # The shards' sizes go with the rows, both before any job can start, so every shard
-        # can close; in parallel, since a submit dispatching a small task waits on them.
-        writes = [pool.submit(table.size_shards, task_id, total)]
-        writes += [pool.submit(_create, service, task_id, chunk) for chunk in _chunks(jobs)]
+        # A task counted by shards has their sizes written with the rows, both before any job
+        # can start, so every shard can close; in parallel, since a submit dispatching a small
+        # task waits on them. (Writers' rows need no size: jobs.lifecycle.counters.)
+        writes = [pool.submit(_create, service, task_id, chunk) for chunk in _chunks(jobs)]
+        if task.counters == "shards":
+            writes.append(pool.submit(table.size_shards, task_id, total))
         for write in writes:
             write.result()
         current = _claim(service, task_id, claim)

@@ -102,6 +102,7 @@ def submit(
         queue=queue,
         total=len(request.items),
         window=service.settings.dispatch_window,
+        counters=service.settings.counter_layout,
         created_at=now,
         updated_at=now,
         request_hash=request_hash,

@@ -1,27 +1,34 @@
 """Writing moves: the one place that keeps the counters true.
 
-Each move (decided by jobs.lifecycle.moves on the row as stored) is written with the job's
-counter shard, and with the task row when it ends the task, in one ETag-guarded transaction.
-When the race is lost (a duplicate message, another worker, a cancel, the sweep) the rows are
-read again and every move decided again, so counts move exactly once per job whoever wins. A
-worker's concurrent moves of one task go through jobs.lifecycle.group_commit and are written
-together; the task's shards are kept between writes (jobs.lifecycle.shards).
+Each move (decided by jobs.lifecycle.moves on the row as stored) is written with the counter
+row that counts it (jobs.lifecycle.counters: the writer's own, or the job's shard for a task
+counted by shards), in one ETag-guarded transaction. When the race is lost (a duplicate
+message, a cancel, the sweep) the rows are read again and every move decided again, so counts
+move exactly once per job whoever wins. A worker's concurrent moves of one task go through
+jobs.lifecycle.group_commit and are written together, under the process's writer row; other
+writes (the cancel pass, a retry's resets, ungrouped moves) count in a row of their thread's.
 
 - **Successors.** A job that finishes through a worker or the sweep sends its successor's
   message (the job ``window`` places on) *before* the finishing write: a crash in between sends
   it again, and the duplicate is absorbed like any other. The cancel pass reaches every pending
   job itself. A retry chains the jobs it resets the same way (jobs.control.retry), so they go
   back through the window like new ones.
-- **A task's end** is recorded once, by the move that finishes its last open job: see
-  ``settle`` and ``_closing``."""
+- **A task's end** is recorded once, on the task row guarded by its ETag: by the move that
+  ends its last open shard (shards), or by the check a process makes when it has no job of
+  the task running any more, which reads every counter row (writers: ``working``, ``settle``).
+  The process that ends the last job always checks after its write; checks asked for while one
+  runs make it run once more, so none is lost and none piles up. The per-minute sampler
+  settles any task whose end a crash kept unrecorded."""
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import threading
+import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from jobs.core import logs
@@ -40,19 +47,21 @@ from jobs.core.models import (
 )
 from jobs.core.resources import CONTROL_QUEUE
 from jobs.core.settings import COUNTER_SHARDS
+from jobs.lifecycle import counters
+from jobs.lifecycle.counters import CounterCache, Known, Layout
 from jobs.lifecycle.group_commit import GroupCommit
 from jobs.lifecycle.moves import MOVES, Change, Event, Successor, decide
 from jobs.lifecycle.progress import ProgressBoard
-from jobs.lifecycle.shards import ShardCache
 from jobs.storage import ConcurrentUpdate
-from jobs.storage.jobs_table import JobsTable, Shard, TaskWrite, completion_props, shard_of
+from jobs.storage.jobs_table import JobsTable, Shard, TaskWrite, completion_props
+from jobs.storage.keys import shard_number
 from jobs.storage.payloads import Payloads
 from jobs.storage.queues import JobQueues
 
 MAX_RACES = 50
-GROUP = 98  # job rows per transaction of one shard's jobs, leaving room for the shard and task
-# Group commit: at most this many moves a transaction (with up to 32 shards and the task row,
-# inside the 100-row limit), about this many bytes (inside the 4 MiB limit), and a leader
+GROUP = 98  # job rows per transaction of one row's jobs, leaving room for the counter and task
+# Group commit: at most this many moves a transaction (with up to 32 counter rows and the task
+# row, inside the 100-row limit), about this many bytes (inside the 4 MiB limit), and a leader
 # waits this long at most for the task's other running jobs to join.
 GROUP_JOBS = 64
 GROUP_BYTES = 2 * 1024 * 1024
@@ -77,7 +86,6 @@ class Entry:
     change: Change
     queue: str = ""  # the queue of the job's message, where its successor goes
     row: Job | None = None  # the job as the caller read it (None: read it)
-    shard: Shard | None = None  # its shard as the caller last wrote it (None: read it)
     sent: bool = False  # the caller has sent the job's successor already
 
 
@@ -87,10 +95,9 @@ class Claim:
 
     job: Job
     queue: str
-    shard: Shard | None  # as the start left it: saves a read when the job finishes ungrouped
 
 
-Written = tuple[Job | None, Shard | None]  # a change's job as written, and its shard
+Written = tuple[Job | None, Shard | None]  # a change's job as written, and its counter row
 
 
 class Lifecycle:
@@ -100,13 +107,19 @@ class Lifecycle:
         self.table = table
         self.queues = queues
         self.payloads = payloads
-        self.progress = ProgressBoard(table)  # what this process's running jobs reported
-        # Grouped: a worker's concurrent moves of one task's jobs are written together, and
-        # the task's counter shards are kept between writes (their ETags guard every write,
-        # so a shard that moved elsewhere fails the write and is read again).
+        # This process's writer: the counter row its grouped moves count in, and its progress.
+        self.writer = uuid.uuid4().hex[:12]
+        self.progress = ProgressBoard(table, self.writer)  # what its running jobs reported
+        # Grouped: a worker's concurrent moves of one task's jobs are written together. What
+        # each writer knows of a task's counter rows is kept between writes (their ETags guard
+        # every write, so a row that moved elsewhere fails the write and is read again).
         self._group: GroupCommit[Entry, Written] | None = None
-        self._shards = ShardCache()
+        self._known = CounterCache()
+        self._threads = threading.local()
+        self._thread_numbers = itertools.count(1)
         self._working: Counter[str] = Counter()
+        self._checking: set[str] = set()  # tasks whose end a thread here is checking
+        self._check_again: set[str] = set()  # ...and must check once more when done
         self._lock = threading.Lock()
         if grouped:
             self._group = GroupCommit(
@@ -127,7 +140,8 @@ class Lifecycle:
     @contextlib.contextmanager
     def working(self, task_id: str) -> Iterator[None]:
         """Around a worker's run of one job of ``task_id``: a group waits (a few milliseconds
-        at most) for the moves of the task's other jobs running in this process."""
+        at most) for the moves of the task's other jobs running in this process. The last run
+        of the task here to end checks whether the task has ended (counted by writers)."""
         with self._lock:
             self._working[task_id] += 1
         try:
@@ -135,17 +149,42 @@ class Lifecycle:
         finally:
             with self._lock:
                 self._working[task_id] -= 1
-                if self._working[task_id] <= 0:
+                idle = self._working[task_id] <= 0
+                if idle:
                     del self._working[task_id]
+            known = self._known.get(task_id, self.writer)
+            if idle and known is not None and known.layout is Layout.WRITERS:
+                self._check_end(task_id)
+
+    def _check_end(self, task_id: str) -> None:
+        """Record the task's end if it has come (``settle``). A check asked for while one for
+        the task runs here makes that one run again once it is done, so the last end's check
+        always sees every end, and checks never pile up."""
+        with self._lock:
+            if task_id in self._checking:
+                self._check_again.add(task_id)
+                return
+            self._checking.add(task_id)
+        try:
+            while True:
+                self.settle(task_id)
+                with self._lock:
+                    if task_id not in self._check_again:
+                        return
+                    self._check_again.discard(task_id)
+        finally:
+            with self._lock:
+                self._checking.discard(task_id)
+                self._check_again.discard(task_id)
 
     def start(self, message: RunMessage, queue: str, attempt: int) -> Claim | None:
         """Mark the job InProgress for this attempt; None when there is nothing to run (stale,
         finished, its task cancelled, or no such job)."""
         change = Change(Event.START, message.generation, attempt=attempt)
-        moved, shard = self._one(message.task_id, Entry(message.index, change, queue))
+        moved, _ = self._one(message.task_id, Entry(message.index, change, queue))
         if moved is None or moved.status is not JobStatus.IN_PROGRESS:
             return None
-        return Claim(moved, queue, shard)
+        return Claim(moved, queue)
 
     def complete(self, claim: Claim, result: JsonValue) -> bool:
         """The handler returned ``result``; True when this call finished the job."""
@@ -185,7 +224,7 @@ class Lifecycle:
 
     def _one(self, task_id: str, entry: Entry) -> Written:
         """Write one change, with whatever else this process has waiting for the task when
-        grouped; the job as written (None when the change did not apply) and its shard."""
+        grouped; the job as written (None when the change did not apply) and its counter."""
         if self._group is None:
             return self.apply(task_id, [entry])[0]
         return self._group(task_id, entry)
@@ -199,14 +238,15 @@ class Lifecycle:
         if decided is not None and _dispatches(*decided):
             self.queues.send(claim.queue, _successor(decided[1]))
             sent = True
-        entry = Entry(job.index, change, claim.queue, row=job, shard=claim.shard, sent=sent)
+        entry = Entry(job.index, change, claim.queue, row=job, sent=sent)
         return self._one(job.task_id, entry)[0] is not None
 
     def _apply_all(self, jobs: Sequence[Job], change: Callable[[Job], Change]) -> int:
-        """Apply a change to many jobs of one task: per shard, GROUP rows a transaction."""
+        """Apply a change to many jobs of one task: GROUP rows a transaction (per shard, for a
+        task counted by shards)."""
         by_shard: dict[int, list[Job]] = defaultdict(list)
         for job in jobs:
-            by_shard[shard_of(job.index)].append(job)
+            by_shard[job.index % COUNTER_SHARDS].append(job)
         moved = 0
         for group in by_shard.values():
             for start in range(0, len(group), GROUP):
@@ -228,46 +268,60 @@ class Lifecycle:
     ) -> list[Written]:
         """Apply ``entries`` in order (one job may appear more than once: each change sees the
         row as the ones before it left it) to the rows as given or read, and write the moved
-        rows with their counter shards, and the task row when the task ends, in one
-        transaction. On a lost race read everything again and decide again. Returns each
+        rows with the counter rows that count them, and the task row when the task ends, in
+        one transaction. On a lost race read everything again and decide again. Returns each
         entry's job as written (with its new ETag), or None where its change did not apply.
-        ``cached``: take the shards from the cache (and keep them there). ``sent``: the
-        successors (and follow-up) already sent for these entries, added to as more go out."""
+        ``cached``: the group commit's call, counted in the process's writer row (any other
+        counts in its thread's). ``sent``: the successors (and follow-up) already sent for
+        these entries, added to as more go out."""
         sent = set() if sent is None else sent  # what went out is never sent twice
         sent.update((e.index, e.change.generation) for e in entries if e.sent)
-        given = {e.index: e.row for e in entries if e.row is not None}
-        rows = dict(given)
-        numbers = {shard_of(e.index) for e in entries}
-        shards = self._shards.get(task_id) if cached else _given_shards(entries)
+        writer = self.writer if cached else self._thread_writer()
+        rows = {e.index: e.row for e in entries if e.row is not None}
+        known = self._known.get(task_id, writer)
         for _ in range(MAX_RACES):
             missing = [e.index for e in entries if e.index not in rows]
             if missing:
                 rows.update(self.table.get_jobs(task_id, missing))
-            if shards is None or not numbers <= shards.keys():
-                shards = self._read_shards(task_id, numbers, everything=cached)
+            if known is None or known.stale():
+                known = counters.read(self.table, task_id)
+                if known is None:
+                    return [(None, None)] * len(entries)
             now = utcnow()
-            results, moved = self._decide(task_id, entries, rows, shards, sent, now)
+            results, moved = self._decide(task_id, entries, rows, known, writer, sent, now)
             if not moved:
                 return [(job, None) for job in results]
-            written = self._counted(moved, rows, shards, now)
+            written = self._counted(moved, rows, known, writer, now)
             task = None
-            if any(s.closed and not shards[n].closed for n, s in written.items()):
-                task = self._closing(task_id, written, now, sent)  # a shard's last job ended
+            if known.layout is Layout.SHARDS:
+                if any(s.closed and not known.row(key).closed for key, s in written.items()):
+                    task = self._closing(task_id, written, now, sent)  # a shard's last job ended
+            elif any(s.etag is None for s in written.values()):
+                # A writer's new row: guarded by the task row as read, so a cancel flagging the
+                # rows that existed (then the task row) is never missed by a row made meanwhile.
+                task = TaskWrite({"Updated": known.task.updated_at}, known.task.etag)
             try:
                 etags = self.table.write(task_id, list(moved.values()), list(written.values()),
                                          now, task)  # fmt: skip
             except ConcurrentUpdate:
-                self._shards.forget(task_id)
-                if len(numbers) > 1:
+                self._known.forget(task_id, writer)
+                if known.layout is Layout.SHARDS and len(written) > 1:
                     return self._by_shard(task_id, entries, sent)
-                rows, shards = {}, None
+                rows, known = {}, None
                 continue
             new = dict(zip(moved, etags[: len(moved)], strict=True))
-            shard_etags = etags[len(moved) :]
-            stored = {n: replace(s, etag=e) for (n, s), e in zip(written.items(), shard_etags,
-                                                                   strict=True)}  # fmt: skip
-            if cached:
-                self._shards.put(task_id, {**shards, **stored})
+            stored = {key: replace(s, etag=e) for (key, s), e in zip(written.items(),
+                                                                     etags[len(moved) :],
+                                                                     strict=True)}  # fmt: skip
+            known.rows.update(stored)
+            if task is not None:
+                known.read_at = 0.0  # the task row moved: read it again next time
+            self._known.put(task_id, writer, known)
+            if known.layout is Layout.WRITERS and _ends(moved.values(), rows):
+                with self._lock:
+                    idle = not self._working.get(task_id)
+                if idle:  # a sweep's, a cancel pass's: no run here checks after it
+                    self._check_end(task_id)
             # Only a job's last move in the group gets the row's new ETag. An earlier one (a
             # duplicate's start before the finish) keeps the ETag the write replaced, so any
             # later write from it fails its guard and is decided again on the row as stored.
@@ -275,45 +329,45 @@ class Lifecycle:
             return [
                 (None, None) if job is None
                 else (replace(job, etag=new[job.index] if last[job.index] == position
-                              else rows[job.index].etag), stored[shard_of(job.index)])
+                              else rows[job.index].etag),
+                      stored[known.counter(job.index, writer)])
                 for position, job in enumerate(results)
             ]  # fmt: skip
         raise Contention(f"task {task_id}: {len(entries)} change(s) lost {MAX_RACES} races")
 
+    def _thread_writer(self) -> str:
+        """This thread's writer, for writes outside the group commit: its own counter row, so
+        they never race the group's writes, nor each other."""
+        number = getattr(self._threads, "number", None)
+        if number is None:
+            number = self._threads.number = next(self._thread_numbers)
+        return f"{self.writer}-{number}"
+
     def _by_shard(self, task_id: str, entries: Sequence[Entry], sent: Sent) -> list[Written]:
-        """A group that lost a race, written again shard by shard: each part can collide only
-        with writers of its own shard, so workers of several instances moving one task's jobs
-        at once degrade to ungrouped writes instead of racing each other's whole groups. A part
-        that fails raises for the whole group: a member whose move landed is then retried by the
-        host, which the lifecycle absorbs like any redelivery."""
+        """A group that lost a race on a task counted by shards, written again shard by
+        shard: each part can collide only with writers of its own shard, so workers of several
+        instances moving one task's jobs at once degrade to ungrouped writes instead of racing
+        each other's whole groups. A part that fails raises for the whole group: a member whose
+        move landed is then retried by the host, which the lifecycle absorbs like any
+        redelivery."""
         parts: dict[int, list[int]] = defaultdict(list)  # shard: positions in ``entries``
         for position, entry in enumerate(entries):
-            parts[shard_of(entry.index)].append(position)
+            parts[entry.index % COUNTER_SHARDS].append(position)
         results: list[Written] = [(None, None)] * len(entries)
         for positions in parts.values():
-            part = [replace(entries[p], row=None, shard=None) for p in positions]  # read again
+            part = [replace(entries[p], row=None) for p in positions]  # read again
             for position, written in zip(positions, self.apply(task_id, part, sent=sent),
                                          strict=True):  # fmt: skip
                 results[position] = written
         return results
-
-    def _read_shards(
-        self, task_id: str, numbers: set[int], *, everything: bool
-    ) -> dict[int, Shard]:
-        """The task's counter shards: every one in one query (to keep), or one read each for
-        the few a single write needs."""
-        if not everything:
-            return {n: self.table.get_shard(task_id, n) for n in numbers}
-        found = self.table.read_shards(task_id)
-        shards = {} if found is None else {s.number: s for s in found[1]}
-        return {n: shards.get(n) or Shard(n, Counts()) for n in range(COUNTER_SHARDS)}
 
     def _decide(
         self,
         task_id: str,
         entries: Sequence[Entry],
         rows: Mapping[int, Job],
-        shards: Mapping[int, Shard],
+        known: Known,
+        writer: str,
         sent: Sent,
         now: str,
     ) -> tuple[list[Job | None], dict[int, Job]]:
@@ -328,7 +382,7 @@ class Lifecycle:
                 logs.event("job_missing", logging.WARNING, task_id=task_id, job_id=job_id(index))
                 results.append(None)
                 continue
-            cancelled = shards[shard_of(index)].cancelled
+            cancelled = known.cancelled(known.counter(index, writer))
             decided = decide(row, entry.change, cancelled=cancelled, now=now)
             if decided is None:
                 results.append(None)
@@ -344,23 +398,24 @@ class Lifecycle:
         return results, moved
 
     def _counted(
-        self, moved: Mapping[int, Job], rows: Mapping[int, Job], shards: Mapping[int, Shard],
+        self, moved: Mapping[int, Job], rows: Mapping[int, Job], known: Known, writer: str,
         now: str,
-    ) -> dict[int, Shard]:  # fmt: skip
-        """The shards the moves touch, their counters moved (from each row as stored to the
-        row as written) and stamped."""
-        written: dict[int, Shard] = {}
+    ) -> dict[str, Shard]:  # fmt: skip
+        """The counter rows the moves touch, their counters moved (from each row as stored to
+        the row as written) and stamped."""
+        written: dict[str, Shard] = {}
         for index, job in moved.items():
-            number = shard_of(index)
-            shard = written.get(number) or shards[number]
-            started = shard.started or (now if job.status is JobStatus.IN_PROGRESS else None)
-            counts = shard.counts.moved(rows[index].status, job.status)
-            written[number] = replace(shard, counts=counts, started=started)
+            key = known.counter(index, writer)
+            counter = written.get(key) or known.row(key)
+            started = counter.started or (now if job.status is JobStatus.IN_PROGRESS else None)
+            counts = counter.counts.moved(rows[index].status, job.status)
+            written[key] = replace(counter, counts=counts, started=started)
         return written
 
     def settle(self, task_id: str) -> bool:
-        """Record the task's end if every job has ended and nobody recorded it (a setup that
-        failed, a retry that found nothing to reset); True when this call did."""
+        """Record the task's end if every job has ended and nobody recorded it (the check of a
+        writer near the end, a setup that failed, a retry that found nothing to reset, the
+        sampler's net); True when this call did."""
         for _ in range(MAX_RACES):
             found = self.table.read_shards(task_id)
             if found is None:
@@ -378,16 +433,18 @@ class Lifecycle:
         raise Contention(f"task {task_id}: could not record its end")
 
     def _closing(
-        self, task_id: str, written: Mapping[int, Shard], now: str, sent: Sent
+        self, task_id: str, written: Mapping[str, Shard], now: str, sent: Sent
     ) -> TaskWrite:
-        """The task row's part in a move that ends a shard's last open job: the task's end when
-        every other shard has ended too, else a touch that makes concurrent closers take turns
-        (their ETag guard on the task row fails, and they decide again on fresh rows)."""
+        """For a task counted by shards, the task row's part in a move that ends a shard's
+        last open job: the task's end when every other shard has ended too, else a touch that
+        makes concurrent closers take turns (their ETag guard on the task row fails, and they
+        decide again on fresh rows)."""
         found = self.table.read_shards(task_id)
         if found is None:
             raise ConcurrentUpdate(task_id)
-        task, shards = found
-        others = [s for s in shards if s.number not in written]
+        task, all_rows = found
+        shards = [s for s in all_rows if shard_number(s.key) is not None]
+        others = [s for s in shards if s.key not in written]
         counts = sum((s.counts for s in others), Counts())
         counts = sum((s.counts for s in written.values()), counts)
         summary = TaskSummary.of(task, counts)
@@ -408,9 +465,9 @@ class Lifecycle:
         return TaskWrite({**completion_props(completion), "Updated": now}, task.etag)
 
 
-def _given_shards(entries: Sequence[Entry]) -> dict[int, Shard] | None:
-    shards = {e.shard.number: e.shard for e in entries if e.shard is not None}
-    return shards or None
+def _ends(moved: Iterable[Job], rows: Mapping[int, Job]) -> bool:
+    """Whether any of the jobs ``moved`` ended."""
+    return any(job.status.finished and not rows[job.index].status.finished for job in moved)
 
 
 def _dispatches(event: Event, job: Job) -> bool:

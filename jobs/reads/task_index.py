@@ -50,7 +50,7 @@ from jobs.storage import (
     Write,
 )
 from jobs.storage.jobs_table import JobsTable
-from jobs.storage.keys import INDEX_ALL_ROWS, INDEX_KIND_ROWS, index_partition
+from jobs.storage.keys import INDEX_ALL_ROWS, INDEX_KIND_ROWS, index_partition, prefix_end
 
 FINISHED = tuple(state for state in TaskStatus if state.finished)
 _LATEST_MS = 10**13 - 1  # positions stay 13 digits until the year 2286
@@ -235,7 +235,7 @@ def running_count(table: JobsTable) -> int:
         RUNNING,
         Rows(
             start=INDEX_ALL_ROWS,
-            end=_end(INDEX_ALL_ROWS),
+            end=prefix_end(INDEX_ALL_ROWS),
             equals={"State": TaskStatus.RUNNING.value},
             select=["State"],
         ),
@@ -257,7 +257,7 @@ def _entries(
         Rows(
             start=prefix,
             after=None if after is None else f"{prefix}{after}",
-            end=_end(prefix),
+            end=prefix_end(prefix),
             equals={"State": TaskStatus.RUNNING.value} if only_running else None,
             select=_FIELDS,
             page_size=None if limit is None else limit + 1,
@@ -316,8 +316,3 @@ def _kind_key(kind: str) -> str:
         char if char.isalnum() or char in "_.~" else "".join(f"%{b:02X}" for b in char.encode())
         for char in kind
     )
-
-
-def _end(prefix: str) -> str:
-    """The first key after every key that starts with ``prefix``."""
-    return prefix[:-1] + chr(ord(prefix[-1]) + 1)

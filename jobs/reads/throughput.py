@@ -15,6 +15,7 @@ then shows only the failures beyond it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -24,7 +25,7 @@ from jobs.core.models import JobStatus, TaskSummary
 from jobs.reads import task_index
 from jobs.storage import ConcurrentUpdate, EntityExists, Rows, TableStore, Write
 from jobs.storage.jobs_table import JobsTable
-from jobs.storage.keys import CLOCK_ROW, MINUTE_ROWS, MINUTES_PARTITION, minute_key
+from jobs.storage.keys import CLOCK_ROW, MINUTE_ROWS, MINUTES_PARTITION, minute_key, prefix_end
 
 HOUR = 60
 MINUTE = timedelta(minutes=1)
@@ -37,8 +38,15 @@ class Minute:
     failed: int = 0
 
 
-def sample(table: JobsTable, now: datetime | None = None) -> Minute:
-    """Count what every running task did since the last sample; the minute it went to."""
+def sample(
+    table: JobsTable,
+    now: datetime | None = None,
+    settle: Callable[[str], object] = lambda task_id: None,
+) -> Minute:
+    """Count what every running task did since the last sample; the minute it went to. A task
+    whose jobs have all ended but whose end nobody recorded (a writer's check can miss it when
+    many jobs end at once across instances: jobs.lifecycle.counters) is handed to ``settle``
+    first, so its end is recorded within a sample."""
     moment = now or datetime.now(UTC)
     completed = failed = 0
     for entry in task_index.running(table):
@@ -50,6 +58,8 @@ def sample(table: JobsTable, now: datetime | None = None) -> Minute:
         completed += max(0, seen[0] - entry.seen[0])
         failed += max(0, seen[1] - entry.seen[1])  # below: a retry reset some
         if summary.status.finished:
+            if summary.task.completion.finished_at is None:
+                settle(entry.task_id)
             task_index.retire(table, entry, summary, seen)
             continue
         task_index.heal(table, entry, summary)
@@ -69,7 +79,9 @@ def last_hour(table: JobsTable, now: datetime | None = None) -> list[Minute]:
     current = _floor(now or datetime.now(UTC))
     first = current - (HOUR - 1) * MINUTE
     stored: dict[datetime, Minute] = {}
-    for entity in store.query(MINUTES_PARTITION, Rows(start=MINUTE_ROWS, end=_end(MINUTE_ROWS))):
+    for entity in store.query(
+        MINUTES_PARTITION, Rows(start=MINUTE_ROWS, end=prefix_end(MINUTE_ROWS))
+    ):
         start = datetime.fromisoformat(entity.props["Minute"])
         if first <= start <= current:
             props = entity.props
@@ -111,7 +123,3 @@ def _add(store: TableStore, minute: Minute) -> None:
 
 def _floor(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(second=0, microsecond=0)
-
-
-def _end(prefix: str) -> str:
-    return prefix[:-1] + chr(ord(prefix[-1]) + 1)

@@ -31,7 +31,7 @@ from jobs.core.models import (
 )
 from jobs.core.settings import COUNTER_SHARDS
 from jobs.storage import ConcurrentUpdate, Entity, EntityExists, EntityMissing, TableStore, Write
-from jobs.storage.contracts import Rows
+from jobs.storage.contracts import MAX_WRITES, Rows
 from jobs.storage.keys import (
     JOB_PREFIX,
     JOBS_END,
@@ -39,11 +39,13 @@ from jobs.storage.keys import (
     PROGRESS_PREFIX,
     SHARD_PREFIX,
     TASK_ROW,
+    WRITER_PREFIX,
+    is_counter,
     job_key,
     key_partition,
+    prefix_end,
     progress_key,
     shard_key,
-    shard_number,
 )
 
 # A writer's progress row older than this is read as nothing (its writer died, or its jobs
@@ -71,7 +73,9 @@ def shard_of(index: int) -> int:
 
 @dataclass
 class Shard:
-    number: int
+    """A counter row: a shard (``shard-NN``) or a writer's (``shard-w-…``)."""
+
+    key: str
     counts: Counts
     cancelled: bool = False
     size: int | None = None  # how many of the task's jobs count here (None: an older task)
@@ -157,14 +161,28 @@ class JobsTable:
         return None if found is None else _with_shards(*found)
 
     def cancel_task(self, task_id: str, now: str) -> None:
-        """Flag the task and every shard cancelled in one transaction: a worker that read a
-        shard before this sees its ETag change and reads the flag on its next try."""
-        writes = [
-            Write("upsert", shard_key(number), {"TaskCancelled": True})
-            for number in range(COUNTER_SHARDS)
-        ]
-        writes.append(Write("merge", TASK_ROW, {"Cancelled": True, "Updated": now}))
-        self.store.transact(task_id, writes)
+        """Flag the task and every counter row cancelled: a worker that read a counter row
+        before this sees its ETag change and reads the flag on its next try. A task counted by
+        shards has all 32 flagged in one transaction with the task row; one counted by writers
+        has the rows that exist flagged first and the task row last, and a writer creating its
+        row guards the creation with the task row's ETag, so none starts a job unflagged."""
+        task_write = Write("merge", TASK_ROW, {"Cancelled": True, "Updated": now})
+        task = self.get_task(task_id)
+        if task is None or task.counters == "shards":
+            writes = [
+                Write("upsert", shard_key(number), {"TaskCancelled": True})
+                for number in range(COUNTER_SHARDS)
+            ]
+            self.store.transact(task_id, [*writes, task_write])
+            return
+        writers = Rows(start=WRITER_PREFIX, end=prefix_end(WRITER_PREFIX), select=[])
+        rows = [entity.row for entity in self.store.query(task_id, writers)]
+        for at in range(0, len(rows), MAX_WRITES):
+            flag = {"TaskCancelled": True}
+            flags = [Write("merge", row, flag) for row in rows[at : at + MAX_WRITES]]
+            with contextlib.suppress(EntityMissing):
+                self.store.transact(task_id, flags)
+        self.store.transact(task_id, [task_write])
 
     # -- jobs and shards -----------------------------------------------------------------
 
@@ -192,9 +210,9 @@ class JobsTable:
                 found[job.index] = job
         return {index: found[index] for index in wanted if index in found}
 
-    def get_shard(self, task_id: str, number: int) -> Shard:
-        entity = self.store.get(task_id, shard_key(number))
-        return Shard(number, Counts()) if entity is None else _shard_from(entity)
+    def get_shard(self, task_id: str, key: str) -> Shard:
+        entity = self.store.get(task_id, key)
+        return Shard(key, Counts()) if entity is None else _shard_from(entity)
 
     def jobs(
         self, task_id: str, status: JobStatus | None = None, *, with_values: bool = False
@@ -268,7 +286,7 @@ class JobsTable:
                 "Started": shard.started,
                 "Updated": now,
             }
-            row = shard_key(shard.number)
+            row = shard.key
             guarded = Write("merge", row, props, shard.etag)
             writes.append(guarded if shard.etag else Write("create", row, props))
         if task is not None:
@@ -323,7 +341,7 @@ class JobsTable:
         for entity in self.store.query(task_id, Rows(start=SHARD_PREFIX)):
             if entity.row == TASK_ROW:
                 task = _task_from(entity)
-            elif shard_number(entity.row) is not None:
+            elif is_counter(entity.row):
                 shards.append(_shard_from(entity))
             elif entity.row.startswith(PROGRESS_PREFIX):
                 props = entity.props
@@ -480,6 +498,7 @@ _TASK_FIELDS = {
     "key_hash": "KeyHash",
     "source": "Source",
     "purging": "Purging",
+    "counters": "Counters",
     "then": "Then",
     "previous": "Previous",
     "next_task": "NextTask",
@@ -547,6 +566,7 @@ def _task_from(entity: Entity) -> Task:
         key_hash=props.get("KeyHash") or None,
         source=props.get("Source") or None,
         purging=bool(props.get("Purging")),
+        counters=props.get("Counters") or "shards",
         then=props.get("Then") or None,
         previous=props.get("Previous") or None,
         next_task=props.get("NextTask") or None,
@@ -586,7 +606,7 @@ def _with_shards(task: Task, shards: Sequence[Shard]) -> tuple[Task, Counts]:
 def _shard_from(entity: Entity) -> Shard:
     props = entity.props
     return Shard(
-        number=int(entity.row.removeprefix(SHARD_PREFIX)),
+        key=entity.row,
         counts=Counts(
             in_progress=int(props.get("InProgress") or 0),
             completed=int(props.get("Completed") or 0),

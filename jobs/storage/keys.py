@@ -3,7 +3,7 @@ family's partitions are told apart by their first characters, so no two can ever
 
 | family | PartitionKey | RowKey |
 | --- | --- | --- |
-| a task | its id, a UUID | ``task``, ``shard-NN``, ``shard-p-<writer>``, ``job-NNNNNNNN`` |
+| a task | its id, a UUID | ``task``, ``shard-…`` (counters, progress), ``job-NNNNNNNN`` |
 | an idempotency key | ``key-<sha256 of the key>`` | ``key`` |
 | the task index | ``tasks-<state>`` | ``t-<position>``, ``k-<kind>-<position>`` |
 | throughput | ``stats-minutes`` | ``minute-NN``, ``clock`` |
@@ -43,6 +43,20 @@ def shard_number(row: str) -> int | None:
     """The counter shard ``row`` is, or None for another row of the status read's range."""
     rest = row.removeprefix(SHARD_PREFIX)
     return int(rest) if rest != row and rest.isascii() and rest.isdigit() else None
+
+
+# One row per writer (a worker process, or one of its threads) that moves the task's jobs:
+# the counts of the moves it wrote, as changes (a task counted by writers: jobs.lifecycle).
+WRITER_PREFIX = f"{SHARD_PREFIX}w-"
+
+
+def writer_key(writer: str) -> str:
+    return f"{WRITER_PREFIX}{writer}"
+
+
+def is_counter(row: str) -> bool:
+    """A counter row of either layout: a shard (``shard-NN``) or a writer's (``shard-w-…``)."""
+    return shard_number(row) is not None or row.startswith(WRITER_PREFIX)
 
 
 # One row per writer (a worker process) that runs the task's jobs: the progress its running
@@ -93,6 +107,11 @@ RETENTION_PREFIX = "retention-"
 def retention_partition(finished_at: str) -> str:
     """The day partition of an end stamped ``finished_at`` (UTC ISO 8601)."""
     return RETENTION_PREFIX + finished_at[:10].replace("-", "")
+
+
+def prefix_end(prefix: str) -> str:
+    """The first key after every key that starts with ``prefix``."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
 class Family(StrEnum):

@@ -142,6 +142,9 @@ def test_a_lone_caller_is_not_kept_waiting_for_company() -> None:
 
 
 # -- the lifecycle, grouped ----------------------------------------------------------------
+# Over a task counted by shards, where a group's jobs count in several rows that other
+# instances write too (tests/jobs/lifecycle/test_counters.py: counted by writers).
+SHARDS = Settings(test_kinds=True, dispatch_window=32, group_commit=True, counter_layout="shards")
 
 
 @pytest.fixture
@@ -151,7 +154,9 @@ def table() -> Interfering:
 
 @pytest.fixture
 def service(table: Interfering) -> Service:
-    settings = Settings(test_kinds=True, dispatch_window=32, group_commit=True)
+    settings = Settings(
+        test_kinds=True, dispatch_window=32, group_commit=True, counter_layout="shards"
+    )
     return Service.over(settings, table, MemoryQueueStore(all_queues()), MemoryBlobStore())
 
 
@@ -259,7 +264,7 @@ def test_a_duplicate_started_in_the_group_that_finished_the_job_cannot_finish_it
     assert finished is not None
     assert finished.status is JobStatus.COMPLETED
 
-    assert not service.lifecycle.complete(Claim(duplicate, QUEUE, None), "again")
+    assert not service.lifecycle.complete(Claim(duplicate, QUEUE), "again")
     assert counts(service, task_id) == {
         JobStatus.PENDING: 0, JobStatus.IN_PROGRESS: 0, JobStatus.COMPLETED: 1,
         JobStatus.FAILED: 0, JobStatus.CANCELLED: 0,
@@ -289,7 +294,9 @@ class HeldTable(Delegating):
 def test_moves_of_two_tasks_at_once_are_grouped_per_task_and_each_caller_learns_its_own() -> None:
     store = MemoryTableStore()
     queues = MemoryQueueStore(all_queues())
-    settings = Settings(test_kinds=True, dispatch_window=32, group_commit=True)
+    settings = Settings(
+        test_kinds=True, dispatch_window=32, group_commit=True, counter_layout="shards"
+    )
     setup = Service.over(settings, store, queues, MemoryBlobStore())
     tasks = [new_task(setup, "echo", list("abcd")) for _ in range(2)]
     held = HeldTable(store, set(tasks))
@@ -348,7 +355,9 @@ def test_a_crash_either_side_of_a_grouped_write_loses_no_job_and_counts_exactly(
 ) -> None:
     store = MemoryTableStore()
     queues = MemoryQueueStore(all_queues())
-    settings = Settings(test_kinds=True, dispatch_window=32, group_commit=True)
+    settings = Settings(
+        test_kinds=True, dispatch_window=32, group_commit=True, counter_layout="shards"
+    )
     setup = Service.over(settings, store, queues, MemoryBlobStore())
     task_id = new_task(setup, "echo", list("abc"))
     crashing = Crashing(store, after=after)
