@@ -149,11 +149,14 @@ class Lifecycle:
         """The handler returned ``result``; True when this call finished the job."""
         job = claim.job
         stored = self.payloads.encode(job.task_id, "JobResult", job.job_id, result)
-        return self._finish(claim, Change(Event.COMPLETE, job.generation, result=stored))
+        change = Change(Event.COMPLETE, job.generation, attempt=job.attempts, result=stored)
+        return self._finish(claim, change)
 
     def fail(self, claim: Claim, error: str) -> bool:
         """The job cannot succeed; True when this call finished it."""
-        return self._finish(claim, Change(Event.FAIL, claim.job.generation, error=error))
+        job = claim.job
+        return self._finish(claim, Change(Event.FAIL, job.generation, attempt=job.attempts,
+                                          error=error))  # fmt: skip
 
     def note_error(self, claim: Claim, error: str) -> None:
         """A failed attempt the host will retry: keep its error on the row for the caller and
