@@ -12,6 +12,11 @@ together; the task's shards are kept between writes (jobs.lifecycle.shards).
   it again, and the duplicate is absorbed like any other. The cancel pass reaches every pending
   job itself. A retry chains the jobs it resets the same way (jobs.control.retry), so they go
   back through the window like new ones.
+- **A finish that loses takes its successor back.** A worker's finish that finds the job ended
+  by someone else (a duplicate copy of its message, the sweep, a skip) deletes the message it
+  sent, so twins do not pass down the chain. Safe because every move that ends a started job
+  sends the successor before its own write (``MOVES``), and a move never counts a message
+  another caller sent as its own (``apply``): the message of the move that landed stays.
 - **A task's end** is recorded once, by the move that finishes its last open job: see
   ``settle`` and ``_closing``."""
 
@@ -44,6 +49,7 @@ from jobs.lifecycle.group_commit import GroupCommit
 from jobs.lifecycle.moves import MOVES, Change, Event, Successor, decide
 from jobs.lifecycle.shards import ShardCache
 from jobs.storage import ConcurrentUpdate
+from jobs.storage import Sent as SentMessage
 from jobs.storage.jobs_table import JobsTable, Shard, TaskWrite, completion_props, shard_of
 from jobs.storage.payloads import Payloads
 from jobs.storage.queues import JobQueues
@@ -77,7 +83,7 @@ class Entry:
     queue: str = ""  # the queue of the job's message, where its successor goes
     row: Job | None = None  # the job as the caller read it (None: read it)
     shard: Shard | None = None  # its shard as the caller last wrote it (None: read it)
-    sent: bool = False  # the caller has sent the job's successor already
+    sent: bool = False  # the caller has sent the job's successor already, for this entry only
 
 
 @dataclass(frozen=True)
@@ -193,15 +199,30 @@ class Lifecycle:
 
     def _finish(self, claim: Claim, change: Change) -> bool:
         """The successor goes out here, in the caller's thread and before the write, when the
-        finish applies to the job as claimed (as every finishing write requires)."""
+        finish applies to the job as claimed (as every finishing write requires). When the
+        finish does not land because the job has ended meanwhile, the message goes back: the
+        move that ended it sent its own before writing."""
         job = claim.job
         decided = decide(job, change, cancelled=False, now=job.updated_at or "")
-        sent = False
+        sent: SentMessage | None = None
         if decided is not None and _dispatches(*decided):
-            self.queues.send(claim.queue, _successor(decided[1]))
-            sent = True
-        entry = Entry(job.index, change, claim.queue, row=job, shard=claim.shard, sent=sent)
-        return self._one(job.task_id, entry)[0] is not None
+            sent = self.queues.send(claim.queue, _successor(decided[1]))
+        entry = Entry(job.index, change, claim.queue, row=job, shard=claim.shard,
+                      sent=sent is not None)  # fmt: skip
+        finished = self._one(job.task_id, entry)[0] is not None
+        if not finished and sent is not None:
+            self._withdraw(job, claim.queue, sent)
+        return finished
+
+    def _withdraw(self, job: Job, queue: str, sent: SentMessage) -> None:
+        """Best effort: a message someone has received meanwhile, or one storage fails to
+        delete, runs as a duplicate, which the lifecycle absorbs."""
+        try:
+            self.queues.withdraw(queue, sent)
+        except Exception as error:
+            text = f"{type(error).__name__}: {error}"[:500]
+            logs.event("successor_left", logging.WARNING, task_id=job.task_id,
+                       job_id=job.job_id, error=text)  # fmt: skip
 
     def _apply_all(self, jobs: Sequence[Job], change: Callable[[Job], Change]) -> int:
         """Apply a change to many jobs of one task: per shard, GROUP rows a transaction."""
@@ -233,9 +254,11 @@ class Lifecycle:
         transaction. On a lost race read everything again and decide again. Returns each
         entry's job as written (with its new ETag), or None where its change did not apply.
         ``cached``: take the shards from the cache (and keep them there). ``sent``: the
-        successors (and follow-up) already sent for these entries, added to as more go out."""
+        successors (and follow-up) this loop sent already, added to as more go out. A successor
+        an entry's caller sent (``Entry.sent``) stands for that entry's move only: a caller
+        whose move does not land takes its message back (``_finish``), so a move that lands in
+        its place sends its own."""
         sent = set() if sent is None else sent  # what went out is never sent twice
-        sent.update((e.index, e.change.generation) for e in entries if e.sent)
         given = {e.index: e.row for e in entries if e.row is not None}
         rows = dict(given)
         numbers = {shard_of(e.index) for e in entries}
@@ -336,7 +359,7 @@ class Lifecycle:
                 continue
             event, job = decided
             if _dispatches(event, job):
-                if (index, entry.change.generation) not in sent:
+                if not entry.sent and (index, entry.change.generation) not in sent:
                     self.queues.send(entry.queue, _successor(job))
                     sent.add((index, entry.change.generation))
                 job = replace(job, next_sent=True)
