@@ -64,17 +64,20 @@ def start_devhost(
     port: int | None = None,
     wait: bool = True,
     timeout: float = 60,
+    lease: int | None = None,
 ) -> RunningHost:
     """Run ``python -m devhost`` in ``app_dir`` with ``env`` added to this process's environment.
 
     With ``wait`` it returns once the host reports Running, and fails with the host's log if
-    the process exits first.
+    the process exits first. ``lease``: seconds a taken message stays hidden, instead of ten
+    minutes (``harness.short_lease``), for tests that kill hosts.
     """
     port = port or free_port()
+    module = ["devhost"] if lease is None else ["harness.short_lease", str(lease)]
     log_fd, log_name = tempfile.mkstemp(prefix="devhost-", suffix=".log")
     full_env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1", **env}
     process = subprocess.Popen(
-        [sys.executable, "-m", "devhost", "--port", str(port), *args],
+        [sys.executable, "-m", *module, "--port", str(port), *args],
         cwd=app_dir,
         env=full_env,
         stdout=log_fd,

@@ -11,7 +11,11 @@ Rules around the table:
   caller read it). A retry raises a failed job's generation, so changes for an older one are
   stale and do nothing. A change for a newer generation that finds the job Failed is a retry's
   message that overtook the retry's reset: the job is taken as reset.
-- **Cancelled tasks.** A worker that starts a job of a cancelled task skips it instead."""
+- **Cancelled tasks.** A worker that starts a job of a cancelled task skips it instead.
+- **Attempts.** A start records its message's dequeue count. A duplicate copy of the message
+  may start the job again while the first copy runs, so the row's count is the last start's;
+  a worker's finish (complete, fail) writes its own run's count again, so a finished job shows
+  the attempt of the run that ended it, whichever copy started last."""
 
 from __future__ import annotations
 
@@ -63,7 +67,7 @@ class Change:
 
     event: Event
     generation: int  # the generation acted on: a message's, or the row's as the caller read it
-    attempt: int = 0  # START: the message's dequeue count
+    attempt: int = 0  # START, COMPLETE, FAIL: the run's attempt (its message's dequeue count)
     result: Payload | None = None  # COMPLETE
     error: str | None = None  # FAIL; POISON keeps the last error a failed attempt recorded
     successor: Successor | None = None  # RESET: the retried job this one dispatches
@@ -101,9 +105,9 @@ def decide(job: Job, change: Change, *, cancelled: bool, now: str) -> tuple[Even
     if event is Event.START:
         moved = replace(moved, attempts=change.attempt, started_at=seen.started_at or now)
     elif event is Event.COMPLETE:
-        moved = replace(moved, result=change.result, error=None)
+        moved = replace(moved, result=change.result, error=None, attempts=_run(seen, change))
     elif event is Event.FAIL:
-        moved = replace(moved, error=change.error)
+        moved = replace(moved, error=change.error, attempts=_run(seen, change))
     elif event is Event.POISON:
         moved = replace(moved, error=seen.error or POISONED)
     elif event is Event.RESET:
@@ -118,3 +122,9 @@ def decide(job: Job, change: Change, *, cancelled: bool, now: str) -> tuple[Even
             next_sent=after is None,
         )
     return event, moved
+
+
+def _run(seen: Job, change: Change) -> int:
+    """The attempt a finished job keeps: that of the run that finished it (a late copy's start
+    may have recorded its own meanwhile); the row's when the caller names none."""
+    return change.attempt or seen.attempts

@@ -13,6 +13,11 @@ writes (the cancel pass, a retry's resets, ungrouped moves) count in a row of th
   it again, and the duplicate is absorbed like any other. The cancel pass reaches every pending
   job itself. A retry chains the jobs it resets the same way (jobs.control.retry), so they go
   back through the window like new ones.
+- **A finish that loses takes its successor back.** A worker's finish that finds the job ended
+  by someone else (a duplicate copy of its message, the sweep, a skip) deletes the message it
+  sent, so twins do not pass down the chain. Safe because every move that ends a started job
+  sends the successor before its own write (``MOVES``), and a move never counts a message
+  another caller sent as its own (``apply``): the message of the move that landed stays.
 - **A task's end** is recorded once, on the task row guarded by its ETag: by the move that
   ends its last open shard (shards), or by the check a process makes when it has no job of
   the task running any more, which reads every counter row (writers: ``working``, ``settle``).
@@ -53,12 +58,14 @@ from jobs.lifecycle.group_commit import GroupCommit
 from jobs.lifecycle.moves import MOVES, Change, Event, Successor, decide
 from jobs.lifecycle.progress import ProgressBoard
 from jobs.storage import ConcurrentUpdate
+from jobs.storage import Sent as SentMessage
 from jobs.storage.jobs_table import JobsTable, Shard, TaskWrite, completion_props
 from jobs.storage.keys import shard_number
 from jobs.storage.payloads import Payloads
 from jobs.storage.queues import JobQueues
 
 MAX_RACES = 50
+MAX_LOGGED_ERROR = 300  # characters of an error quoted in a log line
 GROUP = 98  # job rows per transaction of one row's jobs, leaving room for the counter and task
 # Group commit: at most this many moves a transaction (with up to 32 counter rows and the task
 # row, inside the 100-row limit), about this many bytes (inside the 4 MiB limit), and a leader
@@ -86,7 +93,7 @@ class Entry:
     change: Change
     queue: str = ""  # the queue of the job's message, where its successor goes
     row: Job | None = None  # the job as the caller read it (None: read it)
-    sent: bool = False  # the caller has sent the job's successor already
+    sent: bool = False  # the caller has sent the job's successor already, for this entry only
 
 
 @dataclass(frozen=True)
@@ -190,11 +197,14 @@ class Lifecycle:
         """The handler returned ``result``; True when this call finished the job."""
         job = claim.job
         stored = self.payloads.encode(job.task_id, "JobResult", job.job_id, result)
-        return self._finish(claim, Change(Event.COMPLETE, job.generation, result=stored))
+        change = Change(Event.COMPLETE, job.generation, attempt=job.attempts, result=stored)
+        return self._finish(claim, change)
 
     def fail(self, claim: Claim, error: str) -> bool:
         """The job cannot succeed; True when this call finished it."""
-        return self._finish(claim, Change(Event.FAIL, claim.job.generation, error=error))
+        job = claim.job
+        return self._finish(claim, Change(Event.FAIL, job.generation, attempt=job.attempts,
+                                          error=error))  # fmt: skip
 
     def note_error(self, claim: Claim, error: str) -> None:
         """A failed attempt the host will retry: keep its error on the row for the caller and
@@ -231,15 +241,30 @@ class Lifecycle:
 
     def _finish(self, claim: Claim, change: Change) -> bool:
         """The successor goes out here, in the caller's thread and before the write, when the
-        finish applies to the job as claimed (as every finishing write requires)."""
+        finish applies to the job as claimed (as every finishing write requires). When the
+        finish does not land because the job has ended meanwhile, the message goes back: the
+        move that ended it sent its own before writing."""
         job = claim.job
         decided = decide(job, change, cancelled=False, now=job.updated_at or "")
-        sent = False
+        sent: SentMessage | None = None
         if decided is not None and _dispatches(*decided):
-            self.queues.send(claim.queue, _successor(decided[1]))
-            sent = True
-        entry = Entry(job.index, change, claim.queue, row=job, sent=sent)
-        return self._one(job.task_id, entry)[0] is not None
+            sent = self.queues.send(claim.queue, _successor(decided[1]))
+        entry = Entry(job.index, change, claim.queue, row=job,
+                      sent=sent is not None)  # fmt: skip
+        finished = self._one(job.task_id, entry)[0] is not None
+        if not finished and sent is not None:
+            self._withdraw(job, claim.queue, sent)
+        return finished
+
+    def _withdraw(self, job: Job, queue: str, sent: SentMessage) -> None:
+        """Best effort: a message someone has received meanwhile, or one storage fails to
+        delete, runs as a duplicate, which the lifecycle absorbs."""
+        try:
+            self.queues.withdraw(queue, sent)
+        except Exception as error:
+            text = f"{type(error).__name__}: {error}"[:MAX_LOGGED_ERROR]
+            logs.event("successor_left", logging.WARNING, task_id=job.task_id,
+                       job_id=job.job_id, error=text)  # fmt: skip
 
     def _apply_all(self, jobs: Sequence[Job], change: Callable[[Job], Change]) -> int:
         """Apply a change to many jobs of one task: GROUP rows a transaction (per shard, for a
@@ -272,10 +297,11 @@ class Lifecycle:
         one transaction. On a lost race read everything again and decide again. Returns each
         entry's job as written (with its new ETag), or None where its change did not apply.
         ``cached``: the group commit's call, counted in the process's writer row (any other
-        counts in its thread's). ``sent``: the successors (and follow-up) already sent for
-        these entries, added to as more go out."""
+        counts in its thread's). ``sent``: the successors (and follow-up) this loop sent
+        already, added to as more go out. A successor an entry's caller sent (``Entry.sent``)
+        stands for that entry's move only: a caller whose move does not land takes its message
+        back (``_finish``), so a move that lands in its place sends its own."""
         sent = set() if sent is None else sent  # what went out is never sent twice
-        sent.update((e.index, e.change.generation) for e in entries if e.sent)
         writer = self.writer if cached else self._thread_writer()
         rows = {e.index: e.row for e in entries if e.row is not None}
         known = self._known.get(task_id, writer)
@@ -389,7 +415,7 @@ class Lifecycle:
                 continue
             event, job = decided
             if _dispatches(event, job):
-                if (index, entry.change.generation) not in sent:
+                if not entry.sent and (index, entry.change.generation) not in sent:
                     self.queues.send(entry.queue, _successor(job))
                     sent.add((index, entry.change.generation))
                 job = replace(job, next_sent=True)
