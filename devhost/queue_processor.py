@@ -83,7 +83,9 @@ def ignorable(exc: BaseException) -> bool:
     or gone, or its queue is being deleted."""
     if not isinstance(exc, HttpResponseError):
         return False
-    code = str(getattr(exc, "error_code", "") or "")
+    # The SDK's codes are str enums: compared as they are, never through str(), which names
+    # the member ("StorageErrorCode.POP_RECEIPT_MISMATCH") rather than giving its value.
+    code = getattr(exc, "error_code", None)
     return (
         (exc.status_code == 400 and code == "PopReceiptMismatch")
         or (exc.status_code == 404 and code in ("MessageNotFound", "QueueNotFound"))

@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from azure.core.exceptions import HttpResponseError
+from azure.storage.queue import StorageErrorCode
 
 from devhost.config import (
     ConfigError,
@@ -16,7 +18,7 @@ from devhost.config import (
     parse_timespan,
 )
 from devhost.indexing import IndexingError, index_functions, resolve_expression
-from devhost.queue_processor import poison_queue_name
+from devhost.queue_processor import ignorable, poison_queue_name
 from devhost.routes import RouteTemplate
 from devhost.timers import host_id
 
@@ -125,3 +127,26 @@ def test_host_id_is_stable_per_app_folder(tmp_path: Path) -> None:
     assert host_id({}, tmp_path) != host_id({}, tmp_path / "other")
     assert len(host_id({}, tmp_path)) <= 32
     assert host_id({"AzureFunctionsWebHost__hostid": "MyHost"}, tmp_path) == "myhost"
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "ignored"),
+    [
+        (400, StorageErrorCode.POP_RECEIPT_MISMATCH, True),
+        (404, StorageErrorCode.MESSAGE_NOT_FOUND, True),
+        (404, StorageErrorCode.QUEUE_NOT_FOUND, True),
+        (409, StorageErrorCode.QUEUE_BEING_DELETED, True),
+        (400, "PopReceiptMismatch", True),
+        (500, StorageErrorCode.INTERNAL_ERROR, False),
+        (404, StorageErrorCode.BLOB_NOT_FOUND, False),
+    ],
+)
+def test_the_storage_errors_a_processor_shrugs_off_are_told_by_the_sdks_codes(
+    status: int, code: object, ignored: bool
+) -> None:
+    """The SDK raises its codes as str enums; a delete or renewal of a message someone else
+    took must be shrugged off, not stop the host."""
+    error = HttpResponseError(message="x")
+    error.status_code = status
+    setattr(error, "error_code", code)  # noqa: B010  # as the SDK sets it
+    assert ignorable(error) is ignored
