@@ -15,6 +15,7 @@ from api.wire import WireDocuments
 from jobs.collaborators import Documents
 from jobs.core.resources import DEFAULT_QUEUE, JOBS_TABLE, PAYLOADS_CONTAINER, all_queues
 from jobs.core.settings import STORAGE_CONNECTION, Settings
+from jobs.dispatch.growth import Window
 from jobs.kinds import Kinds
 from jobs.kinds.files import Files
 from jobs.kinds.inputs import InputPolicy
@@ -40,6 +41,7 @@ class Service:
     files: Files = field(init=False)  # what kinds read and write: inputs and outputs
     lifecycle: Lifecycle = field(init=False)
     documents: Documents = field(init=False)  # the shapes of events and results (api.wire)
+    window: Window = field(init=False)  # which of its tasks' windows have no growth left
 
     def __post_init__(self) -> None:
         inputs = InputPolicy.from_settings(self.settings)
@@ -47,6 +49,7 @@ class Service:
         links = timedelta(minutes=self.settings.output_link_minutes)
         self.files = Files(self.payloads.store, inputs, links)
         self.documents = WireDocuments()
+        self.window = Window()
         self.lifecycle = Lifecycle(
             self.table, self.queues, self.payloads, grouped=self.settings.group_commit
         )

@@ -171,7 +171,7 @@ def _job_queue_function(queue: str) -> None:
     @app.queue_trigger(arg_name="msg", queue_name=queue, connection=STORAGE_CONNECTION)
     def run(msg: func.QueueMessage) -> None:
         body = msg.get_body().decode("utf-8")
-        handlers.handle(service(), queue, body, msg.dequeue_count or 1, msg.id)
+        handlers.handle(service(), queue, body, msg.dequeue_count or 1, msg.id, msg.insertion_time)
 
 
 for _queue in LISTENED_QUEUES:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from jobs.core.models import Job, JsonValue, TaskSummary
     from jobs.core.settings import Settings
+    from jobs.dispatch.growth import Window
     from jobs.kinds import Kinds
     from jobs.kinds.files import Files
     from jobs.lifecycle.writer import Lifecycle
@@ -46,3 +47,4 @@ class Everything(Storage, Protocol):
     files: Files
     settings: Settings
     documents: Documents
+    window: Window

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum
 from typing import Any
 
@@ -41,6 +42,7 @@ class Delivery:
     queue: str
     attempt: int  # the host's dequeue count: 1 on the first delivery
     message_id: str | None  # the queue's id for it, the same on every delivery
+    inserted: datetime | None = None  # when it was queued
 
 
 class Swept(Enum):
@@ -58,7 +60,12 @@ class Route:
 
 
 def handle(
-    service: Everything, queue: str, body: str, attempt: int, message_id: str | None = None
+    service: Everything,
+    queue: str,
+    body: str,
+    attempt: int,
+    message_id: str | None = None,
+    inserted: datetime | None = None,
 ) -> None:
     """Handle one message from ``queue``, delivered for the ``attempt``-th time. Raising asks
     the host to retry; after its last attempt the message goes to the poison queue."""
@@ -68,7 +75,7 @@ def handle(
         # Not ours: retrying cannot help. Logged and dropped rather than poisoned.
         logs.event("message_unreadable", logging.WARNING, queue=queue, body=body[:200])
         return
-    route_of(message).delivered(service, message, Delivery(queue, attempt, message_id))
+    route_of(message).delivered(service, message, Delivery(queue, attempt, message_id, inserted))
 
 
 def route_of(message: Message) -> Route:
@@ -126,7 +133,7 @@ def _again(step: Callable[[Everything, Any], object]) -> Callable[[Everything, A
 ROUTES: dict[type, Route] = {
     RunMessage: Route(
         lambda service, message, delivery: run_job(
-            service, delivery.queue, message, delivery.attempt
+            service, delivery.queue, message, delivery.attempt, delivery.inserted
         ),
         _job_poisoned,
     ),

@@ -39,11 +39,16 @@ class _Message:
 
 
 @dataclass(frozen=True)
-class RunMessage(_Message, op="run", keys={"job_id": "job_id", "generation": "gen"}):
-    """The queue message for one job: which job, and which retry generation it belongs to."""
+class RunMessage(
+    _Message, op="run", keys={"job_id": "job_id", "generation": "gen", "grown": "grown"}
+):
+    """The queue message for one job: which job, and which retry generation it belongs to.
+    ``grown``: sent by the task's window growing (jobs.dispatch.growth) rather than by the
+    job's predecessor; None on every other."""
 
     index: int
     generation: int = 0
+    grown: bool | None = None
 
     @property
     def job_id(self) -> str:
@@ -140,5 +145,8 @@ def parse_message(text: str) -> Message:
         generation = data.get("gen", 0)
         if type(generation) is not int or generation < 0:
             raise ValueError("bad gen")
-        return RunMessage(task_id, job_index(str(data.get("job_id"))), generation)
+        grown = data.get("grown")
+        if grown is not None and grown is not True:
+            raise ValueError("bad grown")
+        return RunMessage(task_id, job_index(str(data.get("job_id"))), generation, grown)
     raise ValueError(f"unknown op {data.get('op')!r}")

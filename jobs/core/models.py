@@ -146,6 +146,9 @@ class Task:
     # Where its moves are counted (jobs.lifecycle.counters): "writers", or "shards" for a task
     # created before writers' rows (or with JOBS_COUNTER_LAYOUT=shards).
     counters: str = "shards"
+    # The next job its window may grow by, counting down from the last (jobs.dispatch.growth);
+    # None: it has not grown.
+    grow_next: int | None = None
     # Its chain (jobs.dispatch.stages): the stages to submit after it ends (the submit's
     # ``then``, JSON text), the task whose end submitted it, and what its own ends did: the
     # last end that decided its next stage (``stage_for``), the task that end submitted
@@ -175,6 +178,7 @@ class Job:
     item: Payload | None = None
     result: Payload | None = None
     progress: str | None = None  # the handler's last report, JSON text
+    grown: bool = False  # started by its task's growing window, not by its predecessor
     checkpoint: Payload | None = None  # the state its handler last saved; cleared at its end
     checkpoint_at: str | None = None  # when that was
     etag: str | None = field(default=None, compare=False)

@@ -12,6 +12,10 @@ Rules around the table:
   stale and do nothing. A change for a newer generation that finds the job Failed is a retry's
   message that overtook the retry's reset: the job is taken as reset.
 - **Cancelled tasks.** A worker that starts a job of a cancelled task skips it instead.
+- **Grown starts.** A job may be started by its task's growing window (a ``grown`` message)
+  instead of by its predecessor's message, never by both: a grown start applies to a pending
+  job and marks it grown (or restarts a grown one, its message delivered again); a
+  predecessor's start finds a grown job stale.
 - **Attempts.** A start records its message's dequeue count. A duplicate copy of the message
   may start the job again while the first copy runs, so the row's count is the last start's;
   a worker's finish (complete, fail) writes its own run's count again, so a finished job shows
@@ -71,6 +75,7 @@ class Change:
     result: Payload | None = None  # COMPLETE
     error: str | None = None  # FAIL; POISON keeps the last error a failed attempt recorded
     successor: Successor | None = None  # RESET: the retried job this one dispatches
+    grown: bool = False  # START: from a grown message (jobs.dispatch.growth)
 
 
 @dataclass(frozen=True)
@@ -95,7 +100,7 @@ def decide(job: Job, change: Change, *, cancelled: bool, now: str) -> tuple[Even
     """The event that applies and the row ``job`` becomes through ``change``, or None when the
     change no longer applies to it. Pure: the counters follow from the stored row's status."""
     seen = current(job, change.generation)
-    if seen is None:
+    if seen is None or not _starts_this_way(seen, change):
         return None
     event = Event.SKIP if change.event is Event.START and cancelled else change.event
     move = MOVES[event]
@@ -103,7 +108,8 @@ def decide(job: Job, change: Change, *, cancelled: bool, now: str) -> tuple[Even
         return None
     moved = replace(seen, status=move.target, updated_at=now)
     if event is Event.START:
-        moved = replace(moved, attempts=change.attempt, started_at=seen.started_at or now)
+        moved = replace(moved, attempts=change.attempt, started_at=seen.started_at or now,
+                        grown=seen.grown or change.grown)  # fmt: skip
     elif event is Event.COMPLETE:
         moved = replace(moved, result=change.result, error=None, attempts=_run(seen, change))
     elif event is Event.FAIL:
@@ -128,3 +134,13 @@ def _run(seen: Job, change: Change) -> int:
     """The attempt a finished job keeps: that of the run that finished it (a late copy's start
     may have recorded its own meanwhile); the row's when the caller names none."""
     return change.attempt or seen.attempts
+
+
+def _starts_this_way(job: Job, change: Change) -> bool:
+    """Whether a start may apply to ``job`` coming the way ``change`` came: a grown start only
+    to a pending job or a grown one, a predecessor's only to a job not grown."""
+    if change.event is not Event.START:
+        return True
+    if change.grown:
+        return job.grown or job.status is JobStatus.PENDING
+    return not job.grown

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from pydantic import ValidationError
@@ -15,6 +16,8 @@ from jobs.core import logs
 from jobs.core.errors import JobsError, PermanentJobError
 from jobs.core.messages import RunMessage
 from jobs.core.models import JsonValue
+from jobs.dispatch import growth
+from jobs.dispatch.growth import Window
 from jobs.kinds import JobContext, Kind, Kinds
 from jobs.kinds.base import HOST_MAX_ATTEMPTS
 from jobs.kinds.files import Files
@@ -22,32 +25,45 @@ from jobs.lifecycle.attempt import Attempt
 from jobs.lifecycle.writer import Lifecycle
 from jobs.storage.jobs_table import JobsTable
 from jobs.storage.payloads import Payloads
+from jobs.storage.queues import JobQueues
 
 MAX_ERROR_LENGTH = 4000
 
 
 class Running(Protocol):
-    """What running a job uses: its row, its values, its moves, its kind and the kind's files."""
+    """What running a job uses: its row, its values, its moves, its kind and the kind's files;
+    the queues and the window its task may grow by."""
 
     table: JobsTable
+    queues: JobQueues
     payloads: Payloads
     lifecycle: Lifecycle
     kinds: Kinds
     files: Files
+    window: Window
 
 
-def run_job(service: Running, queue: str, message: RunMessage, attempt: int) -> None:
-    """Run the job ``message`` names. Returns when the job is finished (or was already);
-    raises when the host should retry it."""
+def run_job(
+    service: Running,
+    queue: str,
+    message: RunMessage,
+    attempt: int,
+    inserted: datetime | None = None,
+) -> None:
+    """Run the job ``message`` names (``inserted``: when its message was queued). Returns when
+    the job is finished (or was already); raises when the host should retry it."""
     with service.lifecycle.working(message.task_id):
-        _run(service, queue, message, attempt)
+        _run(service, queue, message, attempt, inserted)
 
 
-def _run(service: Running, queue: str, message: RunMessage, attempt: int) -> None:
+def _run(
+    service: Running, queue: str, message: RunMessage, attempt: int, inserted: datetime | None
+) -> None:
     lifecycle = service.lifecycle
     claim = lifecycle.start(message, queue, attempt)
     if claim is None:
         return
+    growth.taken(service, message, inserted, datetime.now(UTC))
     job = claim.job
     dims: dict[str, Any] = {
         "queue": queue, "task_id": job.task_id, "job_id": job.job_id, "attempt": attempt,

@@ -187,7 +187,7 @@ class Lifecycle:
     def start(self, message: RunMessage, queue: str, attempt: int) -> Claim | None:
         """Mark the job InProgress for this attempt; None when there is nothing to run (stale,
         finished, its task cancelled, or no such job)."""
-        change = Change(Event.START, message.generation, attempt=attempt)
+        change = Change(Event.START, message.generation, attempt=attempt, grown=bool(message.grown))
         moved, _ = self._one(message.task_id, Entry(message.index, change, queue))
         if moved is None or moved.status is not JobStatus.IN_PROGRESS:
             return None

@@ -425,6 +425,7 @@ def job_props(job: Job, *, with_item: bool = False) -> dict[str, Any]:
         "Started": job.started_at or "",
         "Updated": job.updated_at or "",
         "Kind": job.kind,
+        "Grown": job.grown,
     }
     if with_item and job.item is not None:  # a new row: nothing to clear
         props.update({"JobDetail": job.item.text, "JobDetailBlob": job.item.blob})
@@ -469,6 +470,7 @@ def _job_from(entity: Entity) -> Job:
         item=_payload_from(props, "JobDetail"),
         result=_payload_from(props, "JobResult"),
         progress=props.get("Progress") or None,
+        grown=bool(props.get("Grown")),
         checkpoint=_payload_from(props, "Checkpoint"),
         checkpoint_at=props.get("CheckpointAt") or None,
         etag=entity.etag,
@@ -477,7 +479,7 @@ def _job_from(entity: Entity) -> Job:
 
 _SUMMARY_FIELDS = [
     "Index", "Status", "RetryCount", "Generation", "NextIndex", "NextGeneration", "NextSent",
-    "ErrorMessage", "Started", "Updated", "Kind", "Progress", "CheckpointAt",
+    "ErrorMessage", "Started", "Updated", "Kind", "Progress", "CheckpointAt", "Grown",
 ]  # fmt: skip
 
 _TASK_FIELDS = {
@@ -499,6 +501,7 @@ _TASK_FIELDS = {
     "source": "Source",
     "purging": "Purging",
     "counters": "Counters",
+    "grow_next": "GrowNext",
     "then": "Then",
     "previous": "Previous",
     "next_task": "NextTask",
@@ -567,6 +570,7 @@ def _task_from(entity: Entity) -> Task:
         source=props.get("Source") or None,
         purging=bool(props.get("Purging")),
         counters=props.get("Counters") or "shards",
+        grow_next=None if props.get("GrowNext") is None else int(props["GrowNext"]),
         then=props.get("Then") or None,
         previous=props.get("Previous") or None,
         next_task=props.get("NextTask") or None,
