@@ -18,6 +18,7 @@ from jobs.core.settings import STORAGE_CONNECTION, Settings
 from jobs.kinds import Kinds
 from jobs.kinds.files import Files
 from jobs.kinds.inputs import InputPolicy
+from jobs.lifecycle.admission import Admission
 from jobs.lifecycle.writer import Lifecycle
 from jobs.storage import BlobStore, QueueStore, TableStore
 from jobs.storage.azure import AzureBlobStore, AzureQueueStore, AzureTableStore
@@ -40,6 +41,7 @@ class Service:
     files: Files = field(init=False)  # what kinds read and write: inputs and outputs
     lifecycle: Lifecycle = field(init=False)
     documents: Documents = field(init=False)  # the shapes of events and results (api.wire)
+    admission: Admission = field(init=False)  # whether a job may start now (limits, priority)
 
     def __post_init__(self) -> None:
         inputs = InputPolicy.from_settings(self.settings)
@@ -50,6 +52,7 @@ class Service:
         self.lifecycle = Lifecycle(
             self.table, self.queues, self.payloads, grouped=self.settings.group_commit
         )
+        self.admission = Admission(self.table, self.queues, self.kinds)
 
     @classmethod
     def over(

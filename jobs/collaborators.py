@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from jobs.core.settings import Settings
     from jobs.kinds import Kinds
     from jobs.kinds.files import Files
+    from jobs.lifecycle.admission import Admission
     from jobs.lifecycle.writer import Lifecycle
     from jobs.storage.jobs_table import JobsTable
     from jobs.storage.payloads import Payloads
@@ -49,6 +50,11 @@ class HasFiles(Protocol):
     def files(self) -> Files: ...
 
 
+class HasAdmission(Protocol):
+    @property
+    def admission(self) -> Admission: ...
+
+
 class HasSettings(Protocol):
     @property
     def settings(self) -> Settings: ...
@@ -74,5 +80,7 @@ class Storage(HasTable, HasQueues, HasPayloads, Protocol):
     """The table, the queues and the service's blobs: what most background steps use."""
 
 
-class Everything(Storage, HasLifecycle, HasKinds, HasFiles, HasSettings, HasDocuments, Protocol):
+class Everything(
+    Storage, HasLifecycle, HasKinds, HasFiles, HasSettings, HasDocuments, HasAdmission, Protocol
+):
     """All of them: only for what routes every kind of message (jobs.control.handlers)."""

@@ -10,21 +10,39 @@ from dataclasses import dataclass
 
 from jobs.core.models import canonical_task_id, job_id, job_index
 
+# Bounds of a run message's carried counts: far above what the app ever writes (the host's 5
+# attempts; holds end at jobs.lifecycle.admission.MAX_PRIORITY_HOLDS), so anything past them
+# is not one of ours.
+MAX_CARRIED = 100
+MAX_HOLDS = 1000
+
 
 @dataclass(frozen=True)
 class RunMessage:
-    """The queue message for one job: which job, and which retry generation it belongs to."""
+    """The queue message for one job: which job, and which retry generation it belongs to.
+
+    A job held back before it starts (jobs.lifecycle.admission) goes out again as a new
+    message, whose dequeue count starts over; it carries what the old one had spent:
+    ``carried``, the attempts already made (``"a"``), and ``holds``, how often it has been held
+    back for higher-priority work (``"h"``). Both are left out when 0, so every other run
+    message is exactly what it always was."""
 
     task_id: str
     index: int
     generation: int = 0
+    carried: int = 0
+    holds: int = 0
 
     def to_json(self) -> str:
-        return json.dumps(
-            {"op": "run", "task_id": self.task_id, "job_id": job_id(self.index),
-             "gen": self.generation},
-            separators=(",", ":"),
-        )  # fmt: skip
+        data: dict[str, object] = {
+            "op": "run", "task_id": self.task_id, "job_id": job_id(self.index),
+            "gen": self.generation,
+        }  # fmt: skip
+        if self.carried:
+            data["a"] = self.carried
+        if self.holds:
+            data["h"] = self.holds
+        return json.dumps(data, separators=(",", ":"))
 
 
 @dataclass(frozen=True)
@@ -153,5 +171,11 @@ def parse_message(text: str) -> Message:
         generation = data.get("gen", 0)
         if type(generation) is not int or generation < 0:
             raise ValueError("bad gen")
-        return RunMessage(task_id, job_index(str(data.get("job_id"))), generation)
+        carried, holds = data.get("a", 0), data.get("h", 0)
+        if type(carried) is not int or not 0 <= carried <= MAX_CARRIED:
+            raise ValueError("bad a")
+        if type(holds) is not int or not 0 <= holds <= MAX_HOLDS:
+            raise ValueError("bad h")
+        index = job_index(str(data.get("job_id")))
+        return RunMessage(task_id, index, generation, carried, holds)
     raise ValueError(f"unknown op {data.get('op')!r}")

@@ -134,6 +134,7 @@ class Task:
     key_hash: str | None = None  # the sha256 of its Idempotency-Key, so a purge finds the key
     source: str | None = None  # what submitted it, when not a caller: "schedule:<name>@<time>"
     purging: bool = False  # being deleted with everything it owns (jobs.control.purge)
+    priority: str = "normal"  # high, normal or low (jobs.core.resources.PRIORITIES)
     etag: str | None = field(default=None, compare=False)
 
 

@@ -446,6 +446,7 @@ _TASK_FIELDS = {
     "key_hash": "KeyHash",
     "source": "Source",
     "purging": "Purging",
+    "priority": "Priority",
 }
 _RETRY_FIELDS = {"number": "RetryRound", "done": "RetryDone", "after": "RetryAfter",
                  "head": "RetryHead", "page": "RetryPage"}  # fmt: skip
@@ -508,6 +509,7 @@ def _task_from(entity: Entity) -> Task:
         key_hash=props.get("KeyHash") or None,
         source=props.get("Source") or None,
         purging=bool(props.get("Purging")),
+        priority=props.get("Priority") or "normal",  # absent: a task from before priorities
         completion=Completion(
             number=int(props.get("Completions") or 0),
             finished_at=props.get("FinishedAt") or None,

@@ -1,0 +1,196 @@
+"""A kind's limits across every instance, kept in the jobs table (partition ``limit-<kind>``,
+jobs.storage.keys), and the rows mapped here:
+
+- **Concurrency**: ``slot-000`` ... one row per place a job of the kind may run in, each a
+  lease: ``Holder`` (who runs there, "" when free), ``Expires`` (when the lease lapses unless
+  renewed) and ``Job`` (which job, for whoever reads the table). A job takes a free or lapsed
+  slot with an ETag-guarded write (a create for a slot never used), so of two workers taking
+  the last slot exactly one wins; the other reads again and finds none. The holder renews the
+  lease while its job runs and clears it at the end; a host that dies leaves a lease that
+  lapses within ``LEASE``, and the slot is taken over.
+- **Rate**: one ``rate`` row: ``Second`` (the UNIX second it counts, as text) and ``Count``
+  (starts counted in it). A start reads it and writes it back counted, guarded by its ETag; a
+  row of an earlier second starts over at 1. A full second is remembered in the process until
+  it has passed, so jobs held back meanwhile cost no read.
+
+Times come from each instance's own clock: skew between instances shifts a lease's end and a
+second's edges by that much."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from jobs.core import logs
+from jobs.core.clock import stamp
+from jobs.storage import ConcurrentUpdate, Entity, EntityExists, EntityMissing, TableStore, Write
+from jobs.storage.keys import RATE_ROW, SLOT_PREFIX, SLOTS_END, limit_partition, slot_key
+
+LEASE = 60.0  # seconds a slot stays taken without a renewal
+RENEW_EVERY = 20.0  # seconds between renewals: two may fail before the lease lapses
+MAX_RACES = 8  # guarded writes tried before a claim or a count gives up (and holds back)
+
+Clock = Callable[[], float]  # seconds since the epoch
+
+
+@dataclass
+class Lease:
+    """A slot this process holds; ``etag`` is the row as its last write left it."""
+
+    kind: str
+    slot: int
+    holder: str
+    etag: str
+
+
+class Limits:
+    def __init__(self, store: TableStore, clock: Clock = time.time):
+        self.store = store
+        self.clock = clock
+        self._full: dict[str, int] = {}  # kind: a second this process saw full
+        self._lock = threading.Lock()
+
+    # -- concurrency ----------------------------------------------------------------------
+
+    def slots(self, kind: str) -> dict[int, Entity]:
+        """The kind's slot rows by number (one query); a slot never used has no row."""
+        rows = self.store.query(limit_partition(kind), start=SLOT_PREFIX, end=SLOTS_END)
+        return {int(row.row.removeprefix(SLOT_PREFIX)): row for row in rows}
+
+    def claim(self, kind: str, concurrency: int, holder: str, job: str) -> Lease | None:
+        """Take one of the kind's first ``concurrency`` slots that is free or lapsed; None when
+        every one is held (or every try lost its race)."""
+        partition = limit_partition(kind)
+        tries = 0
+        while tries < MAX_RACES:
+            now = self.clock()
+            rows = self.slots(kind)
+            free = [n for n in range(concurrency) if _free(rows.get(n), now)]
+            if not free:
+                return None
+            random.shuffle(free)  # workers claiming at once spread over the free slots
+            for number in free:
+                tries += 1
+                row, key = rows.get(number), slot_key(number)
+                props = {"Holder": holder, "Expires": _at(now + LEASE), "Job": job}
+                write = (
+                    Write("create", key, props)
+                    if row is None
+                    else Write("merge", key, props, row.etag)
+                )
+                try:
+                    etag = self.store.transact(partition, [write])[0]
+                except (ConcurrentUpdate, EntityExists):
+                    if tries >= MAX_RACES:
+                        return None
+                    continue  # taken meanwhile: the next free one, then read again
+                return Lease(kind, number, holder, etag)
+        return None
+
+    def renew(self, lease: Lease) -> bool:
+        """Push the lease's end out by ``LEASE``; False when the slot is no longer ours (it
+        lapsed and was taken over)."""
+        props = {"Expires": _at(self.clock() + LEASE)}
+        try:
+            write = Write("merge", slot_key(lease.slot), props, lease.etag)
+            lease.etag = self.store.transact(limit_partition(lease.kind), [write])[0]
+        except (ConcurrentUpdate, EntityMissing):
+            return False
+        return True
+
+    def release(self, lease: Lease) -> None:
+        """Free the slot, unless it is no longer ours."""
+        write = Write("merge", slot_key(lease.slot), {"Holder": "", "Expires": ""}, lease.etag)
+        with contextlib.suppress(ConcurrentUpdate, EntityMissing):
+            self.store.transact(limit_partition(lease.kind), [write])
+
+    # -- rate -----------------------------------------------------------------------------
+
+    def count_start(self, kind: str, rate: int) -> float | None:
+        """Count a start of ``kind`` in this second; None when counted, else the seconds until
+        the next second (this one is full, or every try lost its race)."""
+        partition = limit_partition(kind)
+        now = self.clock()
+        for _ in range(MAX_RACES):
+            now = self.clock()
+            second = int(now)
+            with self._lock:
+                if self._full.get(kind) == second:
+                    return second + 1 - now
+            row = self.store.get(partition, RATE_ROW)
+            same = row is not None and row.props.get("Second") == str(second)
+            count = int(row.props.get("Count") or 0) if row is not None and same else 0
+            if count >= rate:
+                with self._lock:
+                    self._full[kind] = second
+                return second + 1 - now
+            props = {"Second": str(second), "Count": count + 1}
+            write = (
+                Write("create", RATE_ROW, props)
+                if row is None
+                else Write("merge", RATE_ROW, props, row.etag)
+            )
+            try:
+                self.store.transact(partition, [write])
+            except (ConcurrentUpdate, EntityExists):
+                continue
+            return None
+        return int(now) + 1 - now
+
+
+class Renewal:
+    """Keeps a lease alive while its job runs: renews it every ``RENEW_EVERY`` seconds on a
+    thread of its own, and releases it when the job is over, however it ended."""
+
+    def __init__(self, limits: Limits, lease: Lease, every: float = RENEW_EVERY):
+        self._limits = limits
+        self._lease = lease
+        self._every = every
+        self._over = threading.Event()
+        self._lock = threading.Lock()  # a renewal and the release never write at once
+        self._thread = threading.Thread(
+            target=self._run, name=f"lease-{lease.kind}-{lease.slot}", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._over.wait(self._every):
+            with self._lock:
+                if self._over.is_set():
+                    return
+                try:
+                    kept = self._limits.renew(self._lease)
+                except Exception as error:  # storage away: the next renewal may get through
+                    logs.event("limit_renewal_failed", logging.WARNING, kind=self._lease.kind,
+                               error=f"{type(error).__name__}: {error}"[:300])  # fmt: skip
+                    continue
+            if not kept:
+                logs.event("limit_lease_lost", logging.WARNING, kind=self._lease.kind,
+                           slot=self._lease.slot)  # fmt: skip
+                return
+
+    def release(self) -> None:
+        """A release that fails leaves the lease to lapse: the slot is free within LEASE."""
+        self._over.set()
+        with self._lock:
+            try:
+                self._limits.release(self._lease)
+            except Exception as error:
+                logs.event("limit_release_failed", logging.WARNING, kind=self._lease.kind,
+                           error=f"{type(error).__name__}: {error}"[:300])  # fmt: skip
+
+
+def _free(row: Entity | None, now: float) -> bool:
+    if row is None or not row.props.get("Holder"):
+        return True
+    return str(row.props.get("Expires") or "") <= _at(now)
+
+
+def _at(moment: float) -> str:
+    return stamp(datetime.fromtimestamp(moment, UTC))
