@@ -35,6 +35,7 @@ from jobs.storage.keys import RATE_ROW, SLOT_PREFIX, SLOTS_END, limit_partition,
 LEASE = 60.0  # seconds a slot stays taken without a renewal
 RENEW_EVERY = 20.0  # seconds between renewals: two may fail before the lease lapses
 MAX_RACES = 8  # guarded writes tried before a claim or a count gives up (and holds back)
+MAX_LOGGED_ERROR = 300
 
 Clock = Callable[[], float]  # seconds since the epoch
 
@@ -167,8 +168,10 @@ class Renewal:
                 try:
                     kept = self._limits.renew(self._lease)
                 except Exception as error:  # storage away: the next renewal may get through
-                    logs.event("limit_renewal_failed", logging.WARNING, kind=self._lease.kind,
-                               error=f"{type(error).__name__}: {error}"[:300])  # fmt: skip
+                    logs.event(
+                        "limit_renewal_failed", logging.WARNING, kind=self._lease.kind,
+                        error=_said(error),
+                    )  # fmt: skip
                     continue
             if not kept:
                 logs.event("limit_lease_lost", logging.WARNING, kind=self._lease.kind,
@@ -182,8 +185,14 @@ class Renewal:
             try:
                 self._limits.release(self._lease)
             except Exception as error:
-                logs.event("limit_release_failed", logging.WARNING, kind=self._lease.kind,
-                           error=f"{type(error).__name__}: {error}"[:300])  # fmt: skip
+                logs.event(
+                    "limit_release_failed", logging.WARNING, kind=self._lease.kind,
+                    error=_said(error),
+                )  # fmt: skip
+
+
+def _said(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"[:MAX_LOGGED_ERROR]
 
 
 def _free(row: Entity | None, now: float) -> bool:
