@@ -29,6 +29,7 @@ from jobs_client.models import (
     Job,
     JobDetail,
     JobPage,
+    KindList,
     ResultLine,
     RetryAccepted,
     Task,
@@ -90,10 +91,12 @@ class Client:
         queue: str | None = None,
         metadata: Mapping[str, Any] | None = None,
         key: str | None = None,
+        priority: str | None = None,
     ) -> Accepted:
         """Submit a batch. With ``key`` (an Idempotency-Key) a repeat returns the same task, so
-        the call is retried; without one it is sent once."""
-        body = submission.body(kind, items, queue=queue, metadata=metadata)
+        the call is retried; without one it is sent once. ``priority``: high, normal (the
+        service's default) or low."""
+        body = submission.body(kind, items, queue=queue, metadata=metadata, priority=priority)
         headers = {"content-type": "application/json"}
         if key is not None:
             headers["idempotency-key"] = key
@@ -202,6 +205,11 @@ class Client:
         return lines
 
     # -- the service -----------------------------------------------------------------------
+
+    def kinds(self) -> KindList:
+        """The kinds the service runs, with each one's queue, attempts, time limit and limits
+        across instances (``GET /kinds``)."""
+        return _parse(KindList, self._call("GET", "kinds"))
 
     def health(self) -> Health:
         """Whether the service's storage answers (a 503 here is an answer, not an error)."""

@@ -35,11 +35,18 @@ def submit(client: Client, args: argparse.Namespace) -> int:
         raise UsageError("-o/--output writes the results, which needs --wait")
     found = item_files.read(args.items, sys.stdin.buffer)
     metadata = _metadata(args.metadata)
-    body = submission.body(args.kind, found.values, queue=args.queue, metadata=metadata)
+    body = submission.body(
+        args.kind, found.values, queue=args.queue, metadata=metadata, priority=args.priority
+    )
     key = args.key or submission.key_for(body)
     try:
         accepted = client.submit(
-            args.kind, found.values, queue=args.queue, metadata=metadata, key=key
+            args.kind,
+            found.values,
+            queue=args.queue,
+            metadata=metadata,
+            key=key,
+            priority=args.priority,
         )
     except ApiError as error:
         output.api_error(error, sys.stderr, as_json=_json(args), where=found.where)
@@ -101,6 +108,24 @@ def list_tasks(client: Client, args: argparse.Namespace) -> int:
         ]
         print(output.table(["TASK", "KIND", "STATUS", "DONE", "FAILED", "CREATED"], rows))
     return OK
+
+
+def kinds(client: Client, args: argparse.Namespace) -> int:
+    found = client.kinds().kinds
+    if _json(args):
+        _print_json({"kinds": [kind.model_dump() for kind in found]})
+        return OK
+    rows = [
+        [k.name, k.queue, str(k.max_attempts), _or_dash(k.timeout, " s"),
+         _or_dash(k.concurrency, " at once"), _or_dash(k.rate, "/s")]
+        for k in found
+    ]  # fmt: skip
+    print(output.table(["KIND", "QUEUE", "ATTEMPTS", "TIME LIMIT", "CONCURRENCY", "RATE"], rows))
+    return OK
+
+
+def _or_dash(value: float | None, unit: str) -> str:
+    return "-" if value is None else f"{value:g}{unit}"
 
 
 def failed(client: Client, args: argparse.Namespace) -> int:

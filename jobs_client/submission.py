@@ -17,14 +17,17 @@ def body(
     *,
     queue: str | None = None,
     metadata: Mapping[str, Any] | None = None,
+    priority: str | None = None,
 ) -> bytes:
-    """The JSON body of ``POST /tasks``. ``queue`` and ``metadata`` are sent only when given,
-    so a service that does not know a field never sees it."""
+    """The JSON body of ``POST /tasks``. ``queue``, ``metadata`` and ``priority`` are sent only
+    when given, so a service that does not know a field never sees it."""
     document: dict[str, Any] = {"kind": kind, "items": list(items)}
     if queue is not None:
         document["queue"] = queue
     if metadata is not None:
         document["metadata"] = dict(metadata)
+    if priority is not None:
+        document["priority"] = priority
     # No NaN or Infinity (the service refuses them); compact and in the input's own order, so
     # the same input always gives the same bytes.
     text = json.dumps(document, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
@@ -32,5 +35,6 @@ def body(
 
 
 def key_for(body: bytes) -> str:
-    """An Idempotency-Key naming exactly this body (kind, queue, metadata and items)."""
+    """An Idempotency-Key naming exactly this body (kind, queue, metadata, priority and
+    items)."""
     return KEY_PREFIX + hashlib.sha256(body).hexdigest()

@@ -25,6 +25,8 @@ PAIRS: list[tuple[type[BaseModel], type[BaseModel]]] = [
     (schemas.JobDetail, models.JobDetail),
     (schemas.ResultLine, models.ResultLine),
     (schemas.Health, models.Health),
+    (schemas.KindList, models.KindList),
+    (schemas.KindLimits, models.KindLimits),
 ]
 
 
@@ -42,4 +44,5 @@ def test_every_document_the_service_answers_with_has_a_client_model() -> None:
         schemas.Job,
         schemas.QueueDepth,
         schemas.Minute,
+        schemas.KindLimits,
     }
