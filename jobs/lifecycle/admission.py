@@ -41,11 +41,12 @@ from jobs.storage.queues import JobQueues
 MAX_PRIORITY_HOLDS = 20
 LOOK_EVERY = 1.0  # seconds a lane's depth is taken as known
 KNOWN_TASKS = 4096  # tasks whose kind a process remembers
-# How long a held-back job's message stays hidden: its first second and a random part
-# spread the jobs held back together over the seconds that follow. Azure hides a message for
-# whole seconds, so each is rounded up there.
-PRIORITY_DELAY = (2.0, 1.0)  # higher work drains for a few seconds before it looks again
-LIMIT_DELAY = (1.0, 1.0)  # a slot or a second's turn may come at any moment
+# How long a held-back job's message stays hidden: at least the first figure, plus a random part
+# up to the second, which spreads jobs held back together over the seconds that follow (Azure
+# hides a message for whole seconds, rounding up: 1 or 2 s for a limit, 2 or 3 for priority).
+PRIORITY_DELAY = (1.0, 2.0)  # higher work drains for a few seconds before it looks again
+LIMIT_DELAY = (0.2, 1.8)  # a slot may come free at any moment
+RATE_SPREAD = 1.0  # a second's turn: back in the next second or the one after
 # The lanes whose waiting work holds back a job of a lane of each priority.
 ABOVE: dict[str, tuple[str, ...]] = {
     "normal": (HIGH_QUEUE,),
@@ -121,8 +122,7 @@ class Admission:
             if wait is not None:
                 if renewal is not None:
                     renewal.release()
-                # Back in the next second or the one after (a second's turn is taken fast).
-                return Hold("rate", _delay((wait, LIMIT_DELAY[1])))
+                return Hold("rate", _delay((wait, RATE_SPREAD)))
         return Ticket(renewal)
 
     # -- priority ---------------------------------------------------------------------------
