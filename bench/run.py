@@ -19,7 +19,9 @@ It starts its own Azurite (in memory, telemetry off) and ``python -m devhost`` w
 3. status-read latency of tasks of 100 / 10,000 / 50,000 jobs once fanned out, on an idle host;
 4. fairness: how long a 10-item task waits for its first job while a 50,000-item task runs,
    against the same on an idle host;
-5. profile: the share of a job's time spent in our code outside storage calls.
+5. profile: the share of a job's time spent in our code outside storage calls;
+7. limits: a kind's concurrency and rate limits and priorities, on three hosts
+   (bench/limits.py).
 
 Medians of several runs; ratios taken within one run are what matter (this machine is shared).
 The summary goes to stdout and to bench/out/latest.md; host logs to bench/out/logs/.
@@ -42,6 +44,7 @@ from types import FrameType
 
 from bench.completion import completion_phase
 from bench.floor import PrivateQueue, service_in_process
+from bench.limits import limits_phase
 from bench.plan import Plan
 from bench.profiling import profile
 from bench.report import Report, Row, median, ms, secs, times, values
@@ -265,6 +268,11 @@ def completion(stack: Stack, plan: Plan, report: Report) -> None:
     completion_phase(stack, plan.fairness_runs, report)
 
 
+def limits(stack: Stack, plan: Plan, report: Report) -> None:
+    phase("7. limits per kind and priorities, three hosts")
+    limits_phase(stack, report)
+
+
 # Phases by name, in the order they run. "fairness" also measures status reads (phase 3): it
 # reads the tasks that phase 4 leaves behind.
 PHASES: dict[str, Callable[[Stack, Plan, Report], None]] = {
@@ -273,6 +281,7 @@ PHASES: dict[str, Callable[[Stack, Plan, Report], None]] = {
     "fairness": fairness_and_reads,
     "profile": profile_phase,
     "completion": completion,
+    "limits": limits,
 }
 
 

@@ -47,6 +47,14 @@ KNOWN_TASKS = 4096  # tasks whose kind a process remembers
 PRIORITY_DELAY = (1.0, 2.0)  # higher work drains for a few seconds before it looks again
 LIMIT_DELAY = (0.2, 1.8)  # a slot may come free at any moment
 RATE_SPREAD = 1.0  # a second's turn: back in the next second or the one after
+# A process that holds back many jobs of one kind in one second sends them back over the
+# seconds that follow, about a limit's worth a second (the k-th waits k // limit seconds more,
+# at most MAX_SPREAD): a backlog then comes back at the pace the limit lets it through instead
+# of all at once, every second, each time costing a send and a delete.
+MAX_SPREAD = 30
+# Jobs held back for priority are spread the same way, this many a second per process and lane
+# (a host's queue trigger runs up to 32 at once).
+PRIORITY_PACE = 32
 # The lanes whose waiting work holds back a job of a lane of each priority.
 ABOVE: dict[str, tuple[str, ...]] = {
     "normal": (HIGH_QUEUE,),
@@ -100,13 +108,15 @@ class Admission:
         self._limited = any(kind.limited for kind in kinds.values())
         self._task_kinds: OrderedDict[str, str] = OrderedDict()
         self._depths: dict[str, tuple[float, int]] = {}
+        self._held: dict[str, tuple[int, int]] = {}  # kind: (second, jobs held back in it)
         self._lock = threading.Lock()
         self.holder = uuid.uuid4().hex[:12]  # this process, in the slots it holds
 
     def admit(self, queue: str, message: RunMessage) -> Ticket | Hold:
         """A ticket to run the job now, or why it must wait."""
         if self._outranked(queue, message):
-            return Hold("priority", _delay(PRIORITY_DELAY))
+            later = self._spread(f"priority {queue}", PRIORITY_PACE)
+            return Hold("priority", _delay((PRIORITY_DELAY[0] + later, PRIORITY_DELAY[1])))
         kind = self._kind_of(message.task_id) if self._limited else None
         if kind is None or not kind.limited:
             return Ticket()
@@ -115,15 +125,27 @@ class Admission:
             job = f"{message.task_id}/{job_id(message.index)}"
             lease = self.limits.claim(kind.name, kind.concurrency, self.holder, job)
             if lease is None:
-                return Hold("concurrency", _delay(LIMIT_DELAY))
+                later = self._spread(kind.name, kind.concurrency)
+                return Hold("concurrency", _delay((LIMIT_DELAY[0] + later, LIMIT_DELAY[1])))
             renewal = Renewal(self.limits, lease)
         if kind.rate is not None:
             wait = self.limits.count_start(kind.name, kind.rate)
             if wait is not None:
                 if renewal is not None:
                     renewal.release()
-                return Hold("rate", _delay((wait, RATE_SPREAD)))
+                later = self._spread(kind.name, kind.rate)
+                return Hold("rate", _delay((wait + later, RATE_SPREAD)))
         return Ticket(renewal)
+
+    def _spread(self, kind: str, limit: int) -> int:
+        """Whole seconds to add to this hold: the jobs of ``kind`` (or a lane, for priority)
+        this process has held back in this second so far, over ``limit``."""
+        second = int(self.limits.clock())
+        with self._lock:
+            seen, count = self._held.get(kind, (second, 0))
+            count = count if seen == second else 0
+            self._held[kind] = (second, count + 1)
+        return min(count // limit, MAX_SPREAD)
 
     # -- priority ---------------------------------------------------------------------------
 
