@@ -8,10 +8,14 @@ jobs.storage.keys), and the rows mapped here:
   the last slot exactly one wins; the other reads again and finds none. The holder renews the
   lease while its job runs and clears it at the end; a host that dies leaves a lease that
   lapses within ``LEASE``, and the slot is taken over.
-- **Rate**: one ``rate`` row: ``Second`` (the UNIX second it counts, as text) and ``Count``
-  (starts counted in it). A start reads it and writes it back counted, guarded by its ETag; a
-  row of an earlier second starts over at 1. A full second is remembered in the process until
-  it has passed, so jobs held back meanwhile cost no read.
+- **Rate**: ``rate-0`` ... ``rate-4``, each counting a share of the rate (rate 20: 4 each):
+  ``Second`` (the UNIX second it counts, as text) and ``Count`` (starts counted in it). A start
+  picks a share at random, reads it and writes it back counted, guarded by its ETag; a row of
+  an earlier second starts over at 1; a full share sends it to another. One row would take
+  only as many counts a second as read-write round trips fit in it, one after the other; five
+  take five times as many, and the shares still add up to the rate exactly. A full share is
+  remembered in the process until its second has passed, so jobs held back meanwhile cost no
+  read.
 
 Times come from each instance's own clock: skew between instances shifts a lease's end and a
 second's edges by that much."""
@@ -30,12 +34,13 @@ from datetime import UTC, datetime
 from jobs.core import logs
 from jobs.core.clock import stamp
 from jobs.storage import ConcurrentUpdate, Entity, EntityExists, EntityMissing, TableStore, Write
-from jobs.storage.keys import RATE_ROW, SLOT_PREFIX, SLOTS_END, limit_partition, slot_key
+from jobs.storage.keys import SLOT_PREFIX, SLOTS_END, limit_partition, rate_key, slot_key
 
 LEASE = 60.0  # seconds a slot stays taken without a renewal
 RENEW_EVERY = 20.0  # seconds between renewals: two may fail before the lease lapses
 MAX_RACES = 8  # guarded writes tried before a claim or a count gives up (and holds back)
 MAX_LOGGED_ERROR = 300
+RATE_SHARDS = 5  # rows a kind's rate is counted in (fewer for a rate below it)
 
 Clock = Callable[[], float]  # seconds since the epoch
 
@@ -54,7 +59,7 @@ class Limits:
     def __init__(self, store: TableStore, clock: Clock = time.time):
         self.store = store
         self.clock = clock
-        self._full: dict[str, int] = {}  # kind: a second this process saw full
+        self._full: dict[tuple[str, int], int] = {}  # (kind, share): a second it was seen full
         self._lock = threading.Lock()
 
     # -- concurrency ----------------------------------------------------------------------
@@ -115,34 +120,42 @@ class Limits:
 
     def count_start(self, kind: str, rate: int) -> float | None:
         """Count a start of ``kind`` in this second; None when counted, else the seconds until
-        the next second (this one is full, or every try lost its race)."""
+        the next second (every share is full, or every try lost its race)."""
         partition = limit_partition(kind)
         now = self.clock()
-        for _ in range(MAX_RACES):
-            now = self.clock()
-            second = int(now)
-            with self._lock:
-                if self._full.get(kind) == second:
-                    return second + 1 - now
-            row = self.store.get(partition, RATE_ROW)
-            same = row is not None and row.props.get("Second") == str(second)
-            count = int(row.props.get("Count") or 0) if row is not None and same else 0
-            if count >= rate:
+        second = int(now)
+        shares = list(range(min(RATE_SHARDS, rate)))
+        random.shuffle(shares)
+        races = 0
+        for share in shares:
+            capacity = rate // len(shares) + (share < rate % len(shares))
+            while races < MAX_RACES:
                 with self._lock:
-                    self._full[kind] = second
-                return second + 1 - now
-            props = {"Second": str(second), "Count": count + 1}
-            write = (
-                Write("create", RATE_ROW, props)
-                if row is None
-                else Write("merge", RATE_ROW, props, row.etag)
-            )
-            try:
-                self.store.transact(partition, [write])
-            except (ConcurrentUpdate, EntityExists):
-                continue
-            return None
-        return int(now) + 1 - now
+                    if self._full.get((kind, share)) == second:
+                        break
+                row = self.store.get(partition, rate_key(share))
+                counted, count = _counted(row)
+                if counted < second:  # an earlier second's: this one starts over
+                    counted, count = second, 0
+                # A later second (another instance's clock is ahead, or ours moved on since)
+                # is taken as this one: a row never goes back to an earlier second.
+                if count >= capacity:
+                    with self._lock:
+                        self._full[(kind, share)] = second
+                    break
+                props = {"Second": str(counted), "Count": count + 1}
+                write = (
+                    Write("create", rate_key(share), props)
+                    if row is None
+                    else Write("merge", rate_key(share), props, row.etag)
+                )
+                try:
+                    self.store.transact(partition, [write])
+                except (ConcurrentUpdate, EntityExists):
+                    races += 1
+                    continue
+                return None
+        return second + 1 - now
 
 
 class Renewal:
@@ -189,6 +202,13 @@ class Renewal:
                     "limit_release_failed", logging.WARNING, kind=self._lease.kind,
                     error=_said(error),
                 )  # fmt: skip
+
+
+def _counted(row: Entity | None) -> tuple[int, int]:
+    """The second a share's row counts and its count (-1, 0 for none)."""
+    if row is None:
+        return -1, 0
+    return int(row.props.get("Second") or -1), int(row.props.get("Count") or 0)
 
 
 def _said(error: Exception) -> str:

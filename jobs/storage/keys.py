@@ -9,7 +9,7 @@ family's partitions are told apart by their first characters, so no two can ever
 | throughput | ``stats-minutes`` | ``minute-NN``, ``clock`` |
 | schedules | ``schedules`` | the schedule's name |
 | retention | ``retention-<YYYYMMDD>`` | the task id |
-| a kind's limits | ``limit-<kind>`` | ``slot-NNN``, ``rate`` |
+| a kind's limits | ``limit-<kind>`` | ``slot-NNN``, ``rate-N`` |
 
 A UUID starts with a hex digit; every other family's partition starts with a letter past
 ``f`` (k, t, s, r, l), and none of their prefixes starts another's. ``family_of`` says which
@@ -85,7 +85,7 @@ def retention_partition(finished_at: str) -> str:
 LIMIT_PREFIX = "limit-"
 SLOT_PREFIX = "slot-"
 SLOTS_END = "slot."  # the first key after every slot row
-RATE_ROW = "rate"
+RATE_PREFIX = "rate-"
 
 
 def limit_partition(kind: str) -> str:
@@ -96,6 +96,10 @@ def limit_partition(kind: str) -> str:
 
 def slot_key(number: int) -> str:
     return f"{SLOT_PREFIX}{number:03d}"
+
+
+def rate_key(number: int) -> str:
+    return f"{RATE_PREFIX}{number}"
 
 
 class Family(StrEnum):

@@ -80,5 +80,5 @@ def test_slot_rows_sort_before_the_rate_row_and_hold_every_slot() -> None:
     may declare is inside it, and the rate row is not."""
     slots = [keys.slot_key(0), keys.slot_key(999)]
     assert all(keys.SLOT_PREFIX <= slot < keys.SLOTS_END for slot in slots)
-    assert not keys.SLOT_PREFIX <= keys.RATE_ROW < keys.SLOTS_END
+    assert not keys.SLOT_PREFIX <= keys.rate_key(0) < keys.SLOTS_END
     assert slots == sorted(slots)

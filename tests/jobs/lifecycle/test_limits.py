@@ -22,10 +22,10 @@ from jobs.kinds import Kinds
 from jobs.kinds.base import HOST_MAX_ATTEMPTS, JobContext, Kind
 from jobs.lifecycle import admission as admission_module
 from jobs.lifecycle.admission import MAX_PRIORITY_HOLDS, Admission, Hold, Ticket
-from jobs.lifecycle.limits import LEASE, Limits
+from jobs.lifecycle.limits import LEASE, RATE_SHARDS, Limits
 from jobs.lifecycle.running import run_job
 from jobs.storage import Write
-from jobs.storage.keys import limit_partition, slot_key
+from jobs.storage.keys import limit_partition, rate_key, slot_key
 from jobs.storage.memory import MemoryTableStore
 from tests.jobs.lifecycle.test_writer import Interfering
 
@@ -122,19 +122,26 @@ def test_a_seconds_starts_are_counted_exactly_and_a_new_second_starts_over() -> 
     table.before(lambda writes: writes[0].props.get("Count") == 1,
                  lambda: rival.count_start("paced", 20))  # fmt: skip
     assert all(limits.count_start("paced", 20) is None for _ in range(19))
-    row = table.get(limit_partition("paced"), "rate")
-    assert row is not None
-    assert row.props["Count"] == 20
+    assert counts(table, clock) == [4, 4, 4, 4, 4]  # five shares of the rate, every one full
     wait = limits.count_start("paced", 20)
     assert wait == pytest.approx(0.8)
-    reads = len(table.transactions)
-    assert limits.count_start("paced", 20) is not None  # known full: no read, no write
-    assert len(table.transactions) == reads
+    writes = len(table.transactions)
+    assert limits.count_start("paced", 20) is not None  # known full: no write
+    assert len(table.transactions) == writes
     clock.now += 1
     assert limits.count_start("paced", 20) is None
-    row = table.get(limit_partition("paced"), "rate")
-    assert row is not None
-    assert row.props["Count"] == 1
+    assert sum(counts(table, clock)) == 1
+    # A rate below the shares counts in one share per start.
+    rare = [limits.count_start("rare", 2) for _ in range(3)]
+    assert rare[:2] == [None, None]
+    assert rare[2] is not None
+
+
+def counts(table: Interfering, clock: Clock) -> list[int]:
+    """Each share's count in the clock's second."""
+    second = str(int(clock.now))
+    rows = [table.get(limit_partition("paced"), rate_key(n)) for n in range(RATE_SHARDS)]
+    return [int(r.props["Count"]) if r and r.props["Second"] == second else 0 for r in rows]
 
 
 # -- holding back --------------------------------------------------------------------------
