@@ -52,9 +52,10 @@ RATE_SPREAD = 1.0  # a second's turn: back in the next second or the one after
 # at most MAX_SPREAD): a backlog then comes back at the pace the limit lets it through instead
 # of all at once, every second, each time costing a send and a delete.
 MAX_SPREAD = 30
-# Jobs held back for priority are spread the same way, this many a second per process and lane
-# (a host's queue trigger runs up to 32 at once).
-PRIORITY_PACE = 32
+# Jobs held back for priority are spread the same way, this many a second per process and lane:
+# holding back a cheap job costs about what running it does, so the lower lanes must look
+# again only slowly while higher work runs.
+PRIORITY_PACE = 8
 # The lanes whose waiting work holds back a job of a lane of each priority.
 ABOVE: dict[str, tuple[str, ...]] = {
     "normal": (HIGH_QUEUE,),
