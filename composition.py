@@ -19,6 +19,7 @@ from jobs.dispatch.growth import Window
 from jobs.kinds import Kinds
 from jobs.kinds.files import Files
 from jobs.kinds.inputs import InputPolicy
+from jobs.lifecycle.admission import Admission
 from jobs.lifecycle.writer import Lifecycle
 from jobs.storage import BlobStore, QueueStore, TableStore
 from jobs.storage.azure import AzureBlobStore, AzureQueueStore, AzureTableStore
@@ -42,6 +43,7 @@ class Service:
     lifecycle: Lifecycle = field(init=False)
     documents: Documents = field(init=False)  # the shapes of events and results (api.wire)
     window: Window = field(init=False)  # which of its tasks' windows have no growth left
+    admission: Admission = field(init=False)  # whether a job may start now (limits, priority)
 
     def __post_init__(self) -> None:
         inputs = InputPolicy.from_settings(self.settings)
@@ -53,6 +55,7 @@ class Service:
         self.lifecycle = Lifecycle(
             self.table, self.queues, self.payloads, grouped=self.settings.group_commit
         )
+        self.admission = Admission(self.table, self.queues, self.kinds)
 
     @classmethod
     def over(

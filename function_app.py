@@ -149,6 +149,11 @@ async def delete_schedule(req: func.HttpRequest) -> func.HttpResponse:
     return await _http(routes.delete_schedule, req)
 
 
+@app.route(route="kinds", methods=["GET"])
+async def list_kinds(req: func.HttpRequest) -> func.HttpResponse:
+    return await _http(routes.list_kinds, req)
+
+
 @app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def health(req: func.HttpRequest) -> func.HttpResponse:
     return await _http(routes.health, req)

@@ -11,6 +11,7 @@ from api import schemas
 from api.wire import state_name, task_document
 from jobs.core.errors import Problem
 from jobs.core.models import Job, Task, TaskSummary
+from jobs.kinds import Kinds
 from jobs.reads.stats import Stats
 from jobs.reads.task_index import TaskPage
 from jobs.reads.tasks import JobDetail, JobPage, progress_of
@@ -133,6 +134,22 @@ def job_page(page: JobPage) -> dict[str, Any]:
 def job_detail(detail: JobDetail) -> dict[str, Any]:
     return schemas.JobDetail.model_validate(
         {**_job(detail.job), "kind": detail.job.kind, "item": detail.item, "result": detail.result}
+    ).document()
+
+
+def kinds(found: Kinds) -> dict[str, Any]:
+    return schemas.KindList(
+        kinds=[
+            schemas.KindLimits(
+                name=kind.name,
+                queue=kind.queue,
+                max_attempts=kind.max_attempts,
+                timeout=kind.timeout,
+                concurrency=kind.concurrency,
+                rate=kind.rate,
+            )
+            for kind in sorted(found.values(), key=lambda kind: kind.name)
+        ]
     ).document()
 
 

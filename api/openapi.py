@@ -354,6 +354,14 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         "get",
+        "/kinds",
+        "list_kinds",
+        "The job kinds this deployment runs, with each one's queue, attempts, time limit and "
+        "limits across instances (concurrency, rate)",
+        replies=(Reply(200, "every kind, by name", schemas.KindList),),
+    ),
+    Operation(
+        "get",
         "/health",
         "health",
         "Whether storage answers",

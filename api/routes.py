@@ -146,6 +146,10 @@ def delete_schedule(service: Service, request: Request) -> Answer:
     return answering(deleted)
 
 
+def list_kinds(service: Service, request: Request) -> Answer:
+    return answering(lambda: json_answer(documents.kinds(service.kinds)))
+
+
 def health(service: Service, request: Request) -> Answer:
     try:
         service.check()

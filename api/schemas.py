@@ -83,10 +83,14 @@ class Notification(Document):
     last_error: str | None
 
 
+Priority = Literal["high", "normal", "low"]
+
+
 class Task(Document):
     task_id: TaskId
     kind: str
     queue: str
+    priority: Priority = Field(description="high work is taken before normal, normal before low")
     status: TaskStatus
     total: Count
     counts: Counts
@@ -217,6 +221,27 @@ class ScheduleList(Document):
     schedules: list[Schedule]
 
 
+class KindLimits(Document):
+    """A kind this deployment runs, and the limits its jobs run under."""
+
+    name: str
+    queue: str = Field(description="where its tasks run unless a submit names another queue")
+    max_attempts: Count = Field(description="attempts before a job fails for good")
+    timeout: float | None = Field(description="seconds one attempt may run; null: no limit")
+    concurrency: Count | None = Field(
+        description="at most this many of its jobs run at once, across every instance; null: "
+        "no limit"
+    )
+    rate: Count | None = Field(
+        description="at most this many of its jobs start in any one second, across every "
+        "instance; null: no limit"
+    )
+
+
+class KindList(Document):
+    kinds: list[KindLimits] = Field(description="by name")
+
+
 class Health(Document):
     status: Literal["ok", "unavailable"]
     error: str | SkipJsonSchema[None] = optional("the storage error's type, when unavailable")
@@ -237,4 +262,5 @@ RESPONSE_MODELS: tuple[type[Document], ...] = (
     Schedule,
     ScheduleList,
     Health,
+    KindList,
 )

@@ -41,6 +41,7 @@ def task_document(summary: TaskSummary) -> dict[str, Any]:
         "task_id": task.task_id,
         "kind": task.kind,
         "queue": task.queue,
+        "priority": task.priority,
         "status": summary.status.value,
         "total": task.total,
         "counts": {state_name(status): summary.counts[status] for status in JobStatus},

@@ -23,6 +23,8 @@ It starts its own Azurite (in memory, telemetry off) and ``python -m devhost`` w
 6. a task's end: webhook delay, results file memory;
 7. API latency (bench/api_latency.py): p50/p99 of status polls and listings on an idle
    service, and beside a 20,000-job echo task, with the settings scripts/serve runs.
+8. limits: a kind's concurrency and rate limits and priorities, on three hosts
+   (bench/limits.py).
 
 Medians of several runs; ratios taken within one run are what matter (this machine is shared).
 The summary goes to stdout and to bench/out/latest.md; host logs to bench/out/logs/.
@@ -46,6 +48,7 @@ from types import FrameType
 from bench.api_latency import Load, api_latency_phase
 from bench.completion import completion_phase
 from bench.floor import PrivateQueue, service_in_process
+from bench.limits import limits_phase
 from bench.plan import Plan
 from bench.profiling import profile
 from bench.report import Report, Row, median, ms, secs, times, values
@@ -276,6 +279,11 @@ def api_latency(stack: Stack, plan: Plan, report: Report) -> None:
     api_latency_phase(stack, report, load, plan.api_backlog, {})
 
 
+def limits(stack: Stack, plan: Plan, report: Report) -> None:
+    phase("8. limits per kind and priorities, three hosts")
+    limits_phase(stack, report)
+
+
 # Phases by name, in the order they run. "fairness" also measures status reads (phase 3): it
 # reads the tasks that phase 4 leaves behind.
 PHASES: dict[str, Callable[[Stack, Plan, Report], None]] = {
@@ -285,6 +293,7 @@ PHASES: dict[str, Callable[[Stack, Plan, Report], None]] = {
     "profile": profile_phase,
     "completion": completion,
     "api-latency": api_latency,
+    "limits": limits,
 }
 
 

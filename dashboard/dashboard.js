@@ -345,6 +345,9 @@
     item.setAttribute("aria-label", `Task ${task.task_id}, ${task.kind}, ${STATE_NAMES[task.status] || task.status}`);
     const who = el("div", "who");
     who.append(stateBadge(task.status), " ", el("span", "kind", task.kind));
+    if (task.priority && task.priority !== "normal") {
+      who.append(" ", el("span", `priority ${task.priority}`, `${task.priority} priority`));
+    }
     who.append(el("div", "id mono", task.task_id.slice(0, 8)), metadata(task));
     if (task.previous || task.next || task.then || task.stage_error) {
       const words = [];
@@ -414,6 +417,8 @@
     $("task-id").textContent = task.task_id;
     $("task-state").replaceWith(Object.assign(stateBadge(task.status), { id: "task-state" }));
     $("task-kind").textContent = task.kind;
+    $("task-priority").textContent = `${task.priority || "normal"} priority`;
+    $("task-priority").className = `priority ${task.priority || "normal"}`;
     $("task-progress").replaceChildren(progress(task));
     pairs($("task-counts"), [
       ["total", task.total],

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from jobs.dispatch.growth import Window
     from jobs.kinds import Kinds
     from jobs.kinds.files import Files
+    from jobs.lifecycle.admission import Admission
     from jobs.lifecycle.writer import Lifecycle
     from jobs.storage.jobs_table import JobsTable
     from jobs.storage.payloads import Payloads
@@ -48,3 +49,4 @@ class Everything(Storage, Protocol):
     settings: Settings
     documents: Documents
     window: Window
+    admission: Admission

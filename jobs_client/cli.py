@@ -114,6 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
         help='the next stage, submitted when this task ends: {"kind", "over": "each" | "all", '
         '"when"?: "completed" | "finished", "queue"?, "then"?}',
     )
+    submit.add_argument(
+        "--priority",
+        choices=("high", "normal", "low"),
+        help="high work is taken before normal, normal before low (default: normal; sent "
+        "only when given)",
+    )
     submit.add_argument("--wait", action="store_true", help="follow the task until it ends")
     submit.add_argument("-o", "--output", metavar="FILE", help="with --wait: write the results")
     _interval(submit)
@@ -129,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--state", help="running, completed, completed_with_failures, cancelled")
     listing.add_argument("--kind", help="only tasks of this kind")
     listing.add_argument("--limit", type=int, help="at most this many tasks")
+    command("kinds", commands.kinds, "the job kinds and their limits")
     command("failed", commands.failed, "a task's failed jobs and their errors").add_argument(
         "task_id", metavar="ID"
     )

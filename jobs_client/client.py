@@ -29,6 +29,7 @@ from jobs_client.models import (
     Job,
     JobDetail,
     JobPage,
+    KindList,
     ResultLine,
     RetryAccepted,
     Task,
@@ -91,11 +92,15 @@ class Client:
         metadata: Mapping[str, Any] | None = None,
         key: str | None = None,
         then: Mapping[str, Any] | None = None,
+        priority: str | None = None,
     ) -> Accepted:
         """Submit a batch. With ``key`` (an Idempotency-Key) a repeat returns the same task, so
         the call is retried; without one it is sent once. ``then``: the next stage,
-        ``{"kind", "over": "each" | "all", "when"?, "queue"?, "then"?}``."""
-        body = submission.body(kind, items, queue=queue, metadata=metadata, then=then)
+        ``{"kind", "over": "each" | "all", "when"?, "queue"?, "then"?}``; ``priority``: high,
+        normal (the service's default) or low."""
+        body = submission.body(
+            kind, items, queue=queue, metadata=metadata, then=then, priority=priority
+        )
         headers = {"content-type": "application/json"}
         if key is not None:
             headers["idempotency-key"] = key
@@ -204,6 +209,11 @@ class Client:
         return lines
 
     # -- the service -----------------------------------------------------------------------
+
+    def kinds(self) -> KindList:
+        """The kinds the service runs, with each one's queue, attempts, time limit and limits
+        across instances (``GET /kinds``)."""
+        return _parse(KindList, self._call("GET", "kinds"))
 
     def health(self) -> Health:
         """Whether the service's storage answers (a 503 here is an answer, not an error)."""

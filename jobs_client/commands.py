@@ -36,11 +36,20 @@ def submit(client: Client, args: argparse.Namespace) -> int:
     found = item_files.read(args.items, sys.stdin.buffer)
     metadata = _object(args.metadata, "--metadata")
     then = _object(args.then, "--then")
-    body = submission.body(args.kind, found.values, queue=args.queue, metadata=metadata, then=then)
+    body = submission.body(
+        args.kind, found.values, queue=args.queue, metadata=metadata, then=then,
+        priority=args.priority,
+    )  # fmt: skip
     key = args.key or submission.key_for(body)
     try:
         accepted = client.submit(
-            args.kind, found.values, queue=args.queue, metadata=metadata, key=key, then=then
+            args.kind,
+            found.values,
+            queue=args.queue,
+            metadata=metadata,
+            key=key,
+            then=then,
+            priority=args.priority,
         )
     except ApiError as error:
         output.api_error(error, sys.stderr, as_json=_json(args), where=found.where)
@@ -102,6 +111,24 @@ def list_tasks(client: Client, args: argparse.Namespace) -> int:
         ]
         print(output.table(["TASK", "KIND", "STATUS", "DONE", "FAILED", "CREATED"], rows))
     return OK
+
+
+def kinds(client: Client, args: argparse.Namespace) -> int:
+    found = client.kinds().kinds
+    if _json(args):
+        _print_json({"kinds": [kind.model_dump() for kind in found]})
+        return OK
+    rows = [
+        [k.name, k.queue, str(k.max_attempts), _or_dash(k.timeout, " s"),
+         _or_dash(k.concurrency, " at once"), _or_dash(k.rate, "/s")]
+        for k in found
+    ]  # fmt: skip
+    print(output.table(["KIND", "QUEUE", "ATTEMPTS", "TIME LIMIT", "CONCURRENCY", "RATE"], rows))
+    return OK
+
+
+def _or_dash(value: float | None, unit: str) -> str:
+    return "-" if value is None else f"{value:g}{unit}"
 
 
 def failed(client: Client, args: argparse.Namespace) -> int:

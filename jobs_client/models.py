@@ -67,6 +67,7 @@ class Task(Model):
     task_id: str
     kind: str
     queue: str
+    priority: str = "normal"  # high, normal, low (a service without priorities: normal)
     status: str  # running, completed, completed_with_failures, cancelled
     total: int
     counts: Counts
@@ -190,6 +191,19 @@ class Schedule(Model):
 
 class ScheduleList(Model):
     schedules: list[Schedule]
+
+
+class KindLimits(Model):
+    name: str
+    queue: str
+    max_attempts: int
+    timeout: float | None = None
+    concurrency: int | None = None  # at most this many running at once, across instances
+    rate: int | None = None  # at most this many started a second, across instances
+
+
+class KindList(Model):
+    kinds: list[KindLimits]
 
 
 class Health(Model):

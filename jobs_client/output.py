@@ -29,7 +29,7 @@ def task_summary(task: Task) -> str:
     percent = 100 * task.done // max(task.total, 1)
     rows = [
         ("task", task.task_id),
-        ("kind", f"{task.kind} (queue {task.queue})"),
+        ("kind", f"{task.kind} (queue {task.queue}, priority {task.priority})"),
         ("status", task.status),
         ("progress", f"{task.done}/{task.total} done ({percent}%)"),
         (

@@ -18,9 +18,11 @@ def body(
     queue: str | None = None,
     metadata: Mapping[str, Any] | None = None,
     then: Mapping[str, Any] | None = None,
+    priority: str | None = None,
 ) -> bytes:
-    """The JSON body of ``POST /tasks``. ``queue``, ``metadata`` and ``then`` (the next
-    stage) are sent only when given, so a service that does not know a field never sees it."""
+    """The JSON body of ``POST /tasks``. ``queue``, ``metadata``, ``then`` (the next stage) and
+    ``priority`` are sent only when given, so a service that does not know a field never sees
+    it."""
     document: dict[str, Any] = {"kind": kind, "items": list(items)}
     if queue is not None:
         document["queue"] = queue
@@ -28,6 +30,8 @@ def body(
         document["metadata"] = dict(metadata)
     if then is not None:
         document["then"] = dict(then)
+    if priority is not None:
+        document["priority"] = priority
     # No NaN or Infinity (the service refuses them); compact and in the input's own order, so
     # the same input always gives the same bytes.
     text = json.dumps(document, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
@@ -35,5 +39,6 @@ def body(
 
 
 def key_for(body: bytes) -> str:
-    """An Idempotency-Key naming exactly this body (kind, queue, metadata, then and items)."""
+    """An Idempotency-Key naming exactly this body (kind, queue, metadata, then, priority and
+    items)."""
     return KEY_PREFIX + hashlib.sha256(body).hexdigest()

@@ -23,6 +23,8 @@ var jobQueues = [
   'jobs-long'
   'jobs-small'
   'jobs-control'
+  'jobs-high'
+  'jobs-low'
 ]
 var poisonSuffix = '-poison'
 var unreadableSuffix = '-unreadable'

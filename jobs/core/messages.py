@@ -12,6 +12,12 @@ from typing import ClassVar
 
 from jobs.core.models import canonical_task_id, job_id, job_index
 
+# Bounds of a run message's carried counts: far above what the app ever writes (the host's 5
+# attempts; holds end at jobs.lifecycle.admission.MAX_PRIORITY_HOLDS), so anything past them
+# is not one of ours.
+MAX_CARRIED = 100
+MAX_HOLDS = 1000
+
 
 @dataclass(frozen=True)
 class _Message:
@@ -29,10 +35,14 @@ class _Message:
         cls.op = op
         cls.keys = keys or {}
 
+    def wire_value(self, attribute: str) -> object:
+        """An attribute's value on the wire; None leaves it out."""
+        return getattr(self, attribute)
+
     def to_json(self) -> str:
-        data = {"op": self.op, "task_id": self.task_id}
+        data: dict[str, object] = {"op": self.op, "task_id": self.task_id}
         for attribute, key in self.keys.items():
-            value = getattr(self, attribute)
+            value = self.wire_value(attribute)
             if value is not None:
                 data[key] = value
         return json.dumps(data, separators=(",", ":"))
@@ -40,15 +50,28 @@ class _Message:
 
 @dataclass(frozen=True)
 class RunMessage(
-    _Message, op="run", keys={"job_id": "job_id", "generation": "gen", "grown": "grown"}
+    _Message,
+    op="run",
+    keys={"job_id": "job_id", "generation": "gen", "carried": "a", "holds": "h", "grown": "grown"},
 ):
     """The queue message for one job: which job, and which retry generation it belongs to.
-    ``grown``: sent by the task's window growing (jobs.dispatch.growth) rather than by the
-    job's predecessor; None on every other."""
+
+    A job held back before it starts (jobs.lifecycle.admission) goes out again as a new
+    message, whose dequeue count starts over; it carries what the old one had spent:
+    ``carried``, the attempts already made (``"a"``), and ``holds``, how often it has been held
+    back for higher-priority work (``"h"``). ``grown``: sent by the task's window growing
+    (jobs.dispatch.growth) rather than by the job's predecessor. Each is left out when 0 or
+    None, so every other run message is exactly what it always was."""
 
     index: int
     generation: int = 0
+    carried: int = 0
+    holds: int = 0
     grown: bool | None = None
+
+    def wire_value(self, attribute: str) -> object:
+        value = getattr(self, attribute)
+        return None if attribute in ("carried", "holds") and not value else value
 
     @property
     def job_id(self) -> str:
@@ -148,5 +171,11 @@ def parse_message(text: str) -> Message:
         grown = data.get("grown")
         if grown is not None and grown is not True:
             raise ValueError("bad grown")
-        return RunMessage(task_id, job_index(str(data.get("job_id"))), generation, grown)
+        carried, holds = data.get("a", 0), data.get("h", 0)
+        if type(carried) is not int or not 0 <= carried <= MAX_CARRIED:
+            raise ValueError("bad a")
+        if type(holds) is not int or not 0 <= holds <= MAX_HOLDS:
+            raise ValueError("bad h")
+        index = job_index(str(data.get("job_id")))
+        return RunMessage(task_id, index, generation, carried, holds, grown)
     raise ValueError(f"unknown op {data.get('op')!r}")

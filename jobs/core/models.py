@@ -158,6 +158,7 @@ class Task:
     next_task: str | None = None
     stage_for: int = 0
     stage_error: str | None = None
+    priority: str = "normal"  # high, normal or low (jobs.core.resources.PRIORITIES)
     etag: str | None = field(default=None, compare=False)
 
 

@@ -16,6 +16,18 @@ JOB_QUEUES: tuple[str, ...] = (DEFAULT_QUEUE, "jobs-long")
 # own, so a task of a few jobs never waits behind the windows of the large tasks on `jobs`.
 # Not a queue a caller names: it is chosen by the task's size.
 SMALL_QUEUE = "jobs-small"
+# Priority lanes of the default queue (jobs.dispatch.queue_choice): a task submitted with
+# priority high runs from `jobs-high`, one with priority low from `jobs-low`, whatever its size.
+# Not queues a caller names: the priority picks them. Before a job of a lower lane starts, its
+# worker looks whether a higher lane has work waiting (jobs.lifecycle.admission).
+HIGH_QUEUE = "jobs-high"
+LOW_QUEUE = "jobs-low"
+# The default queue's lanes by priority, and each lane's priority. A lane not listed here
+# (`jobs-long`) has no priority: its jobs are never held back for other work.
+PRIORITIES: tuple[str, ...] = ("high", "normal", "low")
+LANE_PRIORITY: dict[str, str] = {
+    HIGH_QUEUE: "high", DEFAULT_QUEUE: "normal", SMALL_QUEUE: "normal", LOW_QUEUE: "low",
+}  # fmt: skip
 # Every message but a job's (fan-out, cancel, retry, finished, deliver, purge): a queue of
 # their own, so a new task's setup never waits behind other tasks' windows of job messages.
 CONTROL_QUEUE = "jobs-control"
@@ -23,7 +35,7 @@ CONTROL_QUEUE = "jobs-control"
 # function of ours listens to it.
 EVENTS_QUEUE = "task-events"
 # Every queue with a trigger (and so a poison queue the sweep reads).
-LISTENED_QUEUES: tuple[str, ...] = (*JOB_QUEUES, SMALL_QUEUE, CONTROL_QUEUE)
+LISTENED_QUEUES: tuple[str, ...] = (*JOB_QUEUES, SMALL_QUEUE, CONTROL_QUEUE, HIGH_QUEUE, LOW_QUEUE)
 POISON_SUFFIX = "-poison"
 # Where the sweep moves a poison message it cannot read (logged, kept visible, out of its way).
 UNREADABLE_SUFFIX = "-unreadable"

@@ -13,7 +13,7 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import from_json, to_json
@@ -31,7 +31,7 @@ from jobs.core.errors import (
 )
 from jobs.core.messages import FanOutMessage
 from jobs.core.models import Setup, Task
-from jobs.core.resources import CONTROL_QUEUE, JOB_QUEUES
+from jobs.core.resources import CONTROL_QUEUE, DEFAULT_QUEUE, JOB_QUEUES
 from jobs.core.settings import Settings
 from jobs.dispatch import delays, small_tasks, stages
 from jobs.dispatch.stages import Stage
@@ -61,6 +61,8 @@ class SubmitRequest(BaseModel):
     metadata: dict[str, Any] | None = None
     not_before: str | None = None
     then: Stage | None = None  # the next stage, submitted once this task ends
+    # high work is taken before normal and low (jobs.dispatch.queue_choice); default normal.
+    priority: Literal["high", "normal", "low"] | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,7 @@ def submit(
         source=source,
         then=None if request.then is None else to_json(request.then.stored()).decode(),
         previous=previous,
+        priority=request.priority or "normal",
     )
     # Stored as received: the fan-out reads its items back, nothing is serialised twice.
     service.payloads.put_request(task, body)
@@ -131,7 +134,14 @@ def submit(
     claim = uuid.uuid4().hex if small_tasks.eligible(task, len(body)) else None
     delay = small_tasks.SAFETY_NET if claim else delays.remaining(task)
     sent = service.queues.send(CONTROL_QUEUE, FanOutMessage(task_id, claim), delay)
-    logs.event("task_submitted", task_id=task_id, kind=kind.name, queue=queue, total=task.total)
+    logs.event(
+        "task_submitted",
+        task_id=task_id,
+        kind=kind.name,
+        queue=queue,
+        total=task.total,
+        priority=task.priority,
+    )
     if claim and small_tasks.dispatch(service, task, request.items, claim):
         small_tasks.withdraw(service, sent)
     return Submitted(task, created=True)
@@ -184,6 +194,7 @@ def validate(service: Accepting, body: bytes) -> tuple[SubmitRequest, Kind, str]
             [Problem("queue", f"unknown queue; known queues: {', '.join(JOB_QUEUES)}")],
         )
     stages.check(service.kinds, request.then)
+    _check_priority(request, queue)
     count = len(request.items)
     if not count:
         raise InvalidBody("items is empty", [Problem("items", "no items")])
@@ -202,6 +213,17 @@ def validate(service: Accepting, body: bytes) -> tuple[SubmitRequest, Kind, str]
         ) from None
     _check_notification(service, request)
     return request, kind, queue
+
+
+def _check_priority(request: SubmitRequest, queue: str) -> None:
+    """Only the default queue has priority lanes (jobs.dispatch.queue_choice)."""
+    if request.priority not in (None, "normal") and queue != DEFAULT_QUEUE:
+        problem = (
+            f"only tasks on queue {DEFAULT_QUEUE!r} have priorities; this task runs on {queue!r}"
+        )
+        raise InvalidBody(
+            f"priority {request.priority!r}: {problem}", [Problem("priority", problem)]
+        )
 
 
 def _check_notification(service: Accepting, request: SubmitRequest) -> None:

@@ -15,13 +15,13 @@ from jobs.core.settings import Settings
 from jobs.kinds import echo, transform
 from jobs.kinds.base import JobContext, Kind
 from jobs.kinds.inputs import InputPolicy, item_context
-from jobs.kinds.testing import bounded, brittle, collect, fail, flaky, sleep, steps
+from jobs.kinds.testing import bounded, brittle, collect, fail, flaky, gated, paced, sleep, steps
 
 __all__ = ["JobContext", "Kind", "Kinds"]
 
 _KINDS: tuple[Kind, ...] = (
     echo.KIND, transform.KIND, fail.KIND, flaky.KIND, sleep.KIND, steps.KIND, brittle.KIND,
-    bounded.KIND, collect.KIND,
+    bounded.KIND, collect.KIND, gated.KIND, paced.KIND,
 )  # fmt: skip
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -20,6 +21,12 @@ Saver = Callable[[JsonValue], None]
 HOST_MAX_ATTEMPTS = 5
 # host.json's functionTimeout (10 minutes): a kind's own time limit must be shorter.
 MAX_TIMEOUT = 600.0
+# A kind's name is part of table keys (jobs.storage.keys.limit_partition) and of URLs.
+KIND_NAME = re.compile(r"[a-z][a-z0-9_-]{0,62}")
+# The most a kind may declare: a claim reads every slot in one query (a page holds 1,000 rows),
+# and the rate counter is one row written at each start.
+MAX_CONCURRENCY = 1000
+MAX_RATE = 1000
 
 
 def _ignore(fraction: float, message: str | None) -> None:
@@ -71,8 +78,27 @@ class Kind:
     # Seconds one attempt may run: past it the attempt fails (and is retried like any failed
     # attempt) instead of holding its slot until the host's functionTimeout. None: no limit.
     timeout: float | None = None
+    # At most this many of its jobs run at once across every instance (1: a singleton);
+    # jobs beyond it wait, queued, and start as running ones end. None: no limit.
+    concurrency: int | None = None
+    # At most this many of its jobs start in any one second across every instance; jobs
+    # beyond it wait, queued, for a later second. None: no limit.
+    rate: int | None = None
 
     def __post_init__(self) -> None:
+        if not KIND_NAME.fullmatch(self.name):
+            raise ValueError(
+                f"kind {self.name!r}: a name is 1 to 63 of a-z, 0-9, _ and -, "
+                "starting with a letter"
+            )
+        for name, value, most in (
+            ("concurrency", self.concurrency, MAX_CONCURRENCY), ("rate", self.rate, MAX_RATE),
+        ):  # fmt: skip
+            if value is not None and (type(value) is not int or not 1 <= value <= most):
+                raise ValueError(
+                    f"kind {self.name!r}: {name} must be a whole number from 1 to {most}, "
+                    f"got {value!r}"
+                )
         if not 1 <= self.max_attempts <= HOST_MAX_ATTEMPTS:
             raise ValueError(
                 f"kind {self.name!r}: max_attempts must be 1 to {HOST_MAX_ATTEMPTS} "
@@ -83,6 +109,11 @@ class Kind:
                 f"kind {self.name!r}: timeout must be above 0 and at most {MAX_TIMEOUT} s "
                 f"(host.json functionTimeout), got {self.timeout}"
             )
+
+    @property
+    def limited(self) -> bool:
+        """Its jobs wait for a free place or a second's turn before they start."""
+        return self.concurrency is not None or self.rate is not None
 
     @cached_property
     def item(self) -> TypeAdapter[Any]:

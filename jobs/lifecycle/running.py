@@ -15,12 +15,13 @@ from pydantic import ValidationError
 from jobs.core import logs
 from jobs.core.errors import JobsError, PermanentJobError
 from jobs.core.messages import RunMessage
-from jobs.core.models import JsonValue
+from jobs.core.models import JsonValue, job_id
 from jobs.dispatch import growth
 from jobs.dispatch.growth import Window
 from jobs.kinds import JobContext, Kind, Kinds
 from jobs.kinds.base import HOST_MAX_ATTEMPTS
 from jobs.kinds.files import Files
+from jobs.lifecycle.admission import Admission, Hold
 from jobs.lifecycle.attempt import Attempt
 from jobs.lifecycle.writer import Lifecycle
 from jobs.storage.jobs_table import JobsTable
@@ -28,11 +29,13 @@ from jobs.storage.payloads import Payloads
 from jobs.storage.queues import JobQueues
 
 MAX_ERROR_LENGTH = 4000
+PAST_ATTEMPTS = "the job did not finish within the allowed attempts"
 
 
 class Running(Protocol):
     """What running a job uses: its row, its values, its moves, its kind and the kind's files;
-    the queues and the window its task may grow by."""
+    the queues, whether it may start now (its message goes back on its queue when not), and
+    the window its task may grow by."""
 
     table: JobsTable
     queues: JobQueues
@@ -40,6 +43,7 @@ class Running(Protocol):
     lifecycle: Lifecycle
     kinds: Kinds
     files: Files
+    admission: Admission
     window: Window
 
 
@@ -47,13 +51,52 @@ def run_job(
     service: Running,
     queue: str,
     message: RunMessage,
-    attempt: int,
+    delivered: int,
     inserted: datetime | None = None,
 ) -> None:
-    """Run the job ``message`` names (``inserted``: when its message was queued). Returns when
-    the job is finished (or was already); raises when the host should retry it."""
-    with service.lifecycle.working(message.task_id):
+    """Run the job ``message`` names, delivered for the ``delivered``-th time (the host's
+    dequeue count; ``inserted``: when its message was queued). Returns when the job is
+    finished (or was already) or held back; raises when the host should retry it.
+
+    The attempt is the attempts the message carries (spent before it was held back) plus the
+    dequeue count. A message that carries any has a fresh dequeue count, so the host's own
+    limit no longer applies to it: the runner applies it instead, failing the job at the
+    host's last attempt as the host would have moved it to poison."""
+    attempt = message.carried + delivered
+    if message.carried and attempt > HOST_MAX_ATTEMPTS:
+        # The host's rule for a message past its dequeue limit (left by crashes): no run.
+        _past_attempts(service, queue, message, attempt)
+        return
+    admitted = service.admission.admit(queue, message)
+    if isinstance(admitted, Hold):
+        _hold(service, queue, message, attempt, admitted)
+        return
+    with admitted, service.lifecycle.working(message.task_id):
         _run(service, queue, message, attempt, inserted)
+
+
+def _hold(service: Running, queue: str, message: RunMessage, attempt: int, hold: Hold) -> None:
+    """Send the job's message again, delayed, carrying the attempts this delivery's dequeue
+    count stood for but never made (this one included, as it runs nothing)."""
+    later = replace(
+        message,
+        carried=attempt - 1,
+        holds=message.holds + int(hold.reason == "priority"),
+    )
+    service.queues.send(queue, later, hold.delay)
+    logs.event(
+        "job_held", queue=queue, task_id=message.task_id, job_id=job_id(message.index),
+        reason=hold.reason, holds=later.holds,
+    )  # fmt: skip
+
+
+def _past_attempts(service: Running, queue: str, message: RunMessage, attempt: int) -> None:
+    job = service.lifecycle.poison(message, queue)
+    if job is not None:
+        logs.event(
+            "job_failed", logging.WARNING, queue=queue, task_id=job.task_id, job_id=job.job_id,
+            attempt=attempt, kind=job.kind, error=job.error or PAST_ATTEMPTS,
+        )  # fmt: skip
 
 
 def _run(
@@ -93,9 +136,13 @@ def _run(
     except Exception as error:
         live.end()
         claim = replace(claim, job=live.job)
-        if kind.max_attempts < HOST_MAX_ATTEMPTS and attempt >= kind.max_attempts:
+        if attempt >= kind.max_attempts and (
+            kind.max_attempts < HOST_MAX_ATTEMPTS or message.carried
+        ):
             # The kind allows fewer attempts than the host and this was its last: fail now,
-            # error kept. (At the host's own limit the message goes to poison as before.)
+            # error kept. So does the host's last attempt of a message that was held back (its
+            # dequeue count started over). Otherwise, at the host's own limit, the message goes
+            # to poison as before.
             lifecycle.fail(claim, describe(error))
             logs.event("job_failed", logging.WARNING, error=describe(error), **dims)
             return

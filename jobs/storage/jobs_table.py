@@ -507,6 +507,7 @@ _TASK_FIELDS = {
     "next_task": "NextTask",
     "stage_for": "StageFor",
     "stage_error": "StageError",
+    "priority": "Priority",
 }
 _RETRY_FIELDS = {"number": "RetryRound", "done": "RetryDone", "after": "RetryAfter",
                  "head": "RetryHead", "page": "RetryPage"}  # fmt: skip
@@ -576,6 +577,7 @@ def _task_from(entity: Entity) -> Task:
         next_task=props.get("NextTask") or None,
         stage_for=int(props.get("StageFor") or 0),
         stage_error=props.get("StageError") or None,
+        priority=props.get("Priority") or "normal",  # absent: a task from before priorities
         completion=Completion(
             number=int(props.get("Completions") or 0),
             finished_at=props.get("FinishedAt") or None,

@@ -1,4 +1,4 @@
-"""Every key of the ``jobs`` table, in one place. The table holds six families of rows; each
+"""Every key of the ``jobs`` table, in one place. The table holds seven families of rows; each
 family's partitions are told apart by their first characters, so no two can ever meet:
 
 | family | PartitionKey | RowKey |
@@ -9,15 +9,16 @@ family's partitions are told apart by their first characters, so no two can ever
 | throughput | ``stats-minutes`` | ``minute-NN``, ``clock`` |
 | schedules | ``schedules`` | the schedule's name |
 | retention | ``retention-<YYYYMMDD>`` | the task id |
+| a kind's limits | ``limit-<kind>`` | ``slot-NNN``, ``rate-N`` |
 
 A UUID starts with a hex digit; every other family's partition starts with a letter past
-``f`` (k, t, s, r), and none of their prefixes starts another's. ``family_of`` says which
+``f`` (k, t, s, r, l), and none of their prefixes starts another's. ``family_of`` says which
 family a partition belongs to, and the tests hold every scheme to it.
 
 Which rows a family's module writes, and how they map to its model, is that module's: the
 task's own rows and the keys in jobs.storage.jobs_table, the index in jobs.reads.task_index,
 minutes in jobs.reads.throughput, schedules in jobs.schedules.definitions, retention rows in
-jobs.task_end.retention_index."""
+jobs.task_end.retention_index, a kind's limits in jobs.lifecycle.limits."""
 
 from __future__ import annotations
 
@@ -114,6 +115,27 @@ def prefix_end(prefix: str) -> str:
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
+# -- a kind's limits -------------------------------------------------------------------------
+LIMIT_PREFIX = "limit-"
+SLOT_PREFIX = "slot-"
+SLOTS_END = "slot."  # the first key after every slot row
+RATE_PREFIX = "rate-"
+
+
+def limit_partition(kind: str) -> str:
+    """The partition of ``kind``'s concurrency slots and rate counter (kind names are
+    ``[a-z][a-z0-9_-]*``: jobs.kinds.base checks them)."""
+    return f"{LIMIT_PREFIX}{kind}"
+
+
+def slot_key(number: int) -> str:
+    return f"{SLOT_PREFIX}{number:03d}"
+
+
+def rate_key(number: int) -> str:
+    return f"{RATE_PREFIX}{number}"
+
+
 class Family(StrEnum):
     TASK = "task"
     KEY = "key"
@@ -121,12 +143,14 @@ class Family(StrEnum):
     MINUTES = "minutes"
     SCHEDULES = "schedules"
     RETENTION = "retention"
+    LIMIT = "limit"
 
 
 _PREFIXES = (
     (KEY_PREFIX, Family.KEY),
     (INDEX_PREFIX, Family.INDEX),
     (RETENTION_PREFIX, Family.RETENTION),
+    (LIMIT_PREFIX, Family.LIMIT),
 )
 
 

@@ -55,6 +55,9 @@ def test_a_submit_is_accepted_with_where_to_poll(service: Service) -> None:
         ({"kind": "flaky", "items": [{"fail_times": 1}, {"fail_times": -1}]}, 422,
          {"index": 1, "field": "fail_times"}),
         ({"kind": "echo", "items": ["x" * 3000]}, 413, None),
+        ({"kind": "echo", "items": [1], "priority": "urgent"}, 422, {"field": "priority"}),
+        ({"kind": "transform", "items": [{"container": "job-inputs", "blob": "a",
+          "operation": "upper"}], "priority": "low"}, 422, {"field": "priority"}),
     ],
 )  # fmt: skip
 def test_a_bad_submit_says_what_is_wrong_and_writes_nothing(
@@ -215,7 +218,9 @@ def test_stats_show_each_queue_running_tasks_and_sixty_minutes(service: Service)
     submit(service, {"kind": "echo", "items": [1]})
     stats = body(routes.get_stats(service, Request()))
     queues = {q["queue"]: (q["depth"], q["poison"]) for q in stats["queues"]}
-    assert list(queues) == ["jobs", "jobs-long", "jobs-small", "jobs-control"]
+    assert list(queues) == [
+        "jobs", "jobs-long", "jobs-small", "jobs-control", "jobs-high", "jobs-low",
+    ]  # fmt: skip
     # Dispatched at submit (its job's message); the fan-out message behind it taken back.
     assert (queues["jobs-small"], queues["jobs-control"]) == ((1, 0), (0, 0))
     assert stats["running_tasks"] == 1
@@ -238,3 +243,30 @@ def test_the_dashboard_is_one_page_that_allows_only_its_own_style_and_script(
     assert "default-src 'none'" in policy
     assert "connect-src 'self'" in policy
     assert policy.count("sha256-") == 2
+
+
+def test_a_task_shows_its_priority(service: Service) -> None:
+    high = body(submit(service, {"kind": "echo", "items": [1], "priority": "high"}))["task_id"]
+    plain = body(submit(service, {"kind": "echo", "items": [1]}))["task_id"]
+    for task_id, priority in ((high, "high"), (plain, "normal")):
+        status = body(routes.get_task(service, Request(route={"task_id": task_id})))
+        assert status["priority"] == priority
+    listed = body(routes.list_tasks(service, Request()))["tasks"]  # same millisecond: any order
+    assert {t["task_id"]: t["priority"] for t in listed} == {high: "high", plain: "normal"}
+
+
+def test_the_kinds_are_listed_with_their_limits(service: Service) -> None:
+    answer = routes.list_kinds(service, Request())
+    assert answer.status == 200
+    kinds = {kind["name"]: kind for kind in body(answer)["kinds"]}
+    assert list(kinds) == sorted(kinds)
+    assert kinds["gated"] == {
+        "name": "gated", "queue": "jobs", "max_attempts": 5, "timeout": None,
+        "concurrency": 8, "rate": None,
+    }  # fmt: skip
+    assert (kinds["paced"]["rate"], kinds["paced"]["concurrency"]) == (20, None)
+    assert kinds["transform"]["queue"] == "jobs-long"
+    plain = Service.in_memory(Settings())
+    assert "gated" not in {
+        kind["name"] for kind in body(routes.list_kinds(plain, Request()))["kinds"]
+    }

@@ -226,3 +226,25 @@ def test_list_shows_the_running_tasks_newest_first(jobs: Jobs, api: Api) -> None
     listed = [task["task_id"] for task in json.loads(as_json.stdout)["tasks"]]
     assert listed.index(newer) < listed.index(older)
     assert jobs("list", "--state", "sideways").returncode == 2
+
+
+def test_kinds_shows_each_kinds_limits_and_submit_takes_a_priority(jobs: Jobs) -> None:
+    done = jobs("kinds")
+    assert done.returncode == 0, done.stderr
+    rows = {line.split()[0]: line.split() for line in done.stdout.splitlines()[1:]}
+    assert " ".join(rows["gated"]) == "gated jobs 5 - 8 at once -"
+    assert "20/s" in " ".join(rows["paced"])
+    as_json = json.loads(jobs("kinds", "--json").stdout)
+    assert {k["name"]: k["concurrency"] for k in as_json["kinds"]}["gated"] == 8
+
+    source = _ndjson(jobs.cwd / "urgent.ndjson", [{"u": uuid.uuid4().hex}])
+    high = jobs("submit", str(source), "--kind", "echo", "--priority", "high", "--json")
+    assert high.returncode == 0, high.stderr
+    task_id = json.loads(high.stdout)["task_id"]
+    status = jobs("status", task_id)
+    assert "priority high" in status.stdout
+    plain = jobs("submit", str(source), "--kind", "echo", "--json")  # another body, another key
+    assert json.loads(plain.stdout)["task_id"] != task_id
+    refused = jobs("submit", str(source), "--kind", "echo", "--priority", "urgent")
+    assert refused.returncode == 2
+    assert "--priority" in refused.stderr

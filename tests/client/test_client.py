@@ -61,6 +61,11 @@ def test_every_route_through_the_client(client: Client, api: Api) -> None:
     assert client.cancel(accepted.task_id).task_id == accepted.task_id
     assert client.health().status == "ok"
     assert client.openapi()["openapi"].startswith("3.1")
+    kinds = {kind.name: kind for kind in client.kinds().kinds}
+    assert (kinds["gated"].concurrency, kinds["paced"].rate) == (8, 20)
+    high = client.submit("echo", [1], priority="high")
+    assert client.get_task(high.task_id).priority == "high"
+    assert task.priority == "normal"
 
 
 def test_errors_carry_the_services_details(client: Client) -> None:

@@ -30,6 +30,8 @@ PAIRS: list[tuple[type[BaseModel], type[BaseModel]]] = [
     (schemas.ScheduleList, models.ScheduleList),
     (schemas.Health, models.Health),
     (Stage, models.Stage),
+    (schemas.KindList, models.KindList),
+    (schemas.KindLimits, models.KindLimits),
 ]
 
 
@@ -48,4 +50,5 @@ def test_every_document_the_service_answers_with_has_a_client_model() -> None:
         schemas.QueueDepth,
         schemas.Minute,
         Stage,
+        schemas.KindLimits,
     }

@@ -94,7 +94,7 @@ def test_a_submitted_task_appears_and_its_bar_fills_to_100(api: Api, browser: Br
     expect(page.locator("#chart svg")).not_to_have_attribute(
         "aria-label", re.compile(r"Last hour: 0 jobs completed"), timeout=15_000
     )
-    expect(page.locator("#queues tr")).to_have_count(4)
+    expect(page.locator("#queues tr")).to_have_count(6)
     shot(page, "desktop-light-list")
     no_page_errors(page)
     context.close()
@@ -140,6 +140,20 @@ def test_a_task_with_failed_jobs_shows_their_errors_and_a_retry_fixes_them(
         page.get_by_role("button", name="Download results").click()
     lines = downloading.value.path().read_text().splitlines()
     assert [json.loads(line)["status"] for line in lines] == ["completed"] * 3
+    no_page_errors(page)
+    context.close()
+
+
+def test_a_tasks_priority_shows_in_the_list_and_its_view(api: Api, browser: Browser) -> None:
+    urgent = api.submit("echo", [1, 2], priority="high")
+    plain = api.submit("echo", [3])
+    context, page = open_page(browser, api.url("dashboard"))
+    expect(task_row(page, urgent).locator(".priority")).to_have_text("high priority")
+    expect(task_row(page, plain).locator(".priority")).to_have_count(0)  # normal: said once, below
+    task_row(page, plain).click()
+    expect(page.locator("#task-priority")).to_have_text("normal priority")
+    page.goto(api.url(f"dashboard#task/{urgent}"))
+    expect(page.locator("#task-priority")).to_have_text("high priority")
     no_page_errors(page)
     context.close()
 
@@ -264,11 +278,11 @@ def test_the_page_takes_the_function_key_once_and_keeps_it_for_the_session(
         assert requests.get(f"{host.api}/dashboard", timeout=30).status_code == 200
 
         context, page = open_page(browser, f"{host.api}/dashboard?code={key}")
-        expect(page.locator("#queues tr")).to_have_count(4)
+        expect(page.locator("#queues tr")).to_have_count(6)
         expect(page.get_by_role("alert")).to_be_hidden()
         assert "code=" not in page.url  # out of the address bar and the history
         page.reload()  # the same browser session: no question asked
-        expect(page.locator("#queues tr")).to_have_count(4)
+        expect(page.locator("#queues tr")).to_have_count(6)
         expect(page.locator("dialog#key")).not_to_be_visible()
         context.close()
 
@@ -281,7 +295,7 @@ def test_the_page_takes_the_function_key_once_and_keeps_it_for_the_session(
         page.get_by_role("button", name="Function key").click()
         dialog.locator("input").fill(key)
         dialog.get_by_role("button", name="Use this key").click()
-        expect(page.locator("#queues tr")).to_have_count(4)
+        expect(page.locator("#queues tr")).to_have_count(6)
         expect(page.get_by_role("alert")).to_be_hidden()
         context.close()
     finally:

@@ -31,6 +31,10 @@ def examples() -> list[tuple[str, Family]]:
         (keys.retention_partition(day), Family.RETENTION)
         for day in ("2026-01-01T00:00:00.000Z", "1999-12-31T23:59:59.999Z")
     ]
+    made += [
+        (keys.limit_partition(kind), Family.LIMIT)
+        for kind in ("gated", "paced", "a", "key", "tasks", "retention", "stats-minutes", "0")
+    ]
     return made
 
 
@@ -46,7 +50,7 @@ def test_every_scheme_lands_in_its_own_family(partition: str, family: Family) ->
 
 def test_no_prefix_can_start_a_task_id_or_another_prefix() -> None:
     named = [keys.KEY_PREFIX, keys.INDEX_PREFIX, keys.RETENTION_PREFIX,
-             keys.MINUTES_PARTITION, keys.SCHEDULES_PARTITION]  # fmt: skip
+             keys.MINUTES_PARTITION, keys.SCHEDULES_PARTITION, keys.LIMIT_PREFIX]  # fmt: skip
     uuid_characters = set(string.hexdigits.lower()) | {"-"}
     for prefix in named:
         assert prefix[0] not in uuid_characters, prefix
@@ -54,7 +58,9 @@ def test_no_prefix_can_start_a_task_id_or_another_prefix() -> None:
         assert not any(other.startswith(prefix) for other in others), prefix
 
 
-@pytest.mark.parametrize("partition", ["", "Task", "tasks", "key", "stats-minute", "x-1"])
+@pytest.mark.parametrize(
+    "partition", ["", "Task", "tasks", "key", "stats-minute", "x-1", "limit", "limits"]
+)
 def test_a_key_no_scheme_makes_belongs_to_no_family(partition: str) -> None:
     with pytest.raises(ValueError, match="no family"):
         family_of(partition)
@@ -67,3 +73,12 @@ def test_row_keys_of_a_task_sort_task_shards_jobs() -> None:
             keys.TASK_ROW]  # fmt: skip
     assert rows == sorted(rows)
     assert keys.job_key(99_999_999) < keys.JOBS_END <= keys.SHARD_PREFIX
+
+
+def test_slot_rows_sort_before_the_rate_row_and_hold_every_slot() -> None:
+    """A claim reads the slots in one range query (``slot-`` to ``slot.``): every slot a kind
+    may declare is inside it, and the rate row is not."""
+    slots = [keys.slot_key(0), keys.slot_key(999)]
+    assert all(keys.SLOT_PREFIX <= slot < keys.SLOTS_END for slot in slots)
+    assert not keys.SLOT_PREFIX <= keys.rate_key(0) < keys.SLOTS_END
+    assert slots == sorted(slots)

@@ -38,7 +38,7 @@ def test_two_workers_with_every_message_three_times_count_every_job_once(
     random.Random(7).shuffle(messages)
 
     def deliver(number: int) -> None:
-        run_job(workers[number % 2], QUEUE, messages[number], attempt=1 + number % 3)
+        run_job(workers[number % 2], QUEUE, messages[number], delivered=1 + number % 3)
 
     with ThreadPoolExecutor(32) as pool:
         for future in [pool.submit(deliver, n) for n in range(len(messages))]:

@@ -129,6 +129,7 @@ def test_stats_show_queue_depths_running_tasks_and_the_hour(service: Service) ->
     depths = {q.queue: (q.depth, q.poison) for q in read.queues}
     assert depths == {
         "jobs": (0, 0), "jobs-small": (3, 0), "jobs-long": (0, 1), "jobs-control": (0, 0),
+        "jobs-high": (0, 0), "jobs-low": (0, 0),
     }  # fmt: skip
     assert read.running_tasks == 2
     assert len(read.minutes) == 60
