@@ -24,7 +24,9 @@ It starts its own Azurite (in memory, telemetry off) and ``python -m devhost`` w
 7. API latency (bench/api_latency.py): p50/p99 of status polls and listings on an idle
    service, and beside a 20,000-job echo task, with the settings scripts/serve runs.
 8. limits: a kind's concurrency and rate limits and priorities, on three hosts
-   (bench/limits.py).
+   (bench/limits.py);
+9. window: one lone task of long jobs on six hosts, its jobs in progress against the hosts'
+   capacity, and a 10-item task beside it (bench/window.py).
 
 Medians of several runs; ratios taken within one run are what matter (this machine is shared).
 The summary goes to stdout and to bench/out/latest.md; host logs to bench/out/logs/.
@@ -55,6 +57,7 @@ from bench.report import Report, Row, median, ms, secs, times, values
 from bench.service_run import echo_body
 from bench.stack import Stack, poll
 from bench.throughput import throughput
+from bench.window import window_phase
 from jobs.dispatch.submit import submit
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -284,6 +287,11 @@ def limits(stack: Stack, plan: Plan, report: Report) -> None:
     limits_phase(stack, report)
 
 
+def window(stack: Stack, plan: Plan, report: Report) -> None:
+    phase("9. a window that gives way: one lone task on six hosts")
+    window_phase(stack, report)
+
+
 # Phases by name, in the order they run. "fairness" also measures status reads (phase 3): it
 # reads the tasks that phase 4 leaves behind.
 PHASES: dict[str, Callable[[Stack, Plan, Report], None]] = {
@@ -294,6 +302,7 @@ PHASES: dict[str, Callable[[Stack, Plan, Report], None]] = {
     "completion": completion,
     "api-latency": api_latency,
     "limits": limits,
+    "window": window,
 }
 
 
