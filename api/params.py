@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
+from typing import TypeVar
 
-from api.wire import state_name, status_named
+from api.wire import state_name
 from jobs.core.errors import MalformedRequest, NotFound, Problem
 from jobs.core.models import JobStatus, TaskStatus, canonical_task_id, job_index
 from jobs.reads import task_index
 from jobs.schedules import definitions
+
+T = TypeVar("T")
 
 MAX_KEY_LENGTH = 200  # characters of an Idempotency-Key
 # Visible ASCII and inner spaces: what an HTTP header carries the same way everywhere (a
@@ -74,13 +77,7 @@ def job_number(text: str) -> int:
 
 
 def status(text: str | None) -> JobStatus | None:
-    if text is None:
-        return None
-    try:
-        return status_named(text)
-    except ValueError:
-        names = ", ".join(state_name(s) for s in JobStatus)
-        raise MalformedRequest(f"unknown status {text!r}", [Problem("status", names)]) from None
+    return _one_of(text, "status", {state_name(s): s for s in JobStatus})
 
 
 def limit(text: str | None, default: int = DEFAULT_PAGE, most: int = MAX_PAGE) -> int:
@@ -96,22 +93,21 @@ def task_limit(text: str | None) -> int:
 
 
 def task_state(text: str | None) -> TaskStatus | None:
-    if text is None:
-        return None
-    try:
-        return TaskStatus(text)
-    except ValueError:
-        names = ", ".join(s.value for s in TaskStatus)
-        raise MalformedRequest(f"unknown state {text!r}", [Problem("state", names)]) from None
+    return _one_of(text, "state", {s.value: s for s in TaskStatus})
 
 
 def kind(text: str | None, known: Collection[str]) -> str | None:
+    return _one_of(text, "kind", {name: name for name in sorted(known)})
+
+
+def _one_of(text: str | None, field: str, choices: Mapping[str, T]) -> T | None:
+    """The choice ``text`` names (None when not given); a 400 listing them all otherwise."""
     if text is None:
         return None
-    if text not in known:
-        names = ", ".join(sorted(known))
-        raise MalformedRequest(f"unknown kind {text!r}", [Problem("kind", names)])
-    return text
+    if text not in choices:
+        names = ", ".join(choices)
+        raise MalformedRequest(f"unknown {field} {text!r}", [Problem(field, names)])
+    return choices[text]
 
 
 def task_continuation(text: str | None) -> str | None:

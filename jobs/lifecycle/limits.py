@@ -33,15 +33,8 @@ from datetime import UTC, datetime
 
 from jobs.core import logs
 from jobs.core.clock import stamp
-from jobs.storage import (
-    ConcurrentUpdate,
-    Entity,
-    EntityExists,
-    EntityMissing,
-    Rows,
-    TableStore,
-    Write,
-)
+from jobs.storage import ConcurrentUpdate, Entity, EntityExists, EntityMissing
+from jobs.storage.contracts import Rows, TableStore, Write
 from jobs.storage.keys import SLOT_PREFIX, SLOTS_END, limit_partition, rate_key, slot_key
 
 LEASE = 60.0  # seconds a slot stays taken without a renewal
