@@ -309,7 +309,7 @@ OPERATIONS: tuple[Operation, ...] = (
         replies=(
             Reply(202, "the retry is under way", schemas.RetryAccepted),
             UNKNOWN,
-            _error(409, "the task was cancelled"),
+            _error(409, "the task was cancelled, or its jobs still run"),
         ),
     ),
     Operation(

@@ -1,4 +1,4 @@
-"""Draw the workbook's layout from its JSON, as the README shows it: every section, chart and
+"""Draw the workbook's layout from its JSON, as docs/guide.md shows it: every section, chart and
 table where the portal puts them, each table with the columns its query returns (from the Kusto
 language service) and each chart with its series. Lines and rows are placeholders, not data.
 
