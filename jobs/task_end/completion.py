@@ -28,7 +28,7 @@ from jobs.reads.tasks import result_lines, status
 from jobs.storage import ConcurrentUpdate
 from jobs.task_end import next_stage, retention_index, webhooks
 
-MAX_DELIVERIES = 13  # 1 s, 2 s, 4 s, ... 4096 s apart: over two hours in all
+MAX_DELIVERIES = 13  # 1 s, 2 s, 4 s, ... 2,048 s apart: about 68 minutes in all
 
 
 class Following(Storage, Protocol):
