@@ -119,6 +119,7 @@ def _job(job: Job) -> dict[str, Any]:
         "started_at": job.started_at,
         "updated_at": job.updated_at,
         "progress": progress_of(job)[1],
+        "checkpoint_at": job.checkpoint_at,
     }
 
 

@@ -171,6 +171,10 @@ class Job(Document):
     started_at: Timestamp | None
     updated_at: Timestamp | None
     progress: Progress | None = Field(description="the handler's last report")
+    checkpoint_at: Timestamp | None = Field(
+        description="when its handler last saved a checkpoint (context.checkpoint); null when "
+        "it saved none, and once the job has ended"
+    )
 
 
 class JobPage(Document):

@@ -149,6 +149,7 @@ class Job(Model):
     started_at: str | None
     updated_at: str | None
     progress: Progress | None = None
+    checkpoint_at: str | None = None  # when its handler last saved a checkpoint
 
 
 class JobPage(Model):
