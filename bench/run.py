@@ -22,7 +22,11 @@ It starts its own Azurite (in memory, telemetry off) and ``python -m devhost`` w
 5. profile: the share of a job's time spent in our code outside storage calls;
 6. a task's end: webhook delay, results file memory;
 7. API latency (bench/api_latency.py): p50/p99 of status polls and listings on an idle
-   service, and beside a 20,000-job echo task, with the settings scripts/serve runs.
+   service, and beside a 20,000-job echo task, with the settings scripts/serve runs;
+8. scale (bench/scale.py): a task counted by shards and by writers (JOBS_COUNTER_LAYOUT) side
+   by side: four lifecycles on one task against one, in process, and their lost races; the
+   status poll of a running 100,000-job task against a 100-job one; entity operations per job
+   on one partition (one task's ceiling in Azure); one task run by 1, 2 and 4 local hosts.
 
 Medians of several runs; ratios taken within one run are what matter (this machine is shared).
 The summary goes to stdout and to bench/out/latest.md; host logs to bench/out/logs/.
@@ -49,6 +53,7 @@ from bench.floor import PrivateQueue, service_in_process
 from bench.plan import Plan
 from bench.profiling import profile
 from bench.report import Report, Row, median, ms, secs, times, values
+from bench.scale import scale
 from bench.service_run import echo_body
 from bench.stack import Stack, poll
 from bench.throughput import throughput
@@ -285,6 +290,7 @@ PHASES: dict[str, Callable[[Stack, Plan, Report], None]] = {
     "profile": profile_phase,
     "completion": completion,
     "api-latency": api_latency,
+    "scale": scale,
 }
 
 
@@ -329,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stack.start_azurite()
         for step in steps:
-            if step is throughput:  # a fresh Azurite: no rows from the submits' fan-outs
+            if step in (throughput, scale):  # a fresh Azurite: no rows from earlier phases
                 stack.start_azurite()
             try:
                 step(stack, plan, report)
