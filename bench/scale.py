@@ -18,6 +18,8 @@ alarm."""
 
 from __future__ import annotations
 
+import sys
+
 from bench.floor import Run, in_process
 from bench.hosts import HostsRun, hosts_run, scaling
 from bench.plan import Plan
@@ -46,11 +48,16 @@ TARGETS = {
 def scale(stack: Stack, plan: Plan, report: Report) -> None:
     print(f"\n== 8. scale: counters by shards vs by writers (JOBS_COUNTER_LAYOUT), "
           f"{', '.join(LAYOUTS)}", flush=True)  # fmt: skip
-    _lifecycles(stack, plan, report)
-    _polls(stack, plan, report)
-    stack.start_azurite()  # the 200,000 rows above out of the way
-    _entities(stack, plan, report)
-    _hosts(stack, plan, report)
+    parts = [_lifecycles, _polls, _entities, _hosts]
+    for part in parts:  # a part that fails (Azurite dropping a connection, say) spares the others
+        if part is _entities:
+            stack.start_azurite()  # the 200,000 rows of the status polls out of the way
+        try:
+            part(stack, plan, report)
+        except Exception as error:
+            report.alarm(f"8. {part.__name__.strip('_')} failed: {error!r:.300}")
+            print(f"!!! 8. {part.__name__.strip('_')} failed: {error!r}", file=sys.stderr)
+            stack.stop_host()
 
 
 def layout_setting(layout: str) -> str:
@@ -227,6 +234,7 @@ def _hosts(stack: Stack, plan: Plan, report: Report) -> None:
         found = runs[layout]
         rates = {hosts: median([r.rate for r in found[hosts]]) for hosts in found}
         busy = {hosts: median([r.steady.busy for r in found[hosts]]) for hosts in found}
+        stall = {hosts: max(r.steady.stall for r in found[hosts]) for hosts in found}
         ratios = scaling(rates)
         for hosts in plan.scale_hosts[1:]:
             jobs = found[hosts][0].jobs
@@ -238,7 +246,8 @@ def _hosts(stack: Stack, plan: Plan, report: Report) -> None:
                            f"({ideal:.0f} jobs/s a host at most), {DISPATCH_WINDOW}={window}; "
                            f"steady state over {seconds:.0f} s, median of {len(found[hosts])}; "
                            f"hosts, workers and Azurite kept {busy[hosts]:.2f} cores busy "
-                           f"(1 host: {busy[1]:.2f}); target {TARGETS['hosts']:.2f}x"))  # fmt: skip
+                           f"(1 host: {busy[1]:.2f}); longest stall {stall[hosts]:.1f} s; "
+                           f"target {TARGETS['hosts']:.2f}x"))  # fmt: skip
             _check(
                 report,
                 layout,
