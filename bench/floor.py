@@ -50,7 +50,7 @@ from jobs.core.clock import utcnow
 from jobs.core.messages import Message, RunMessage, parse_message
 from jobs.core.models import JobStatus
 from jobs.core.resources import JOBS_TABLE
-from jobs.core.settings import COUNTER_SHARDS, STORAGE_CONNECTION
+from jobs.core.settings import COUNTER_LAYOUT, COUNTER_SHARDS, STORAGE_CONNECTION
 from jobs.dispatch.fanout import spread
 from jobs.dispatch.submit import submit
 from jobs.storage import (
@@ -402,9 +402,15 @@ class CountingTable:
         self.store.ping()
 
 
-def service_in_process(connection_string: str, queue: str) -> tuple[Service, CountingTable]:
-    """The service as the worker builds it, its messages redirected to ``queue``."""
-    base = Service.from_env({"JobsStorage": connection_string, "JOBS_TEST_KINDS": "true"})
+def service_in_process(
+    connection_string: str, queue: str, layout: str | None = None
+) -> tuple[Service, CountingTable]:
+    """The service as the worker builds it, its messages redirected to ``queue``; ``layout``
+    sets JOBS_COUNTER_LAYOUT (the default's when None)."""
+    env = {"JobsStorage": connection_string, "JOBS_TEST_KINDS": "true"}
+    if layout is not None:
+        env[COUNTER_LAYOUT] = layout
+    base = Service.from_env(env)
     table = CountingTable(base.table.store)
     queues = RedirectedQueues(base.queues.store, queue)
     return Service.over(base.settings, table, queues, base.payloads.store), table
@@ -420,14 +426,20 @@ def seeded_task(service: Service, queue: str, items: int) -> str:
 
 
 def in_process(
-    connection_string: str, jobs: int, timeout: float, storage_cpu: StorageCpu, workers: int = 1
+    connection_string: str,
+    jobs: int,
+    timeout: float,
+    storage_cpu: StorageCpu,
+    workers: int = 1,
+    layout: str | None = None,
 ) -> Run:
     """``jobs.control.handlers.handle`` at the host's concurrency, without the host. With
     ``workers`` above one, each message goes to one of that many services (as many instances'
-    workers, each with its own group commit and kept shards) working the same task."""
+    workers, each with its own group commit and what it knows of the counters) working the
+    same task. ``layout``: the task's counter layout (JOBS_COUNTER_LAYOUT)."""
     queue = PrivateQueue(connection_string, "bench-inproc")
     try:
-        built = [service_in_process(connection_string, queue.name) for _ in range(workers)]
+        built = [service_in_process(connection_string, queue.name, layout) for _ in range(workers)]
         seeded_task(built[0][0], queue.name, jobs)  # its fan-out message is in the queue too
 
         def work(message: QueueMessage) -> None:

@@ -22,11 +22,15 @@ It starts its own Azurite (in memory, telemetry off) and ``python -m devhost`` w
 5. profile: the share of a job's time spent in our code outside storage calls;
 6. a task's end: webhook delay, results file memory;
 7. API latency (bench/api_latency.py): p50/p99 of status polls and listings on an idle
-   service, and beside a 20,000-job echo task, with the settings scripts/serve runs.
+   service, and beside a 20,000-job echo task, with the settings scripts/serve runs;
 8. limits: a kind's concurrency and rate limits and priorities, on three hosts
    (bench/limits.py);
 9. window: one lone task of long jobs on six hosts, its jobs in progress against the hosts'
-   capacity, and a 10-item task beside it (bench/window.py).
+   capacity, and a 10-item task beside it (bench/window.py);
+10. scale (bench/scale.py): a task counted by shards and by writers (JOBS_COUNTER_LAYOUT) side
+   by side: four lifecycles on one task against one, in process, and their lost races; the
+   status poll of a running 100,000-job task against a 100-job one; entity operations per job
+   on one partition (one task's ceiling in Azure); one task run by 1, 2 and 4 local hosts.
 
 Medians of several runs; ratios taken within one run are what matter (this machine is shared).
 The summary goes to stdout and to bench/out/latest.md; host logs to bench/out/logs/.
@@ -54,6 +58,7 @@ from bench.limits import limits_phase
 from bench.plan import Plan
 from bench.profiling import profile
 from bench.report import Report, Row, median, ms, secs, times, values
+from bench.scale import scale
 from bench.service_run import echo_body
 from bench.stack import Stack, poll
 from bench.throughput import throughput
@@ -303,6 +308,7 @@ PHASES: dict[str, Callable[[Stack, Plan, Report], None]] = {
     "api-latency": api_latency,
     "limits": limits,
     "window": window,
+    "scale": scale,
 }
 
 
@@ -347,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stack.start_azurite()
         for step in steps:
-            if step is throughput:  # a fresh Azurite: no rows from the submits' fan-outs
+            if step in (throughput, scale):  # a fresh Azurite: no rows from earlier phases
                 stack.start_azurite()
             try:
                 step(stack, plan, report)

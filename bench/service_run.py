@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,10 +86,16 @@ class ServiceRun:
         return self.steady_per_job().entities.get(self.task_id, 0.0)
 
 
-def service_run(stack: Stack, items: int, group_commit: str, interval: float) -> ServiceRun:
-    """A fresh counted host with ``JOBS_GROUP_COMMIT=group_commit``; submit ``items`` echo
-    items and poll the task every ``interval`` seconds until it is done."""
-    stack.start_host({GROUP_COMMIT: group_commit}, counted=True)
+def service_run(
+    stack: Stack,
+    items: int,
+    group_commit: str,
+    interval: float,
+    settings: Mapping[str, str] | None = None,
+) -> ServiceRun:
+    """A fresh counted host with ``JOBS_GROUP_COMMIT=group_commit`` (and ``settings``); submit
+    ``items`` echo items and poll the task every ``interval`` seconds until it is done."""
+    stack.start_host({GROUP_COMMIT: group_commit, **(settings or {})}, counted=True)
     proxy = stack.proxy
     assert proxy is not None, "a counted host has a proxy"
     table = stack.table()
