@@ -9,8 +9,6 @@ cleared, so what is left of the task never runs."""
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -19,7 +17,7 @@ from typing import Any
 
 import requests
 
-from bench.stack import HOST_SETTINGS, Deadline, Stack, cpu_seconds
+from bench.stack import HOST_SETTINGS, Deadline, Stack, children, cpu_seconds, kill_host
 from bench.status_cost import sleep_body
 from harness.azurite import REPO
 from harness.localhost import RunningHost, start_devhost
@@ -171,35 +169,12 @@ def _status(http: requests.Session, api: str, task_id: str) -> dict[str, Any]:
 
 def _family(host: RunningHost) -> list[int]:
     """The host's process and its children (the worker)."""
-    return [host.process.pid, *_children(host.process.pid)]
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
+    return [host.process.pid, *children(host.process.pid)]
 
 
 def _stop(host: RunningHost, log_dir: Path | None) -> None:
-    """Kill the host and wait for its worker, which exits once the host's socket closes."""
-    workers = _children(host.process.pid)
-    host.kill()
-    for pid in workers:
-        deadline = time.monotonic() + 15
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if _alive(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+    """Kill the host and its worker; keep its log in ``log_dir`` when given."""
+    kill_host(host)
     if log_dir is None:
         with contextlib.suppress(OSError):
             host.log_path.unlink()

@@ -140,15 +140,7 @@ class Stack:
         hosts = [h for h in (self.host, self.background) if h is not None]
         self.host = self.background = None
         for host in hosts:
-            workers = _children(host.process.pid)
-            host.kill()
-            for pid in workers:
-                deadline = time.monotonic() + 15
-                while _alive(pid) and time.monotonic() < deadline:
-                    time.sleep(0.05)
-                if _alive(pid):
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(pid, signal.SIGKILL)
+            kill_host(host)
             self._keep_log(host)
 
     def _keep_log(self, host: RunningHost) -> None:
@@ -189,7 +181,7 @@ class Stack:
     def host_pids(self) -> list[int]:
         """The host processes and their workers."""
         hosts = [h for h in (self.host, self.background) if h is not None]
-        return [pid for h in hosts for pid in (h.process.pid, *_children(h.process.pid))]
+        return [pid for h in hosts for pid in (h.process.pid, *children(h.process.pid))]
 
     # -- HTTP ----------------------------------------------------------------------------
 
@@ -282,13 +274,27 @@ def cpu_seconds(pids: list[int]) -> float:
 
 def worker_pid(host: RunningHost) -> int:
     """The host's worker process (the one that runs function_app.py)."""
-    for pid in _children(host.process.pid):
+    for pid in children(host.process.pid):
         if b"devhost.worker" in Path(f"/proc/{pid}/cmdline").read_bytes():
             return pid
     raise Deadline("the host has no worker process")
 
 
-def _children(pid: int) -> list[int]:
+def kill_host(host: RunningHost) -> None:
+    """Kill the host at once and wait for its worker, which exits once the host's socket
+    closes (killed too after 15 s)."""
+    workers = children(host.process.pid)
+    host.kill()
+    for pid in workers:
+        deadline = time.monotonic() + 15
+        while alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def children(pid: int) -> list[int]:
     try:
         text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
     except OSError:
@@ -296,7 +302,7 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in text.split()]
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
